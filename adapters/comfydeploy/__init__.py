@@ -1,0 +1,1 @@
+"""comfydeploy adapter."""

@@ -1,0 +1,1 @@
+"""comfybot composition root: settings, service container and the `comfybot` command."""
