@@ -1,6 +1,6 @@
 """Bootstrap for a fresh clone, standard library only.
 
-`python3 -m bot.dev demo` and `python3 -m bot.dev test` create `.venv/`, install the project into it
+`python3 -m bot.dev demo` and `python3 -m bot.dev test` create `.venv/`, install the project
 (again only when pyproject.toml changed) and then run the demo or the whole check suite.
 """
 

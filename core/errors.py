@@ -51,6 +51,10 @@ class BackendUnavailable(BackendError):
         super().__init__(message, status, retryable=True)
 
 
+class OutcomeUnknown(BackendUnavailable):
+    """A request was sent but no reply came: the backend may have acted on it (e.g. queued)."""
+
+
 class RunNotFound(BackendError):
     """The backend does not know this run (ComfyDeploy: 404 on get, 500 on cancel)."""
 

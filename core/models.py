@@ -14,7 +14,7 @@ class Frozen(BaseModel):
 
 
 class RunStatus(StrEnum):
-    """ComfyDeploy's run statuses, plus our own `pending` (recorded, not yet accepted by a backend)."""
+    """ComfyDeploy's run statuses, plus our own `pending` (recorded, not yet submitted)."""
 
     PENDING = "pending"
     NOT_STARTED = "not-started"
@@ -81,10 +81,12 @@ class InputSpec(Frozen):
 
 
 class Workflow(Frozen):
-    """One workflow a user can run: discovered from a backend and/or declared in the catalog file."""
+    """A workflow a user can run: discovered from a backend and/or declared in the catalog."""
 
     name: str
     command: str
+    title: str = ""
+    """Display name; the name when empty."""
     description: str = ""
     deployment_ids: tuple[str, ...] = ()
     inputs: tuple[InputSpec, ...] = ()
@@ -101,10 +103,12 @@ class Workflow(Frozen):
 
     @property
     def main_text_input(self) -> InputSpec | None:
-        """Where free text after the command goes: the first required text input, else the first."""
+        """Where free text goes: the first required text input, else the first text input."""
         texts = [i for i in self.inputs if i.type is InputType.TEXT]
         required = [i for i in texts if i.required]
-        return (required or texts or [None])[0]
+        if required:
+            return required[0]
+        return texts[0] if texts else None
 
     @property
     def image_inputs(self) -> tuple[InputSpec, ...]:
@@ -208,7 +212,6 @@ class Run(Frozen):
     live_status: str | None = None
     queue_position: int | None = None
     backend_run_id: str | None = None
-    webhook_token: str = ""
     gpu: str | None = None
     rate_usd_per_s: float | None = None
     cost_usd: float | None = None
@@ -232,11 +235,22 @@ class Run(Frozen):
 
     @property
     def duration_s(self) -> float | None:
-        """Billed time: from queued (or submitted) to the end, as ComfyDeploy bills GPU-container time."""
+        """Billed time, queued (or submitted) to end: ComfyDeploy bills GPU-container seconds."""
         start = self.queued_at or self.started_at or self.submitted_at
         if start is None or self.ended_at is None:
             return None
         return max(0.0, (self.ended_at - start).total_seconds())
+
+
+class Submission(Frozen):
+    """What the backend accepted: recorded on the run when it leaves `pending`."""
+
+    backend_run_id: str
+    deployment_id: str
+    gpu: str | None
+    rate_usd_per_s: float | None
+    submitted_at: datetime
+    next_poll_at: datetime
 
 
 class ResultFile(Frozen):
@@ -282,6 +296,7 @@ class RunRequest(Frozen):
 
     workflow: str
     raw_inputs: dict[str, str] = Field(default_factory=dict)
+    duplicates: tuple[str, ...] = ()
     text: str = ""
     chat: ChatRef
     images: tuple[UploadedFile, ...] = ()

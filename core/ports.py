@@ -1,4 +1,4 @@
-"""The small interfaces the engine depends on. Adapters implement them; core never imports adapters."""
+"""The small interfaces the engine depends on; adapters implement them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core.models import (
     RunEvent,
     RunResult,
     RunStatus,
+    Submission,
     Workflow,
 )
 
@@ -68,16 +69,17 @@ class RunStore(Protocol):
 
     async def find_by_backend_id(self, backend_run_id: str) -> Run | None: ...
 
-    async def mark_submitted(
-        self, run_id: str, backend_run_id: str, submitted_at: datetime, next_poll_at: datetime
-    ) -> bool:
+    async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         """Record the backend's run id, moving `pending` to `not-started`. False if not pending."""
         ...
 
-    async def apply_event(self, run_id: str, event: RunEvent, now: datetime) -> bool:
+    async def apply_event(
+        self, run_id: str, event: RunEvent, now: datetime, next_poll_at: datetime | None
+    ) -> bool:
         """Apply a status event if it moves the run forward (higher rank, or same non-terminal
-        rank with more progress). Terminal events also set `delivery` to pending. Returns whether
-        the stored run changed; duplicates and late events return False and change nothing."""
+        rank with more progress). Non-terminal changes set `next_poll_at`; terminal ones clear it
+        and set `delivery` to pending. Returns whether the stored run changed; duplicates and
+        late events return False and change nothing."""
         ...
 
     async def note_poll(self, run_id: str, next_poll_at: datetime, failed: bool) -> None:
@@ -109,6 +111,10 @@ class RunStore(Protocol):
 
     async def set_progress_message(self, run_id: str, message_id: str) -> None: ...
 
+    async def set_cost(self, run_id: str, cost_usd: float) -> None:
+        """Record the run's final cost (computed by the run manager from rate and duration)."""
+        ...
+
     async def recent(
         self, limit: int, user_key: str | None = None, status: RunStatus | None = None
     ) -> list[Run]: ...
@@ -123,7 +129,9 @@ class CatalogStore(Protocol):
 
     async def load_snapshot(self) -> tuple[list[Workflow], list[Deployment]] | None: ...
 
-    async def save_snapshot(self, workflows: Sequence[Workflow], deployments: Sequence[Deployment]) -> None: ...
+    async def save_snapshot(
+        self, workflows: Sequence[Workflow], deployments: Sequence[Deployment]
+    ) -> None: ...
 
 
 class KeyValueStore(Protocol):
@@ -162,3 +170,11 @@ class ChatNotifier(Protocol):
     async def deliver_result(self, result: RunResult) -> None:
         """Post the outcome (files, or the reason it failed). Raises on failure to send."""
         ...
+
+
+class RunFollower(Protocol):
+    """Hears of every stored change to a run: shows progress, delivers results."""
+
+    async def run_changed(self, run: Run) -> None: ...
+
+    async def deliver_due(self) -> int: ...

@@ -1,0 +1,77 @@
+"""Client construction and the one place every index is declared."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+Client = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
+
+RUNS = "runs"
+USERS = "users"
+KV = "kv"
+CATALOG = "catalog_snapshot"
+
+
+def create_client(
+    uri: str,
+    *,
+    server_selection_timeout_ms: int = 10_000,
+    connect_timeout_ms: int = 5_000,
+    socket_timeout_ms: int = 30_000,
+) -> Client:
+    """A client whose every call is bounded in time and whose dates come back tz-aware UTC."""
+    return AsyncMongoClient(
+        uri,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=connect_timeout_ms,
+        socketTimeoutMS=socket_timeout_ms,
+        tz_aware=True,
+        tzinfo=UTC,
+    )
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Create every index the stores rely on (idempotent; run at start-up)."""
+    await db[RUNS].create_indexes(
+        [
+            IndexModel(
+                [("backend_run_id", ASCENDING)],
+                name="backend_run_id",
+                unique=True,
+                partialFilterExpression={"backend_run_id": {"$type": "string"}},
+            ),
+            IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
+            IndexModel([("delivery", ASCENDING), ("delivery_due_at", ASCENDING)], name="delivery"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            IndexModel(
+                [
+                    ("chat.platform", ASCENDING),
+                    ("chat.user_id", ASCENDING),
+                    ("created_at", DESCENDING),
+                ],
+                name="user_created_at",
+            ),
+        ]
+    )
+    # `users`, `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
+
+
+async def open_database(uri: str, name: str) -> tuple[Client, Database]:
+    """Connect, check the server answers, and ensure indexes. The caller closes the client."""
+    client = create_client(uri)
+    try:
+        db = client[name]
+        await db.command("ping")
+        await ensure_indexes(db)
+    except BaseException:
+        await client.close()
+        raise
+    return client, db

@@ -1,0 +1,39 @@
+"""Run <-> MongoDB document.
+
+Besides the Run fields, a document carries `status_rank` (for monotonic conditional updates),
+`output_count` (so outputs are only replaced by a longer list) and `delivery_lease_until`.
+BSON dates keep milliseconds: sub-millisecond parts of datetimes are lost on the way in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.mongo.database import Document
+from core.models import Output, Run
+
+_RUN_FIELDS = frozenset(Run.model_fields)
+
+
+def outputs_to_documents(outputs: tuple[Output, ...]) -> list[dict[str, Any]]:
+    return [o.model_dump(mode="json", exclude_none=True) for o in outputs]
+
+
+def run_to_document(run: Run) -> Document:
+    doc: Document = run.model_dump(mode="python", exclude={"id", "outputs", "chat"})
+    doc["_id"] = run.id
+    doc["status"] = run.status.value
+    doc["status_rank"] = run.status.rank
+    doc["delivery"] = run.delivery.value
+    doc["chat"] = run.chat.model_dump(mode="json")
+    doc["outputs"] = outputs_to_documents(run.outputs)
+    doc["output_count"] = len(run.outputs)
+    if run.backend_run_id is None:
+        del doc["backend_run_id"]  # absent, not null: the unique index covers strings only
+    return doc
+
+
+def document_to_run(doc: Document) -> Run:
+    fields = {k: v for k, v in doc.items() if k in _RUN_FIELDS}
+    fields["id"] = doc["_id"]
+    return Run.model_validate(fields)

@@ -1,0 +1,229 @@
+"""`comfybot`: run, chat, demo, simulate, catalog, runs, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
+
+from pydantic import SecretStr
+
+from adapters.console.notifier import ConsoleNotifier
+from adapters.console.session import CONSOLE_USER, ConsoleSession
+from adapters.simulator.server import SimulatorServer
+from bot.container import Container, build_container
+from bot.doctor import run_doctor
+from bot.logging_setup import configure_logging
+from bot.platforms import start_platforms
+from bot.settings import Settings, SettingsError, load_settings
+from core.commands import CONSOLE_RULES
+from core.costs import format_cost, format_duration
+
+SIMULATOR_KEY = "sim-key"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"comfybot: bad settings:\n{error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format, _secrets(settings))
+    command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.handler
+    try:
+        return asyncio.run(command(settings, args))
+    except SettingsError as error:
+        print(f"comfybot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="comfybot", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="command")
+    sub.add_parser("run", help="run the bot: engine, HTTP server, chat platforms").set_defaults(
+        handler=_run
+    )
+    sub.add_parser("chat", help="the engine with a console chat").set_defaults(handler=_chat)
+    sub.add_parser("demo", help="everything local: simulator, embedded DB, console").set_defaults(
+        handler=_demo
+    )
+    simulate = sub.add_parser("simulate", help="the ComfyDeploy simulator alone")
+    simulate.add_argument("--port", type=int, default=8787)
+    simulate.set_defaults(handler=_simulate)
+    catalog = sub.add_parser("catalog", help="workflows and the commands they become")
+    catalog.add_argument("--json", action="store_true")
+    catalog.set_defaults(handler=_catalog)
+    runs = sub.add_parser("runs", help="recent runs")
+    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(handler=_runs)
+    sub.add_parser("doctor", help="check settings, database, backend, webhook URL").set_defaults(
+        handler=_doctor
+    )
+    return parser
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.comfydeploy_api_key,
+        settings.mongodb_uri,
+        settings.webhook_secret,
+        settings.telegram_bot_token,
+        settings.telegram_webhook_secret,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    container = await build_container(settings)
+    try:
+        platforms = await start_platforms(container)
+        await container.start_http(platforms.routes)
+        await container.start_engine()
+        await platforms.start()
+        container.start_scheduler()
+        await _until_stopped()
+        await platforms.stop()
+    finally:
+        await container.close()
+    return 0
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    notifier = ConsoleNotifier()
+    admins = settings.admin_ids | {CONSOLE_USER.user_key}
+    container = await build_container(
+        settings.model_copy(update={"admin_ids": admins}), notifiers=[notifier]
+    )
+    try:
+        if settings.public_base_url:
+            await container.start_http()
+        await container.start_engine()
+        container.start_scheduler()
+        session = ConsoleSession(
+            container.chat_service(CONSOLE_RULES), notifier, container.runs_store
+        )
+        await session.run()
+    finally:
+        await container.close()
+    return 0
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    simulator = SimulatorServer(api_key=SIMULATOR_KEY, mode="auto")
+    await simulator.start()
+    port = _free_port()
+    demo = settings.model_copy(
+        update={
+            "comfydeploy_api_url": simulator.base_url,
+            "comfydeploy_api_key": SecretStr(SIMULATOR_KEY),
+            "mongodb_uri": None,
+            "data_dir": settings.data_dir / "demo",
+            "http_host": "127.0.0.1",
+            "http_port": port,
+            "public_base_url": f"http://127.0.0.1:{port}",
+        }
+    )
+    try:
+        return await _chat(demo, args)
+    finally:
+        await simulator.stop()
+
+
+async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    simulator = SimulatorServer(api_key=SIMULATOR_KEY, mode="auto", port=args.port)
+    await simulator.start()
+    print(f"ComfyDeploy simulator at {simulator.base_url} (API key: {SIMULATOR_KEY})", flush=True)
+    try:
+        await _until_stopped()
+    finally:
+        await simulator.stop()
+    return 0
+
+
+async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
+    async with _engine(settings) as container:
+        await container.catalog.start()
+        chat = container.chat_service(CONSOLE_RULES)
+        names = {spec.workflow: spec.name for spec in chat.commands() if spec.workflow}
+        entries = [
+            {
+                "name": w.name,
+                "command": names.get(w.name, w.command),
+                "description": w.description,
+                "text_only": w.text_only,
+                "deployment_ids": list(w.deployment_ids),
+                "inputs": [
+                    {
+                        "name": i.name,
+                        "type": i.type.value,
+                        "required": i.required,
+                        "default": i.default,
+                    }
+                    for i in w.inputs
+                ],
+            }
+            for w in container.catalog.view.visible()
+        ]
+        if args.json:
+            print(json.dumps(entries, indent=2))
+        else:
+            for entry in entries:
+                kind = "text" if entry["text_only"] else "needs an image"
+                print(f"/{entry['command']:<20} {entry['name']} ({kind}) {entry['description']}")
+            if container.catalog.last_error:
+                print(f"(from the stored snapshot; backend: {container.catalog.last_error})")
+    return 0
+
+
+async def _runs(settings: Settings, args: argparse.Namespace) -> int:
+    async with _engine(settings) as container:
+        runs = await container.runs_store.recent(args.limit)
+        if args.json:
+            print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+            return 0
+        for run in runs:
+            print(
+                f"{run.id}  {run.created_at:%Y-%m-%d %H:%M:%S}  {run.workflow:<16} "
+                f"{run.status.value:<11} {format_duration(run.duration_s):>8} "
+                f"{format_cost(run.cost_usd):>9}  {run.chat.user_key}"
+            )
+    return 0
+
+
+async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    problems = await run_doctor(settings)
+    return 1 if problems else 0
+
+
+@contextlib.asynccontextmanager
+async def _engine(settings: Settings) -> AsyncIterator[Container]:
+    container = await build_container(settings)
+    try:
+        yield container
+    finally:
+        await container.close()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,0 +1,81 @@
+"""`comfybot doctor`: check each part of the set-up and say plainly what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from adapters.comfydeploy.client import ComfyDeployClient
+from adapters.mongo.database import create_client
+from adapters.mongo.embedded import EmbeddedMongoError, check_folder_free, find_executable
+from bot.config_files import load_catalog_file, load_routing_file
+from bot.settings import Settings, SettingsError
+from core.errors import BackendError
+
+CHECK_TIMEOUT_S = 15.0
+
+
+async def run_doctor(settings: Settings) -> list[str]:
+    """Print one line per check; return the problems found."""
+    problems: list[str] = []
+
+    def report(ok: bool, what: str, detail: str) -> None:
+        print(f"{'ok ' if ok else 'BAD'} {what}: {detail}", flush=True)
+        if not ok:
+            problems.append(f"{what}: {detail}")
+
+    for what, path in (
+        ("catalog file", settings.catalog_file),
+        ("routing file", settings.routing_file),
+    ):
+        try:
+            load_catalog_file(path) if what == "catalog file" else load_routing_file(path)
+            state = "read" if path.exists() else "absent (defaults)"  # noqa: ASYNC240
+            report(True, what, f"{path} {state}")
+        except SettingsError as error:
+            report(False, what, str(error))
+    report(*await _check_database(settings))
+    report(*await _check_backend(settings))
+    if settings.public_base_url is None:
+        report(True, "webhooks", "PUBLIC_BASE_URL unset: every run is polled")
+    elif not settings.public_base_url.startswith("https://"):
+        report(False, "webhooks", "PUBLIC_BASE_URL should be https:// so ComfyDeploy can reach it")
+    else:
+        report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
+    telegram = settings.telegram_bot_token is not None
+    report(True, "telegram", "enabled" if telegram else "TELEGRAM_BOT_TOKEN unset: disabled")
+    print("all good" if not problems else f"{len(problems)} problem(s)", file=sys.stderr)
+    return problems
+
+
+async def _check_database(settings: Settings) -> tuple[bool, str, str]:
+    if settings.mongodb_uri is None:
+        try:
+            find_executable()
+            check_folder_free(settings.data_dir / "mongo")
+        except EmbeddedMongoError as error:
+            return False, "database", f"embedded server cannot start: {error}"
+        return True, "database", f"embedded, data in {settings.data_dir / 'mongo'}"
+    client = create_client(
+        settings.mongodb_uri.get_secret_value(), server_selection_timeout_ms=5000
+    )
+    try:
+        await client[settings.mongodb_db].command("ping")
+    except Exception as error:
+        return False, "database", f"MONGODB_URI does not answer ({type(error).__name__})"
+    finally:
+        await client.close()
+    return True, "database", f"MONGODB_URI answers, database {settings.mongodb_db}"
+
+
+async def _check_backend(settings: Settings) -> tuple[bool, str, str]:
+    if settings.comfydeploy_api_key is None:
+        return False, "backend", "COMFYDEPLOY_API_KEY is not set"
+    key = settings.comfydeploy_api_key.get_secret_value()
+    async with ComfyDeployClient(settings.comfydeploy_api_url, key, retries=0) as client:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                workflows, deployments = await client.list_workflows()
+        except (BackendError, TimeoutError) as error:
+            return False, "backend", f"{settings.comfydeploy_api_url}: {error or 'timed out'}"
+    return True, "backend", f"{len(workflows)} workflows on {len(deployments)} deployments"

@@ -1,0 +1,89 @@
+"""Every setting in one place: `.env` and the environment, checked at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_URL = "https://api.comfydeploy.com/api"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    comfydeploy_api_url: str = DEFAULT_API_URL
+    comfydeploy_api_key: SecretStr | None = None
+    mongodb_uri: SecretStr | None = None
+    mongodb_db: str = "comfybot"
+    data_dir: Path = Path("data")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    public_base_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    catalog_file: Path = Path("workflows.catalog.yaml")
+    routing_file: Path = Path("routing.yaml")
+    catalog_refresh_seconds: float = Field(default=600, gt=0)
+    poll_after_seconds: float = Field(default=60, gt=0)
+    poll_interval_seconds: float = Field(default=5, gt=0)
+    run_timeout_seconds: float = Field(default=3600, gt=0)
+    admin_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    max_prompt_chars: int = Field(default=2000, gt=0)
+    max_input_image_mb: float = Field(default=20, gt=0)
+    max_output_mb: float = Field(default=200, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _check_ids(cls, value: frozenset[str]) -> frozenset[str]:
+        for item in value:
+            platform, _, user = item.partition(":")
+            if not platform or not user:
+                raise ValueError(f"'{item}' is not platform:user_id (e.g. telegram:12345)")
+        return value
+
+    @field_validator(
+        "comfydeploy_api_url", "telegram_api_base_url", "public_base_url", "telegram_webhook_url"
+    )
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raises SettingsError with one clear line per bad setting."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+            lines.append(f"{name}: {problem['msg']}")
+        raise SettingsError("\n".join(lines)) from None
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it."""

@@ -1,0 +1,118 @@
+"""User media in (checked, uploaded) and run outputs out (fetched with a cap, saved locally)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+
+from core.errors import BackendError, FileRejected, FileTooLarge
+from core.models import Output, OutputKind, ResultFile, Run, UploadedFile
+from core.ports import WorkflowBackend
+
+log = logging.getLogger(__name__)
+
+_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg", "jpg"),
+    (b"GIF87a", 0, "image/gif", "gif"),
+    (b"GIF89a", 0, "image/gif", "gif"),
+    (b"WEBP", 8, "image/webp", "webp"),
+)
+_OUTPUT_MIME = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "txt": "text/plain",
+}
+
+
+def sniff_image(data: bytes) -> tuple[str, str] | None:
+    """(mime, extension) from the bytes themselves; None when not an accepted image."""
+    for magic, offset, mime, ext in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic and (ext != "webp" or data[:4] == b"RIFF"):
+            return mime, ext
+    return None
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".")
+    return cleaned[:120] or fallback
+
+
+class FileManager:
+    def __init__(
+        self,
+        backend: WorkflowBackend,
+        data_dir: Path,
+        max_input_bytes: int,
+        max_output_bytes: int,
+        fetch_timeout_s: float,
+    ) -> None:
+        self._backend = backend
+        self._outputs = data_dir / "outputs"
+        self.max_input_bytes = max_input_bytes
+        self._max_output_bytes = max_output_bytes
+        self._fetch_timeout_s = fetch_timeout_s
+
+    def check_image(self, data: bytes, filename: str = "") -> UploadedFile:
+        """Accept a user's image only by its bytes: size first, then type."""
+        if len(data) > self.max_input_bytes:
+            limit_mb = self.max_input_bytes / 1_000_000
+            raise FileRejected(f"That image is too large: at most {limit_mb:g} MB.")
+        kind = sniff_image(data)
+        if kind is None:
+            raise FileRejected("That file is not an image I can use (PNG, JPEG, WebP or GIF).")
+        mime, ext = kind
+        stem = Path(safe_filename(filename, "input")).stem or "input"
+        return UploadedFile(filename=f"{stem}.{ext}", mime=mime, data=data)
+
+    async def upload(self, file: UploadedFile) -> str:
+        return await self._backend.upload(file.filename, file.mime, file.data)
+
+    async def save_outputs(self, run: Run) -> tuple[list[ResultFile], list[str]]:
+        """Fetch every media output of a finished run; texts are returned as they are.
+
+        An output over the size cap, or one that cannot be fetched, becomes a link to its URL.
+        """
+        files: list[ResultFile] = []
+        texts: list[str] = []
+        folder = self._outputs / run.id
+        for index, output in enumerate(run.outputs):
+            if output.kind is OutputKind.TEXT:
+                if output.text:
+                    texts.append(output.text)
+                continue
+            if output.url is None:
+                continue
+            files.append(await self._save_one(output, folder, index))
+        return files, texts
+
+    async def _save_one(self, output: Output, folder: Path, index: int) -> ResultFile:
+        assert output.url is not None
+        name = safe_filename(output.filename or output.url.rsplit("/", 1)[-1], f"output{index}")
+        mime = _OUTPUT_MIME.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+        link = ResultFile(kind=output.kind, filename=name, mime=mime, size=0, url=output.url)
+        try:
+            async with asyncio.timeout(self._fetch_timeout_s):
+                data = await self._backend.fetch(output.url, self._max_output_bytes)
+        except FileTooLarge:
+            return link.model_copy(update={"size": self._max_output_bytes + 1})
+        except (BackendError, TimeoutError) as error:
+            log.warning("could not fetch output %s: %s", name, error)
+            return link
+        path = folder / f"{index:02d}-{name}"
+        await asyncio.to_thread(_write, path, data)
+        return link.model_copy(update={"size": len(data), "path": str(path)})
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

@@ -1,0 +1,51 @@
+"""Each port's contract suite runs against every implementation listed here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from adapters.mongo import MongoCatalogStore, MongoKeyValueStore, MongoRunStore, MongoUserStore
+from core.ports import CatalogStore, KeyValueStore, RunStore, UserStore
+
+# Factories take the pytest request so an implementation pulls in only the fixtures it needs.
+Factory = Callable[[pytest.FixtureRequest], Any]
+
+RUN_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoRunStore(request.getfixturevalue("mongo_db")),
+}
+CATALOG_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoCatalogStore(request.getfixturevalue("mongo_db")),
+}
+KV_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoKeyValueStore(request.getfixturevalue("mongo_db")),
+}
+USER_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoUserStore(request.getfixturevalue("mongo_db")),
+}
+
+
+@pytest.fixture(params=sorted(RUN_STORES))
+def run_store(request: pytest.FixtureRequest) -> RunStore:
+    store: RunStore = RUN_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(CATALOG_STORES))
+def catalog_store(request: pytest.FixtureRequest) -> CatalogStore:
+    store: CatalogStore = CATALOG_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(KV_STORES))
+def kv_store(request: pytest.FixtureRequest) -> KeyValueStore:
+    store: KeyValueStore = KV_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(USER_STORES))
+def user_store(request: pytest.FixtureRequest) -> UserStore:
+    store: UserStore = USER_STORES[request.param](request)
+    return store

@@ -1,0 +1,257 @@
+"""RunStore contract: monotonic state, exactly-once delivery claims, queries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.models import DeliveryState, Run, RunStatus
+from core.ports import RunStore
+from tests.contract.runs_data import NOW, SECOND, event, image, make_run, submission
+
+
+async def submitted(store: RunStore, backend_run_id: str = "b-1") -> Run:
+    run = make_run()
+    await store.insert(run)
+    assert await store.mark_submitted(run.id, submission(backend_run_id, NOW + 10 * SECOND))
+    got = await store.get(run.id)
+    assert got is not None
+    return got
+
+
+async def finished(store: RunStore, backend_run_id: str = "b-1") -> Run:
+    run = await submitted(store, backend_run_id)
+    assert await store.apply_event(run.id, event(RunStatus.SUCCESS, 1.0), NOW, None)
+    return run
+
+
+async def test_insert_and_get_round_trip(run_store: RunStore) -> None:
+    run = make_run(outputs=(image(1),), gpu="A10G", rerun_of="abc")
+    await run_store.insert(run)
+    assert await run_store.get(run.id) == run
+    assert await run_store.get("missing") is None
+
+
+async def test_mark_submitted_only_once(run_store: RunStore) -> None:
+    run = make_run()
+    await run_store.insert(run)
+    assert await run_store.mark_submitted(run.id, submission("b-1", NOW + SECOND))
+    assert not await run_store.mark_submitted(run.id, submission("b-2", NOW + SECOND))
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.status is RunStatus.NOT_STARTED
+    assert (got.backend_run_id, got.submitted_at, got.next_poll_at) == ("b-1", NOW, NOW + SECOND)
+    assert (got.deployment_id, got.gpu, got.rate_usd_per_s) == ("dep-2", "A10G", 0.0005)
+    assert await run_store.find_by_backend_id("b-1") == got
+    assert await run_store.find_by_backend_id("b-2") is None
+
+
+async def test_progress_moves_forward_only(run_store: RunStore) -> None:
+    run = await submitted(run_store)
+    later = NOW + SECOND
+    assert await run_store.apply_event(
+        run.id, event(RunStatus.QUEUED, queue_position=3), NOW, None
+    )
+    assert await run_store.apply_event(
+        run.id, event(RunStatus.QUEUED, queue_position=1), NOW, None
+    )
+    assert not await run_store.apply_event(
+        run.id, event(RunStatus.QUEUED, queue_position=2), NOW, None
+    )
+    assert await run_store.apply_event(
+        run.id,
+        event(RunStatus.RUNNING, 0.2, live_status="Executing KSampler"),
+        later,
+        None,
+    )
+    poll = later + 30 * SECOND
+    assert await run_store.apply_event(run.id, event(RunStatus.RUNNING, 0.5), later, poll)
+    assert not await run_store.apply_event(run.id, event(RunStatus.RUNNING, 0.5), later, NOW)
+    assert not await run_store.apply_event(run.id, event(RunStatus.RUNNING, 0.3), later, None)
+    assert not await run_store.apply_event(run.id, event(RunStatus.QUEUED), later, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.status, got.progress, got.queue_position) == (RunStatus.RUNNING, 0.5, None)
+    assert got.next_poll_at == poll
+    assert (got.live_status, got.last_event_at, got.updated_at) == (
+        "Executing KSampler",
+        later,
+        later,
+    )
+    assert got.delivery is DeliveryState.NONE
+
+
+async def test_terminal_is_final(run_store: RunStore) -> None:
+    run = await submitted(run_store)
+    ended = NOW + 30 * SECOND
+    success = event(RunStatus.SUCCESS, 1.0, outputs=(image(1), image(2)), ended_at=ended)
+    assert await run_store.apply_event(run.id, success, NOW + 40 * SECOND, None)
+    assert not await run_store.apply_event(run.id, success, NOW + 50 * SECOND, None)
+    late = (
+        event(RunStatus.RUNNING, 0.9),
+        event(RunStatus.FAILED, error="boom"),
+        event(RunStatus.SUCCESS, 1.0, outputs=(image(1), image(2), image(3))),
+    )
+    for ev in late:
+        assert not await run_store.apply_event(run.id, ev, NOW + 60 * SECOND, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.status is RunStatus.SUCCESS
+    assert got.error is None
+    assert got.outputs == (image(1), image(2))
+    assert (got.ended_at, got.updated_at, got.next_poll_at) == (ended, NOW + 40 * SECOND, None)
+    assert (got.delivery, got.delivery_due_at) == (DeliveryState.PENDING, NOW + 40 * SECOND)
+
+
+async def test_terminal_without_times_ends_now(run_store: RunStore) -> None:
+    run = await submitted(run_store)
+    ev = event(RunStatus.FAILED, error="OOM", gpu="T4", started_at=NOW + SECOND)
+    assert await run_store.apply_event(run.id, ev, NOW + 5 * SECOND, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.status, got.error, got.gpu) == (RunStatus.FAILED, "OOM", "T4")
+    assert (got.started_at, got.ended_at) == (NOW + SECOND, NOW + 5 * SECOND)
+    assert got.duration_s == 4.0
+
+
+async def test_outputs_grow_and_are_kept(run_store: RunStore) -> None:
+    run = await submitted(run_store)
+    two = (image(1), image(2))
+    assert await run_store.apply_event(
+        run.id, event(RunStatus.RUNNING, 0.5, outputs=two), NOW, None
+    )
+    # Same status and progress, but a new output: still a change.
+    assert await run_store.apply_event(
+        run.id,
+        event(RunStatus.RUNNING, 0.5, outputs=(*two, image(3))),
+        NOW,
+        None,
+    )
+    # A later event that carries fewer outputs keeps the stored ones.
+    assert await run_store.apply_event(run.id, event(RunStatus.SUCCESS, 1.0), NOW, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.outputs == (*two, image(3))
+
+
+async def test_set_cost_and_progress_message(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    await run_store.set_cost(run.id, 0.25)
+    await run_store.set_progress_message(run.id, "m-9")
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.cost_usd, got.progress_message_id) == (0.25, "m-9")
+
+
+async def test_claim_delivery_exactly_once_under_race(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    lease = NOW + 60 * SECOND
+    claims = await asyncio.gather(
+        *(run_store.claim_delivery(run.id, NOW, lease) for _ in range(3))
+    )
+    assert sorted(claims) == [False, False, True]
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.delivery is DeliveryState.CLAIMED
+
+
+async def test_claim_waits_for_due_time_and_needs_a_finished_run(run_store: RunStore) -> None:
+    unfinished = await submitted(run_store, "b-1")
+    assert not await run_store.claim_delivery(unfinished.id, NOW, NOW + SECOND)
+    run = await finished(run_store, "b-2")
+    assert not await run_store.claim_delivery(run.id, NOW - SECOND, NOW + SECOND)
+    assert await run_store.claim_delivery(run.id, NOW, NOW + SECOND)
+
+
+async def test_expired_lease_lets_another_claimer_in(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    lease = NOW + 60 * SECOND
+    assert await run_store.claim_delivery(run.id, NOW, lease)
+    assert not await run_store.claim_delivery(run.id, lease, lease + 60 * SECOND)
+    assert await run_store.deliveries_due(lease, 10) == []
+    after = lease + SECOND
+    assert [r.id for r in await run_store.deliveries_due(after, 10)] == [run.id]
+    assert await run_store.claim_delivery(run.id, after, after + 60 * SECOND)
+    await run_store.finish_delivery(run.id, after)
+    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.delivery, got.delivered_at) == (DeliveryState.DELIVERED, after)
+    assert await run_store.deliveries_due(NOW + 3600 * SECOND, 10) == []
+
+
+async def test_retry_delivery_then_abandon(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    assert await run_store.claim_delivery(run.id, NOW, NOW + 60 * SECOND)
+    retry_at = NOW + 30 * SECOND
+    await run_store.retry_delivery(run.id, retry_at)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.delivery, got.delivery_attempts, got.delivery_due_at) == (
+        DeliveryState.PENDING,
+        1,
+        retry_at,
+    )
+    assert not await run_store.claim_delivery(run.id, retry_at - SECOND, retry_at + SECOND)
+    assert await run_store.deliveries_due(retry_at - SECOND, 10) == []
+    assert await run_store.claim_delivery(run.id, retry_at, retry_at + 60 * SECOND)
+    await run_store.retry_delivery(run.id, None, abandon=True)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.delivery, got.delivery_attempts) == (DeliveryState.ABANDONED, 2)
+    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
+
+
+async def test_due_for_poll_and_note_poll(run_store: RunStore) -> None:
+    pending = make_run()
+    await run_store.insert(pending)
+    early = await submitted(run_store, "b-1")
+    late = await submitted(run_store, "b-2")
+    done = await finished(run_store, "b-3")
+    await run_store.note_poll(late.id, NOW + 20 * SECOND, failed=True)
+    await run_store.note_poll(late.id, NOW + 30 * SECOND, failed=True)
+    await run_store.note_poll(done.id, NOW, failed=False)
+
+    due_now = await run_store.due_for_poll(NOW + 10 * SECOND, 10)
+    assert [r.id for r in due_now] == [early.id]
+    due_later = await run_store.due_for_poll(NOW + 30 * SECOND, 10)
+    assert [r.id for r in due_later] == [early.id, late.id]
+    assert len(await run_store.due_for_poll(NOW + 30 * SECOND, 1)) == 1
+    got = await run_store.get(late.id)
+    assert got is not None
+    assert (got.poll_failures, got.next_poll_at) == (2, NOW + 30 * SECOND)
+
+    unfinished = {r.id for r in await run_store.unfinished(10)}
+    assert unfinished == {pending.id, early.id, late.id}
+
+
+async def test_recent_counts_and_cost(run_store: RunStore) -> None:
+    runs = [make_run(created_at=NOW + i * SECOND, user_id="7" if i % 2 else "8") for i in range(5)]
+    for run in runs:
+        await run_store.insert(run)
+    assert await run_store.mark_submitted(runs[0].id, submission("b-0", NOW))
+    assert await run_store.apply_event(runs[0].id, event(RunStatus.SUCCESS, 1.0, "b-0"), NOW, None)
+    assert await run_store.mark_submitted(runs[1].id, submission("b-1", NOW))
+    assert await run_store.apply_event(runs[1].id, event(RunStatus.FAILED, None, "b-1"), NOW, None)
+    await run_store.set_cost(runs[0].id, 0.5)
+    await run_store.set_cost(runs[1].id, 0.25)
+
+    assert [r.id for r in await run_store.recent(3)] == [runs[4].id, runs[3].id, runs[2].id]
+    mine = await run_store.recent(10, user_key="telegram:7")
+    assert [r.id for r in mine] == [runs[3].id, runs[1].id]
+    assert await run_store.recent(10, user_key="discord:7") == []
+    ok = await run_store.recent(10, status=RunStatus.SUCCESS)
+    assert [r.id for r in ok] == [runs[0].id]
+    assert await run_store.count_by_status() == {
+        RunStatus.PENDING: 3,
+        RunStatus.SUCCESS: 1,
+        RunStatus.FAILED: 1,
+    }
+    assert await run_store.total_cost() == pytest.approx(0.75)
+
+
+async def test_empty_store_stats(run_store: RunStore) -> None:
+    assert await run_store.count_by_status() == {}
+    assert await run_store.total_cost() == 0.0
+    assert await run_store.recent(5) == []

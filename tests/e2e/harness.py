@@ -1,0 +1,129 @@
+"""The whole engine for end-to-end tests: the ComfyDeploy simulator (manual pacing), the
+embedded database, the webhook server and a console chat whose output is what the user sees.
+
+Nothing sleeps: the simulator's `advance`/`finish` return once their webhooks were handled, and
+`settle()` waits for the follow-up work (progress edits, deliveries) those webhooks started.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from adapters.console.notifier import ConsoleNotifier
+from adapters.console.session import CONSOLE_USER
+from adapters.simulator import SimulatorServer
+from bot.container import Container, build_container
+from bot.settings import Settings
+from core.chat import ChatService, Reply
+from core.commands import CONSOLE_RULES
+from core.delivery import DeliveryPolicy
+from core.models import ChatRef, Run, UploadedFile
+from core.ports import ChatNotifier
+from tests.fakes.clock import FakeClock
+
+ADMIN = ChatRef(platform="console", chat_id="console", user_id="local", user_name="you")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Engine:
+    """One running bot process (a container) plus what the console user saw."""
+
+    container: Container
+    out: io.StringIO
+    chat: ChatService
+
+    async def say(
+        self, line: str, who: ChatRef = CONSOLE_USER, images: Iterable[UploadedFile] = ()
+    ) -> Reply | None:
+        reply = await self.chat.handle(line, who, tuple(images))
+        await self.settle()
+        return reply
+
+    async def settle(self) -> None:
+        await self.container.runs.drain()
+        await self.container.delivery.drain()
+
+    async def last_run(self) -> Run:
+        runs = await self.container.runs_store.recent(1)
+        assert runs, "no run was recorded"
+        return runs[0]
+
+    def seen(self) -> str:
+        return self.out.getvalue()
+
+
+@dataclass
+class World:
+    """The simulator, settings shared by every engine started on the same database, and a clock."""
+
+    sim: SimulatorServer
+    settings: Settings
+    clock: FakeClock
+    engines: list[Engine] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def engine(
+        self, notifiers: Iterable[ChatNotifier] = (), http: bool = True
+    ) -> AsyncIterator[Engine]:
+        out = io.StringIO()
+        console = ConsoleNotifier(out)
+        container = await build_container(
+            self.settings,
+            clock=self.clock,
+            notifiers=[console, *notifiers],
+            delivery_policy=DeliveryPolicy(progress_interval_s=0),
+        )
+        try:
+            if http:
+                await container.start_http()
+            await container.start_engine()
+            engine = Engine(container, out, container.chat_service(CONSOLE_RULES))
+            self.engines.append(engine)
+            yield engine
+            await engine.settle()
+        finally:
+            await container.close()
+
+
+@asynccontextmanager
+async def world(
+    mongo_uri: str, tmp_path: Path, *, webhooks: bool = True, **overrides: Any
+) -> AsyncIterator[World]:
+    sim = SimulatorServer(mode="manual", webhook_backoff=(0.0, 0.0), webhook_timeout=5.0)
+    await sim.start()
+    port = free_port()
+    values: dict[str, Any] = {
+        "comfydeploy_api_url": sim.base_url,
+        "comfydeploy_api_key": SecretStr("sim-key"),
+        "mongodb_uri": SecretStr(mongo_uri),
+        "mongodb_db": f"e2e_{uuid.uuid4().hex[:12]}",
+        "data_dir": tmp_path,
+        "http_port": port,
+        "public_base_url": f"http://127.0.0.1:{port}" if webhooks else None,
+        "catalog_file": tmp_path / "absent.catalog.yaml",
+        "routing_file": tmp_path / "absent.routing.yaml",
+        "admin_ids": frozenset({ADMIN.user_key}),
+        "webhook_secret": SecretStr("e2e-webhook-secret"),
+        **overrides,
+    }
+    settings = Settings.model_construct(**{**Settings().model_dump(), **values})
+    try:
+        yield World(sim, settings, FakeClock())
+    finally:
+        await sim.stop()
