@@ -160,7 +160,9 @@ async def _build(
     if backend is None:
         key = settings.comfydeploy_api_key
         client_backend = ComfyDeployClient(
-            settings.comfydeploy_api_url, key.get_secret_value() if key else ""
+            settings.comfydeploy_api_url,
+            key.get_secret_value() if key else "",
+            timeout_s=settings.comfydeploy_timeout_seconds,
         )
         stack.push_async_callback(client_backend.close)
         backend = client_backend

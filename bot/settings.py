@@ -18,6 +18,7 @@ class Settings(BaseSettings):
 
     comfydeploy_api_url: str = DEFAULT_API_URL
     comfydeploy_api_key: SecretStr | None = None
+    comfydeploy_timeout_seconds: float = Field(default=30, gt=0)
     mongodb_uri: SecretStr | None = None
     mongodb_db: str = "comfybot"
     data_dir: Path = Path("data")

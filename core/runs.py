@@ -325,12 +325,8 @@ class RunManager:
         return expired
 
     async def _time_out(self, run: Run) -> None:
+        """Record the timeout first: the backend's cancel sends a `cancelled` webhook of its own."""
         limit = int(self._policy.run_timeout.total_seconds())
-        if run.backend_run_id:
-            try:
-                await self._backend.cancel(run.backend_run_id)
-            except BackendError as error:
-                log.info("run %s: cancel after timeout failed: %s", run.id, error)
         await self.apply(
             run.id,
             RunEvent(
@@ -340,6 +336,11 @@ class RunManager:
                 error=f"The run took longer than {limit} seconds.",
             ),
         )
+        if run.backend_run_id:
+            try:
+                await self._backend.cancel(run.backend_run_id)
+            except BackendError as error:
+                log.info("run %s: cancel after timeout failed: %s", run.id, error)
 
     async def reconcile(self) -> None:
         """After a restart: fail runs cut off before submission, poll the rest, deliver results."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER
 from adapters.simulator import SimulatorServer
@@ -76,6 +77,11 @@ class World:
     settings: Settings
     clock: FakeClock
     engines: list[Engine] = field(default_factory=list)
+    retry_waits: list[float] = field(default_factory=list)
+    """Waits the ComfyDeploy client asked for between retries (recorded, not slept)."""
+
+    async def _record_wait(self, seconds: float) -> None:
+        self.retry_waits.append(seconds)
 
     @asynccontextmanager
     async def engine(
@@ -83,8 +89,15 @@ class World:
     ) -> AsyncIterator[Engine]:
         out = io.StringIO()
         console = ConsoleNotifier(out)
+        backend = ComfyDeployClient(
+            self.sim.base_url,
+            "sim-key",
+            timeout_s=self.settings.comfydeploy_timeout_seconds,
+            sleep=self._record_wait,
+        )
         container = await build_container(
             self.settings,
+            backend=backend,
             clock=self.clock,
             notifiers=[console, *notifiers],
             delivery_policy=DeliveryPolicy(progress_interval_s=0),
@@ -99,6 +112,7 @@ class World:
             await engine.settle()
         finally:
             await container.close()
+            await backend.close()
 
 
 @asynccontextmanager

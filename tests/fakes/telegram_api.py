@@ -233,9 +233,9 @@ class FakeTelegram:
             and (chat_id is None or c.chat_id == chat_id)
         ]
 
-    async def wait_for(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
+    async def wait_for(self, condition: Callable[[], T], within: float = 10.0) -> T:
         """Wait until `condition()` is truthy (re-checked after every request); return it."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             return await self._changed.wait_for(condition)
 
     async def wait_for_call(
@@ -243,7 +243,7 @@ class FakeTelegram:
         method: str,
         where: Callable[[Call], bool] = lambda c: True,
         count: int = 1,
-        timeout: float = 10.0,
+        within: float = 10.0,
     ) -> Call:
         """The `count`-th successful call of `method` matching `where`."""
 
@@ -251,7 +251,7 @@ class FakeTelegram:
             matching = [c for c in self.sent(method) if where(c)]
             return matching[count - 1] if len(matching) >= count else None
 
-        call = await self.wait_for(found, timeout)
+        call = await self.wait_for(found, within)
         assert call is not None
         return call
 

@@ -1,0 +1,170 @@
+"""The Telegram front end: a python-telegram-bot Application wired to the chat layer.
+
+Polling by default. With a webhook URL, Telegram pushes updates to our own aiohttp server
+(`routes()` / `attach()`), checked by the secret-token header; PTB's webhook server is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from adapters.telegram.handlers import Context, UpdateHandlers
+from adapters.telegram.keyboards import CALLBACK_PATTERN
+from adapters.telegram.limits import UPLOAD_MAX_BYTES
+from adapters.telegram.media import ImageFetcher
+from adapters.telegram.menu import CommandMenu
+from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.webhook import WebhookReceiver
+from core.catalog import CatalogView
+from core.chat import ChatService
+from core.files import FileManager
+from core.ports import KeyValueStore
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+DEFAULT_WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_KEY = "telegram:webhook_secret"
+
+
+class TelegramAdapter:
+    def __init__(
+        self,
+        token: str,
+        api_base_url: str,
+        chat: ChatService,
+        files: FileManager,
+        kv: KeyValueStore,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        *,
+        upload_max_bytes: int = UPLOAD_MAX_BYTES,
+        poll_timeout_s: float = 10.0,
+        request_timeout_s: float = 20.0,
+    ) -> None:
+        base = api_base_url.rstrip("/")
+        builder = (
+            Application.builder()
+            .token(token)
+            .base_url(f"{base}/bot")
+            .base_file_url(f"{base}/file/bot")
+            .connect_timeout(10.0)
+            .read_timeout(request_timeout_s)
+            .write_timeout(request_timeout_s)
+            .media_write_timeout(120.0)
+            .pool_timeout(10.0)
+            .get_updates_connect_timeout(10.0)
+            .get_updates_read_timeout(request_timeout_s)
+            .concurrent_updates(True)
+        )
+        if webhook_url:
+            builder = builder.updater(None)
+        self._app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self._webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
+        self._kv = kv
+        self._poll_timeout_s = poll_timeout_s
+        bot_id = token.split(":", 1)[0]
+        self._menu = CommandMenu(self._app.bot, chat, kv, f"telegram:commands:{bot_id}")
+        self._receiver = WebhookReceiver(self._feed)
+        self.notifier = TelegramNotifier(self._app.bot, upload_max_bytes)
+        handlers = UpdateHandlers(chat, ImageFetcher(files))
+        self._app.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE & (filters.TEXT | filters.CAPTION), handlers.on_message
+            )
+        )
+        self._app.add_handler(CallbackQueryHandler(handlers.on_callback, pattern=CALLBACK_PATTERN))
+        self._app.add_error_handler(_log_error)
+
+    @property
+    def application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        return self._app
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (getMe), register the webhook or start polling, then sync the menu."""
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+        await self._app.initialize()
+        if self._webhook_url:
+            secret = self._webhook_secret or await self._kv.set_if_absent(
+                SECRET_KEY, secrets.token_urlsafe(32)
+            )
+            await self._app.bot.set_webhook(
+                self._webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
+            self._receiver.secret = secret
+        await self._app.start()
+        if self._app.updater is not None:
+            await self._app.updater.start_polling(
+                timeout=timedelta(seconds=self._poll_timeout_s), allowed_updates=ALLOWED_UPDATES
+            )
+        self.notifier.ready = True
+        bot = self._app.bot
+        log.info(
+            "telegram: @%s started (%s)",
+            bot.username,
+            "webhook" if self._webhook_url else "polling",
+        )
+        try:
+            await self.sync_commands()
+        except TelegramError as error:
+            log.warning("telegram: command menu not registered yet: %s", error.message)
+
+    async def stop(self) -> None:
+        self.notifier.ready = False
+        self._receiver.secret = None
+        if self._app.updater is not None and self._app.updater.running:
+            await self._app.updater.stop()
+        if self._app.running:
+            await self._app.stop()
+        await self._app.shutdown()
+
+    # -- command menu ----------------------------------------------------------------------
+
+    async def sync_commands(self) -> bool:
+        """setMyCommands when the compiled menu differs from the stored one; True if sent."""
+        return await self._menu.sync()
+
+    async def on_catalog_change(self, view: CatalogView) -> None:
+        """A catalog change listener (`Catalog.on_change`): keeps the menu current."""
+        try:
+            await self.sync_commands()
+        except TelegramError as error:
+            log.warning("telegram: command menu update failed: %s", error.message)
+
+    # -- webhook ---------------------------------------------------------------------------
+
+    @property
+    def webhook_path(self) -> str:
+        return (urlsplit(self._webhook_url).path if self._webhook_url else "") or (
+            DEFAULT_WEBHOOK_PATH
+        )
+
+    def routes(self, path: str | None = None) -> list[web.RouteDef]:
+        """The webhook route for our aiohttp server (the path of TELEGRAM_WEBHOOK_URL)."""
+        return [web.post(path or self.webhook_path, self._receiver.handle)]
+
+    def attach(self, app: web.Application, path: str | None = None) -> None:
+        app.router.add_routes(self.routes(path))
+
+    async def _feed(self, body: dict[str, Any]) -> bool:
+        if not self._app.running:
+            return False
+        update = Update.de_json(body, self._app.bot)
+        await self._app.update_queue.put(update)
+        return True
+
+
+async def _log_error(update: object, context: Context) -> None:
+    log.error("telegram: handling an update failed", exc_info=context.error)

@@ -1,0 +1,39 @@
+"""Where a Telegram message came from, as a core ChatRef, and back to send parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import MaybeInaccessibleMessage, Message, ReplyParameters, User
+
+from core.models import ChatRef
+
+PLATFORM = "telegram"
+
+
+def chat_ref(message: MaybeInaccessibleMessage, user: User) -> ChatRef:
+    """The chat, forum topic, message and user a command came from."""
+    topic = None
+    if isinstance(message, Message) and message.is_topic_message and message.message_thread_id:
+        topic = str(message.message_thread_id)
+    return ChatRef(
+        platform=PLATFORM,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        thread_id=topic,
+        message_id=str(message.message_id),
+        user_name=user.full_name or user.username or "",
+    )
+
+
+def send_target(chat: ChatRef, reply: bool = True) -> dict[str, Any]:
+    """Keyword arguments that put a new message in the chat and topic of `chat`, replying to the
+    command message (still sent if that message was deleted)."""
+    target: dict[str, Any] = {"chat_id": int(chat.chat_id)}
+    if chat.thread_id:
+        target["message_thread_id"] = int(chat.thread_id)
+    if reply and chat.message_id:
+        target["reply_parameters"] = ReplyParameters(
+            message_id=int(chat.message_id), allow_sending_without_reply=True
+        )
+    return target

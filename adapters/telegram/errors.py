@@ -1,0 +1,45 @@
+"""python-telegram-bot's errors turned into core's SendFailed, so delivery retries correctly."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
+
+from core.errors import SendFailed
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Seconds Telegram asked us to wait (PTB 22 returns int or timedelta, with a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def is_not_modified(error: BadRequest) -> bool:
+    return "not modified" in error.message.lower()
+
+
+def is_message_gone(error: BadRequest) -> bool:
+    text = error.message.lower()
+    return "message to edit not found" in text or "message can't be edited" in text
+
+
+@asynccontextmanager
+async def sending(what: str) -> AsyncIterator[None]:
+    """Raise SendFailed for any Telegram error inside: `retry_after` on 429, `permanent` when
+    sending the same request again cannot succeed (blocked, chat gone, bad request)."""
+    try:
+        yield
+    except RetryAfter as error:
+        seconds = retry_seconds(error)
+        raise SendFailed(f"{what}: rate limited for {seconds:g}s", retry_after=seconds) from error
+    except (Forbidden, ChatMigrated, BadRequest) as error:
+        raise SendFailed(f"{what}: {error.message}", permanent=True) from error
+    except TelegramError as error:
+        raise SendFailed(f"{what}: {error.message}") from error
