@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"comfybot: bad settings:\n{error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format, _secrets(settings))
+    quiet = args.handler is _demo and "log_level" not in settings.model_fields_set
+    level = "WARNING" if quiet else settings.log_level
+    configure_logging(level, settings.log_format, _secrets(settings))
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.handler
     try:
         return asyncio.run(command(settings, args))

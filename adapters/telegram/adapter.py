@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from adapters.telegram.errors import use_timedelta_durations
 from adapters.telegram.handlers import Context, UpdateHandlers
 from adapters.telegram.keyboards import CALLBACK_PATTERN
 from adapters.telegram.limits import UPLOAD_MAX_BYTES
@@ -51,6 +52,7 @@ class TelegramAdapter:
         poll_timeout_s: float = 10.0,
         request_timeout_s: float = 20.0,
     ) -> None:
+        use_timedelta_durations()
         base = api_base_url.rstrip("/")
         builder = (
             Application.builder()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,13 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from core.errors import SendFailed
+
+
+def use_timedelta_durations() -> None:
+    """Opt into PTB's announced behaviour (durations as timedelta, e.g. RetryAfter.retry_after).
+    Without it PTB 22 warns on every 429, inside its own request code. PTB reads only this
+    environment variable for the switch."""
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def retry_seconds(error: RetryAfter) -> float:

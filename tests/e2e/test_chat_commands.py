@@ -1,0 +1,129 @@
+"""What a chat user sees for each command, and for each kind of bad argument."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.models import ChatRef, RunStatus, UploadedFile
+from tests.e2e.harness import Engine, world
+
+STRANGER = ChatRef(platform="console", chat_id="elsewhere", user_id="stranger", user_name="S")
+
+
+def png(size: tuple[int, int] = (16, 16)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def bot(mongo_uri: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with world(mongo_uri, tmp_path) as w, w.engine() as engine:
+        engine.world = w  # type: ignore[attr-defined]
+        yield engine
+
+
+BAD_ARGUMENTS = [
+    ("/txt2img a fox colour=red", "Unknown option `colour`. Options of /txt2img: prompt,"),
+    ("/txt2img a fox steps=many", "`steps` must be a whole number, not 'many'."),
+    ("/txt2img a fox steps=80", "`steps` must be between 1 and 50, not 80."),
+    ("/txt2img a fox cfg=warm", "`cfg` must be a number, not 'warm'."),
+    ("/txt2img a fox style=oil", "`style` must be one of: none, watercolor, photo, anime (not 'oil')."),
+    ("/txt2img a fox hires=maybe", "`hires` must be yes or no, not 'maybe'."),
+    ("/txt2img steps=20", "/txt2img needs a prompt: /txt2img <prompt>."),
+    ("/txt2img " + "x" * 2001, "`prompt` is too long: 2001 characters, at most 2000."),
+    ("/txt2img a fox seed=1 seed=2", "`seed` is given more than once."),
+    ('/txt2img a fox prompt="a cat"', "Give `prompt` either as free text or as prompt=…, not both."),
+    ("/img2img make it blue", "/img2img needs an image: attach one with the command as its caption."),
+    ("/paint a fox", "I don't know /paint. See /workflows."),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_ARGUMENTS)
+async def test_bad_argument_gets_its_message_and_queues_nothing(
+    bot: Engine, line: str, message: str
+) -> None:
+    reply = await bot.say(line)
+    assert reply is not None
+    assert message in reply.text
+    assert await bot.container.runs_store.recent(5) == []
+
+
+async def test_several_problems_are_all_reported(bot: Engine) -> None:
+    reply = await bot.say("/txt2img a fox steps=0 cfg=99 style=oil")
+    assert reply is not None
+    assert reply.text.count("\n") == 2
+    assert "`steps` must be between 1 and 50, not 0." in reply.text
+    assert "`cfg` must be between 1 and 15, not 99." in reply.text
+
+
+async def test_workflows_and_help(bot: Engine) -> None:
+    listing = await bot.say("/workflows")
+    assert listing is not None
+    assert "/txt2img" in listing.text
+    assert "/img2img" in listing.text and "send an image" in listing.text
+    assert "/upscale" in listing.text  # from the is_fluid=true listing
+    helped = await bot.say("/help txt2img")
+    assert helped is not None
+    assert helped.text.startswith("/txt2img <prompt> [key=value …]")
+    assert "steps — whole number, 1–50, default 20" in helped.text
+    assert "style — one of none, watercolor, photo, anime, default none" in helped.text
+    unknown = await bot.say("/help nope")
+    assert unknown is not None and "I don't know /nope" in unknown.text
+
+
+async def test_status_and_cancel(bot: Engine) -> None:
+    await bot.say("/txt2img a long story width=32 height=32")
+    run = await bot.last_run()
+    status = await bot.say(f"/status {run.id}")
+    assert status is not None
+    assert f"run {run.id}" in status.text and status.cancel_run_id == run.id
+
+    refused = await bot.say(f"/cancel {run.id}", who=STRANGER)
+    assert refused is not None and "Only the person who started a run" in refused.text
+    hidden = await bot.say(f"/status {run.id}", who=STRANGER)
+    assert hidden is not None and "I know no run" in hidden.text
+
+    cancelled = await bot.say(f"/cancel {run.id}")
+    assert cancelled is not None and "cancelled" in cancelled.text
+    stored = await bot.container.runs_store.get(run.id)
+    assert stored is not None and stored.status is RunStatus.CANCELLED
+    assert bot.seen().count("🚫 Cancelled") == 1
+    again = await bot.say(f"/cancel {run.id}")
+    assert again is not None and "already ended" in again.text
+
+
+async def test_image_input_is_checked_uploaded_and_used(bot: Engine) -> None:
+    image = bot.container.files.check_image(png((40, 30)), "photo.png")
+    assert await bot.say("/img2img make it blue", images=[image]) is None
+    run = await bot.last_run()
+    assert str(run.inputs["input_image"]).startswith("http://127.0.0.1")
+    sim = bot.world.sim  # type: ignore[attr-defined]
+    assert run.backend_run_id is not None
+    await sim.finish(run.backend_run_id)
+    await bot.settle()
+    assert "✅ Done" in bot.seen()
+    saved = [line.split("image: ", 1)[1] for line in bot.seen().splitlines() if "image: " in line]
+    with Image.open(saved[0]) as result:
+        assert result.size == (40, 30)
+
+
+async def test_admin_commands(bot: Engine) -> None:
+    for command in ("/refresh", "/stats", "/runs", "/ban someone"):
+        refused = await bot.say(command, who=STRANGER)
+        assert refused is not None and refused.text == "Not allowed: that command is for admins only."
+    refreshed = await bot.say("/refresh")
+    assert refreshed is not None and "3 workflows" in refreshed.text
+    banned = await bot.say("/ban stranger")
+    assert banned is not None and "console:stranger is now banned" in banned.text
+    blocked = await bot.say("/workflows", who=STRANGER)
+    assert blocked is not None and blocked.text == "You are not allowed to use this bot."
+    await bot.say("/unban stranger")
+    allowed = await bot.say("/workflows", who=STRANGER)
+    assert allowed is not None and "/txt2img" in allowed.text
+    stats = await bot.say("/stats")
+    assert stats is not None and "Workflows: 3" in stats.text
