@@ -90,8 +90,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
-        await container.start_engine()
         await platforms.start()
+        await container.start_engine()
         container.start_scheduler()
         await _until_stopped()
         await platforms.stop()

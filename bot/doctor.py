@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.mongo.database import create_client
@@ -30,7 +29,7 @@ async def run_doctor(settings: Settings) -> list[str]:
     ):
         try:
             load_catalog_file(path) if what == "catalog file" else load_routing_file(path)
-            state = "read" if path.exists() else "absent (defaults)"  # noqa: ASYNC240
+            state = "read" if path.exists() else "absent (defaults)"
             report(True, what, f"{path} {state}")
         except SettingsError as error:
             report(False, what, str(error))
@@ -44,7 +43,7 @@ async def run_doctor(settings: Settings) -> list[str]:
         report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
     telegram = settings.telegram_bot_token is not None
     report(True, "telegram", "enabled" if telegram else "TELEGRAM_BOT_TOKEN unset: disabled")
-    print("all good" if not problems else f"{len(problems)} problem(s)", file=sys.stderr)
+    print("all good" if not problems else f"{len(problems)} problem(s)", flush=True)
     return problems
 
 

@@ -9,21 +9,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 
-class SecretMask(logging.Filter):
-    """Replaces every known secret value in a record's final message."""
+class SecretMask(logging.Formatter):
+    """Wraps a formatter and masks every known secret in its final text, tracebacks included."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
+        self._inner = inner
         self._secrets = [s for s in secrets if len(s) >= 6]
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        message = record.getMessage()
+    def format(self, record: logging.LogRecord) -> str:
+        text = self._inner.format(record)
         for secret in self._secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, None
-        return True
+            text = text.replace(secret, "***")
+        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,11 +39,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(SecretMask(secrets))
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    inner = (
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.setFormatter(SecretMask(inner, secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

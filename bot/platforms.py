@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.telegram import TelegramAdapter
 from bot.container import Container
+from core.commands import TELEGRAM_RULES
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,28 @@ class Platforms:
 
 
 async def start_platforms(container: Container) -> Platforms:
-    """Build every platform adapter whose token is set and hand its notifier to delivery."""
+    """Build every platform adapter whose token is set and hand its notifier to delivery.
+
+    Call before the engine starts, so results owed from before a restart find their platform.
+    """
     platforms = Platforms()
+    settings = container.settings
+    if settings.telegram_bot_token is not None:
+        secret = settings.telegram_webhook_secret
+        telegram = TelegramAdapter(
+            settings.telegram_bot_token.get_secret_value(),
+            settings.telegram_api_base_url,
+            container.chat_service(TELEGRAM_RULES),
+            container.files,
+            container.kv,
+            settings.telegram_webhook_url,
+            secret.get_secret_value() if secret else None,
+        )
+        container.delivery.add_notifier(telegram.notifier)
+        container.catalog.on_change(telegram.on_catalog_change)
+        platforms.routes += telegram.routes()
+        platforms.starters.append(telegram.start)
+        platforms.stoppers.append(telegram.stop)
     if not platforms.starters:
         log.warning("no chat platform token is set: only webhooks and the scheduler will run")
     return platforms

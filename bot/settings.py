@@ -13,7 +13,11 @@ DEFAULT_API_URL = "https://api.comfydeploy.com/api"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_default=True,
     )
 
     comfydeploy_api_url: str = DEFAULT_API_URL

@@ -65,7 +65,7 @@ class CatalogView:
         self.workflows = tuple(sorted(workflows, key=lambda w: w.name))
         self.deployments = {d.id: d for d in deployments}
         self._by_name = {w.name: w for w in self.workflows}
-        self._by_command = {w.command: w for w in self.workflows}
+        self._by_command = {w.command.lower(): w for w in self.workflows}
         self._by_deployment = {d: w for w in self.workflows for d in w.deployment_ids}
 
     def get(self, name: str) -> Workflow | None:

@@ -60,7 +60,7 @@ def format_cost(usd: float | None) -> str:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
-    if seconds < 60:
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:

@@ -23,9 +23,12 @@ from core.ports import ChatNotifier, Clock, RunStore
 log = logging.getLogger(__name__)
 
 
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    lease: timedelta = timedelta(minutes=5)
+    lease: timedelta = DEFAULT_LEASE
     """How long a claim holds before another process may take the delivery over."""
     max_attempts: int = 8
     backoff_base: timedelta = timedelta(seconds=2)
@@ -61,9 +64,9 @@ class DeliveryService:
     def platforms(self) -> frozenset[str]:
         return frozenset(self._notifiers)
 
-    async def run_changed(self, run: Run) -> None:
+    async def run_changed(self, run: Run, claimed: bool = False) -> None:
         if run.status.terminal:
-            await self.deliver(run.id)
+            await self.deliver(run.id, run, claimed)
         else:
             await self.show_progress(run)
 
@@ -123,16 +126,23 @@ class DeliveryService:
 
     # -- results -------------------------------------------------------------------------
 
-    async def deliver(self, run_id: str) -> bool:
-        """Claim and post a finished run's result. True when this call delivered it."""
-        run = await self._store.get(run_id)
+    async def deliver(self, run_id: str, run: Run | None = None, claimed: bool = False) -> bool:
+        """Claim (unless `claimed`) and post a finished run's result. True when delivered here.
+
+        `run`, when given, is the run as just read after its terminal event (saves a read)."""
+        if run is None:
+            run = await self._store.get(run_id)
         if run is None or not run.status.terminal:
             return False
         notifier = self._notifiers.get(run.chat.platform)
-        if notifier is None:
-            return False
         now = self._clock.now()
-        if not await self._store.claim_delivery(run_id, now, now + self._policy.lease):
+        if notifier is None:
+            if claimed:  # not ours to show: hand it to a process that serves that platform
+                await self._store.retry_delivery(run_id, now)
+            return False
+        if not claimed and not await self._store.claim_delivery(
+            run_id, now, now + self._policy.lease
+        ):
             return False
         queue = self._chats.get((run.chat.platform, run.chat.chat_id))
         if queue is not None:
@@ -141,6 +151,8 @@ class DeliveryService:
             queue.finished.add(run_id)
             if known and not run.progress_message_id:
                 run = run.model_copy(update={"progress_message_id": known})
+        if run.cost_usd is None:
+            run = run.model_copy(update={"cost_usd": self._costs.final_cost(run)})
         try:
             if queue is not None:
                 async with queue.lock:
@@ -153,7 +165,7 @@ class DeliveryService:
         finally:
             if queue is not None:
                 queue.finished.discard(run_id)
-        await self._store.finish_delivery(run_id, self._clock.now())
+        await self._store.finish_delivery(run_id, self._clock.now(), run.cost_usd)
         since = run.last_event_at or run.updated_at
         self._metrics.delivery_latency.observe((self._clock.now() - since).total_seconds())
         self._metrics.deliveries["delivered"] += 1
@@ -161,11 +173,6 @@ class DeliveryService:
         return True
 
     async def _post(self, notifier: ChatNotifier, run: Run) -> None:
-        if run.cost_usd is None:
-            cost = self._costs.final_cost(run)
-            if cost is not None:
-                await self._store.set_cost(run.id, cost)
-                run = run.model_copy(update={"cost_usd": cost})
         files: list[ResultFile] = []
         texts: list[str] = []
         if run.status is RunStatus.SUCCESS:

@@ -51,6 +51,18 @@ _RANKS: dict[RunStatus, int] = {
     RunStatus.CANCELLED: TERMINAL_RANK,
 }
 TERMINAL_STATUSES = frozenset(s for s in RunStatus if s.terminal)
+TERMINAL_STAGE = TERMINAL_RANK * 1_000_000
+
+
+def run_stage(status: RunStatus, progress: float | None, queue_position: int | None) -> int:
+    """How far a run has got, as one number that only grows: status, then progress, then
+    (while waiting) a smaller queue position. Stores compare it with a single range condition;
+    every terminal status has the same stage, so the first terminal event is final."""
+    if status.terminal:
+        return TERMINAL_STAGE
+    permille = round(max(0.0, min(1.0, progress or 0.0)) * 1000)
+    waiting = 999 - min(queue_position, 999) if queue_position is not None else 0
+    return status.rank * 1_000_000 + permille * 1000 + waiting
 
 
 class InputType(StrEnum):

@@ -74,12 +74,18 @@ class RunStore(Protocol):
         ...
 
     async def apply_event(
-        self, run_id: str, event: RunEvent, now: datetime, next_poll_at: datetime | None
+        self,
+        run_id: str,
+        event: RunEvent,
+        now: datetime,
+        next_poll_at: datetime | None,
+        claim_until: datetime | None = None,
     ) -> bool:
-        """Apply a status event if it moves the run forward (higher rank, or same non-terminal
-        rank with more progress). Non-terminal changes set `next_poll_at`; terminal ones clear it
-        and set `delivery` to pending. Returns whether the stored run changed; duplicates and
-        late events return False and change nothing."""
+        """Apply a status event if it moves the run forward (see `run_stage`) and is about the
+        run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it
+        and makes delivery pending, or, with `claim_until`, claimed by the caller until then:
+        only one caller can win the terminal change, so it may deliver without a second claim.
+        Returns whether the stored run changed; duplicate and late events change nothing."""
         ...
 
     async def note_poll(self, run_id: str, next_poll_at: datetime, failed: bool) -> None:
@@ -97,7 +103,9 @@ class RunStore(Protocol):
         caller while delivery is pending and due, or claimed with an expired lease."""
         ...
 
-    async def finish_delivery(self, run_id: str, now: datetime) -> None: ...
+    async def finish_delivery(self, run_id: str, now: datetime, cost_usd: float | None) -> None:
+        """Mark a claimed delivery done, storing the run's final cost with it."""
+        ...
 
     async def retry_delivery(
         self, run_id: str, due_at: datetime | None, abandon: bool = False
@@ -110,10 +118,6 @@ class RunStore(Protocol):
         ...
 
     async def set_progress_message(self, run_id: str, message_id: str) -> None: ...
-
-    async def set_cost(self, run_id: str, cost_usd: float) -> None:
-        """Record the run's final cost (computed by the run manager from rate and duration)."""
-        ...
 
     async def recent(
         self, limit: int, user_key: str | None = None, status: RunStatus | None = None
@@ -175,6 +179,8 @@ class ChatNotifier(Protocol):
 class RunFollower(Protocol):
     """Hears of every stored change to a run: shows progress, delivers results."""
 
-    async def run_changed(self, run: Run) -> None: ...
+    async def run_changed(self, run: Run, claimed: bool = False) -> None:
+        """`claimed`: the caller holds the delivery claim of this finished run."""
+        ...
 
     async def deliver_due(self) -> int: ...

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cachetools import TTLCache
+
 from core.catalog import Catalog
 from core.costs import CostService
+from core.delivery import DEFAULT_LEASE
 from core.errors import (
     BackendError,
     BackendUnavailable,
@@ -45,6 +48,8 @@ from core.webhook_tokens import WebhookSigner
 
 log = logging.getLogger(__name__)
 
+HEAD_CACHE_SIZE = 20_000
+HEAD_CACHE_TTL_S = 3600
 PENDING_GRACE = timedelta(minutes=2)
 """A run still `pending` this long after it was recorded was cut off mid-submit by a restart."""
 
@@ -59,6 +64,8 @@ class RunPolicy:
     run_timeout: timedelta
     max_prompt_chars: int = 2000
     enrich_timeout_s: float = 5.0
+    delivery_lease: timedelta = DEFAULT_LEASE
+    """How long the process that records a run's end holds its delivery before others may."""
 
 
 class RunManager:
@@ -89,6 +96,7 @@ class RunManager:
         self._policy = policy
         self._metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
+        self._heads: TTLCache[str, Run] = TTLCache(maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S)
 
     # -- starting runs -------------------------------------------------------------------
 
@@ -212,16 +220,37 @@ class RunManager:
         now = self._clock.now()
         if event.status.terminal and event.source is EventSource.WEBHOOK:
             event = await self._enrich(event)
-        next_poll = None if event.status.terminal else now + self._quiet_poll_delay()
-        changed = await self._store.apply_event(run_id, event, now, next_poll)
+        terminal = event.status.terminal
+        next_poll = None if terminal else now + self._quiet_poll_delay()
+        claim = now + self._policy.delivery_lease if terminal else None
+        changed = await self._store.apply_event(run_id, event, now, next_poll, claim)
         self._metrics.count_event(event.source.value, "applied" if changed else "ignored")
         if not changed:
             return False
-        run = await self._store.get(run_id)
+        run = await self._current(run_id, event)
         if run is not None:
             log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
-            self._spawn(self._delivery.run_changed(run))
+            self._spawn(self._delivery.run_changed(run, claimed=terminal))
         return True
+
+    async def _current(self, run_id: str, event: RunEvent) -> Run | None:
+        """The run after `event`. A progress event is laid over the cached head of the run
+        (what never changes once its status message exists), sparing a read per event; an
+        end reads the whole run, outputs and timestamps included."""
+        head = None if event.status.terminal else self._heads.get(run_id)
+        if head is None:
+            run = await self._store.get(run_id)
+            if run is None or run.status.terminal:
+                self._heads.pop(run_id, None)
+            elif run.progress_message_id is not None:
+                self._heads[run_id] = run
+            return run
+        changes: dict[str, Any] = {"status": event.status, "live_status": event.live_status}
+        if event.progress is not None:
+            changes["progress"] = event.progress
+        if event.queue_position is not None or event.status.rank >= RunStatus.STARTED.rank:
+            changes["queue_position"] = event.queue_position
+        return head.model_copy(update=changes)
 
     async def _enrich(self, event: RunEvent) -> RunEvent:
         """Webhooks carry no timestamps; one GET gives the real ones, for an exact cost."""
@@ -325,7 +354,7 @@ class RunManager:
         return expired
 
     async def _time_out(self, run: Run) -> None:
-        """Record the timeout first: the backend's cancel sends a `cancelled` webhook of its own."""
+        """Record the timeout first: the backend's cancel sends a `cancelled` webhook itself."""
         limit = int(self._policy.run_timeout.total_seconds())
         await self.apply(
             run.id,

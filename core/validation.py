@@ -30,20 +30,24 @@ def validate_inputs(
     values: dict[str, Any] = {}
     main = workflow.main_text_input
     known = ", ".join(i.name for i in workflow.inputs) or "none"
-    for name in options:
-        if workflow.input(name) is None:
+    by_lower = {i.name.lower(): i.name for i in workflow.inputs}
+    given: dict[str, str] = {}
+    for name, option in options.items():
+        if name.lower() in by_lower:
+            given[by_lower[name.lower()]] = option
+        else:
             problems.append(f"Unknown option `{name}`. Options of /{workflow.command}: {known}.")
     if text:
         if main is None:
             problems.append(f"/{workflow.command} takes no free text; use key=value options.")
-        elif main.name in options:
+        elif main.name in given:
             problems.append(
                 f"Give `{main.name}` either as free text or as {main.name}=…, not both."
             )
         else:
             values[main.name] = text
     for spec in workflow.inputs:
-        raw = options.get(spec.name)
+        raw = given.get(spec.name)
         if raw is not None:
             try:
                 values[spec.name] = convert_value(spec, raw)
@@ -52,7 +56,8 @@ def validate_inputs(
                 continue
         value = values.get(spec.name)
         if isinstance(value, str) and spec.type is InputType.TEXT:
-            limit = spec.max_length or (max_prompt_chars if spec is main else None)
+            limits = [spec.max_length, max_prompt_chars if spec is main else None]
+            limit = min((n for n in limits if n is not None), default=None)
             if limit is not None and len(value) > limit:
                 problems.append(
                     f"`{spec.name}` is too long: {len(value)} characters, at most {limit}."

@@ -29,4 +29,4 @@ class WebhookSigner:
         return f"{self._base}{WEBHOOK_PATH}?{query}"
 
     def verify(self, run_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.token(run_id), token)
+        return hmac.compare_digest(self.token(run_id).encode(), token.encode())

@@ -1,6 +1,7 @@
 """Run <-> MongoDB document.
 
-Besides the Run fields, a document carries `status_rank` (for monotonic conditional updates),
+Besides the Run fields, a document carries `status_rank` and `stage` (for monotonic
+conditional updates),
 `output_count` (so outputs are only replaced by a longer list) and `delivery_lease_until`.
 BSON dates keep milliseconds: sub-millisecond parts of datetimes are lost on the way in.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.mongo.database import Document
-from core.models import Output, Run
+from core.models import Output, Run, run_stage
 
 _RUN_FIELDS = frozenset(Run.model_fields)
 
@@ -24,6 +25,7 @@ def run_to_document(run: Run) -> Document:
     doc["_id"] = run.id
     doc["status"] = run.status.value
     doc["status_rank"] = run.status.rank
+    doc["stage"] = run_stage(run.status, run.progress, run.queue_position)
     doc["delivery"] = run.delivery.value
     doc["chat"] = run.chat.model_dump(mode="json")
     doc["outputs"] = outputs_to_documents(run.outputs)

@@ -21,6 +21,7 @@ from adapters.telegram.errors import use_timedelta_durations
 from adapters.telegram.handlers import Context, UpdateHandlers
 from adapters.telegram.keyboards import CALLBACK_PATTERN
 from adapters.telegram.limits import UPLOAD_MAX_BYTES
+from adapters.telegram.log_redaction import redact_token
 from adapters.telegram.media import ImageFetcher
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
@@ -53,6 +54,7 @@ class TelegramAdapter:
         request_timeout_s: float = 20.0,
     ) -> None:
         use_timedelta_durations()
+        redact_token(token)
         base = api_base_url.rstrip("/")
         builder = (
             Application.builder()
@@ -71,7 +73,7 @@ class TelegramAdapter:
         if webhook_url:
             builder = builder.updater(None)
         self._app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self._webhook_url = webhook_url
+        self._webhook_url = _with_path(webhook_url) if webhook_url else None
         self._webhook_secret = webhook_secret
         self._kv = kv
         self._poll_timeout_s = poll_timeout_s
@@ -96,7 +98,23 @@ class TelegramAdapter:
 
     async def start(self) -> None:
         """Connect (getMe), register the webhook or start polling, then sync the menu."""
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+        try:
+            await self._connect()
+        except BaseException:
+            await self.stop()
+            raise
+        self.notifier.ready = True
+        log.info(
+            "telegram: @%s started (%s)",
+            self._app.bot.username,
+            "webhook" if self._webhook_url else "polling",
+        )
+        try:
+            await self.sync_commands()
+        except TelegramError as error:
+            log.warning("telegram: command menu not registered yet: %s", error.message)
+
+    async def _connect(self) -> None:
         await self._app.initialize()
         if self._webhook_url:
             secret = self._webhook_secret or await self._kv.set_if_absent(
@@ -111,17 +129,6 @@ class TelegramAdapter:
             await self._app.updater.start_polling(
                 timeout=timedelta(seconds=self._poll_timeout_s), allowed_updates=ALLOWED_UPDATES
             )
-        self.notifier.ready = True
-        bot = self._app.bot
-        log.info(
-            "telegram: @%s started (%s)",
-            bot.username,
-            "webhook" if self._webhook_url else "polling",
-        )
-        try:
-            await self.sync_commands()
-        except TelegramError as error:
-            log.warning("telegram: command menu not registered yet: %s", error.message)
 
     async def stop(self) -> None:
         self.notifier.ready = False
@@ -131,6 +138,7 @@ class TelegramAdapter:
         if self._app.running:
             await self._app.stop()
         await self._app.shutdown()
+        await self._app.bot.shutdown()  # closes its HTTP clients even after a failed start
 
     # -- command menu ----------------------------------------------------------------------
 
@@ -149,9 +157,8 @@ class TelegramAdapter:
 
     @property
     def webhook_path(self) -> str:
-        return (urlsplit(self._webhook_url).path if self._webhook_url else "") or (
-            DEFAULT_WEBHOOK_PATH
-        )
+        """The path Telegram posts to: that of TELEGRAM_WEBHOOK_URL."""
+        return urlsplit(self._webhook_url).path if self._webhook_url else DEFAULT_WEBHOOK_PATH
 
     def routes(self, path: str | None = None) -> list[web.RouteDef]:
         """The webhook route for our aiohttp server (the path of TELEGRAM_WEBHOOK_URL)."""
@@ -166,6 +173,14 @@ class TelegramAdapter:
         update = Update.de_json(body, self._app.bot)
         await self._app.update_queue.put(update)
         return True
+
+
+def _with_path(url: str) -> str:
+    """A webhook URL without a path gets the default one, so both ends agree on it."""
+    parts = urlsplit(url)
+    if parts.path in ("", "/"):
+        return parts._replace(path=DEFAULT_WEBHOOK_PATH).geturl()
+    return url
 
 
 async def _log_error(update: object, context: Context) -> None:

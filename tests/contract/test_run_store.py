@@ -22,7 +22,8 @@ async def submitted(store: RunStore, backend_run_id: str = "b-1") -> Run:
 
 async def finished(store: RunStore, backend_run_id: str = "b-1") -> Run:
     run = await submitted(store, backend_run_id)
-    assert await store.apply_event(run.id, event(RunStatus.SUCCESS, 1.0), NOW, None)
+    done = event(RunStatus.SUCCESS, 1.0, backend_run_id)
+    assert await store.apply_event(run.id, done, NOW, None)
     return run
 
 
@@ -135,13 +136,15 @@ async def test_outputs_grow_and_are_kept(run_store: RunStore) -> None:
     assert got.outputs == (*two, image(3))
 
 
-async def test_set_cost_and_progress_message(run_store: RunStore) -> None:
+async def test_finish_delivery_stores_cost_and_progress_message(run_store: RunStore) -> None:
     run = await finished(run_store)
-    await run_store.set_cost(run.id, 0.25)
     await run_store.set_progress_message(run.id, "m-9")
+    assert await run_store.claim_delivery(run.id, NOW, NOW + 60 * SECOND)
+    await run_store.finish_delivery(run.id, NOW, 0.25)
     got = await run_store.get(run.id)
     assert got is not None
     assert (got.cost_usd, got.progress_message_id) == (0.25, "m-9")
+    assert got.delivery is DeliveryState.DELIVERED
 
 
 async def test_claim_delivery_exactly_once_under_race(run_store: RunStore) -> None:
@@ -173,7 +176,7 @@ async def test_expired_lease_lets_another_claimer_in(run_store: RunStore) -> Non
     after = lease + SECOND
     assert [r.id for r in await run_store.deliveries_due(after, 10)] == [run.id]
     assert await run_store.claim_delivery(run.id, after, after + 60 * SECOND)
-    await run_store.finish_delivery(run.id, after)
+    await run_store.finish_delivery(run.id, after, None)
     assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
     got = await run_store.get(run.id)
     assert got is not None
@@ -234,8 +237,9 @@ async def test_recent_counts_and_cost(run_store: RunStore) -> None:
     assert await run_store.apply_event(runs[0].id, event(RunStatus.SUCCESS, 1.0, "b-0"), NOW, None)
     assert await run_store.mark_submitted(runs[1].id, submission("b-1", NOW))
     assert await run_store.apply_event(runs[1].id, event(RunStatus.FAILED, None, "b-1"), NOW, None)
-    await run_store.set_cost(runs[0].id, 0.5)
-    await run_store.set_cost(runs[1].id, 0.25)
+    for run, cost in ((runs[0], 0.5), (runs[1], 0.25)):
+        assert await run_store.claim_delivery(run.id, NOW, NOW + SECOND)
+        await run_store.finish_delivery(run.id, NOW, cost)
 
     assert [r.id for r in await run_store.recent(3)] == [runs[4].id, runs[3].id, runs[2].id]
     mine = await run_store.recent(10, user_key="telegram:7")
@@ -255,3 +259,10 @@ async def test_empty_store_stats(run_store: RunStore) -> None:
     assert await run_store.count_by_status() == {}
     assert await run_store.total_cost() == 0.0
     assert await run_store.recent(5) == []
+
+
+async def test_event_for_another_backend_run_changes_nothing(run_store: RunStore) -> None:
+    run = await submitted(run_store, "b-1")
+    assert not await run_store.apply_event(run.id, event(RunStatus.SUCCESS, 1.0, "b-9"), NOW, None)
+    got = await run_store.get(run.id)
+    assert got is not None and got.status is RunStatus.NOT_STARTED

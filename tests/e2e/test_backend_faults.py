@@ -1,4 +1,4 @@
-"""A flaky backend: 5xx and 429 are retried (honouring Retry-After), timeouts end in a clear failure."""
+"""A flaky backend: 5xx and 429 retried (honouring Retry-After); timeouts fail clearly."""
 
 from __future__ import annotations
 
@@ -46,17 +46,17 @@ async def test_unreachable_backend_fails_the_run_clearly(mongo_uri: str, tmp_pat
 
 
 async def test_queue_timeout_is_not_resubmitted(mongo_uri: str, tmp_path: Path) -> None:
-    async with world(mongo_uri, tmp_path, comfydeploy_timeout_seconds=0.3) as w:
-        async with w.engine() as bot:
-            gate = w.sim.faults.hold(Route.QUEUE)
-            await bot.say("/txt2img lost in the post width=32 height=32")
-            gate.set()
-            await w.sim.drain_webhooks()
-            run = await bot.last_run()
-            assert run.status is RunStatus.FAILED
-            assert "it may still run" in bot.seen()
-            # One request only: a second could have started a second, paid run.
-            assert w.sim.faults.hits[Route.QUEUE] == 1
+    settings = {"comfydeploy_timeout_seconds": 0.3}
+    async with world(mongo_uri, tmp_path, **settings) as w, w.engine() as bot:
+        gate = w.sim.faults.hold(Route.QUEUE)
+        await bot.say("/txt2img lost in the post width=32 height=32")
+        gate.set()
+        await w.sim.drain_webhooks()
+        run = await bot.last_run()
+        assert run.status is RunStatus.FAILED
+        assert "it may still run" in bot.seen()
+        # One request only: a second could have started a second, paid run.
+        assert w.sim.faults.hits[Route.QUEUE] == 1
 
 
 async def test_poll_timeouts_back_off_and_keep_the_run(mongo_uri: str, tmp_path: Path) -> None:

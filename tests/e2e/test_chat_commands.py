@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.models import ChatRef, RunStatus, UploadedFile
+from core.models import ChatRef, RunStatus
 from tests.e2e.harness import Engine, world
 
 STRANGER = ChatRef(platform="console", chat_id="elsewhere", user_id="stranger", user_name="S")
@@ -32,13 +32,22 @@ BAD_ARGUMENTS = [
     ("/txt2img a fox steps=many", "`steps` must be a whole number, not 'many'."),
     ("/txt2img a fox steps=80", "`steps` must be between 1 and 50, not 80."),
     ("/txt2img a fox cfg=warm", "`cfg` must be a number, not 'warm'."),
-    ("/txt2img a fox style=oil", "`style` must be one of: none, watercolor, photo, anime (not 'oil')."),
+    (
+        "/txt2img a fox style=oil",
+        "`style` must be one of: none, watercolor, photo, anime (not 'oil').",
+    ),
     ("/txt2img a fox hires=maybe", "`hires` must be yes or no, not 'maybe'."),
     ("/txt2img steps=20", "/txt2img needs a prompt: /txt2img <prompt>."),
     ("/txt2img " + "x" * 2001, "`prompt` is too long: 2001 characters, at most 2000."),
     ("/txt2img a fox seed=1 seed=2", "`seed` is given more than once."),
-    ('/txt2img a fox prompt="a cat"', "Give `prompt` either as free text or as prompt=…, not both."),
-    ("/img2img make it blue", "/img2img needs an image: attach one with the command as its caption."),
+    (
+        '/txt2img a fox prompt="a cat"',
+        "Give `prompt` either as free text or as prompt=…, not both.",
+    ),
+    (
+        "/img2img make it blue",
+        "/img2img needs an image: attach one with the command as its caption.",
+    ),
     ("/paint a fox", "I don't know /paint. See /workflows."),
 ]
 
@@ -115,7 +124,9 @@ async def test_image_input_is_checked_uploaded_and_used(bot: Engine) -> None:
 async def test_admin_commands(bot: Engine) -> None:
     for command in ("/refresh", "/stats", "/runs", "/ban someone"):
         refused = await bot.say(command, who=STRANGER)
-        assert refused is not None and refused.text == "Not allowed: that command is for admins only."
+        assert (
+            refused is not None and refused.text == "Not allowed: that command is for admins only."
+        )
     refreshed = await bot.say("/refresh")
     assert refreshed is not None and "3 workflows" in refreshed.text
     banned = await bot.say("/ban stranger")

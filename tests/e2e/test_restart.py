@@ -38,19 +38,22 @@ async def test_result_survives_a_restart(mongo_uri: str, tmp_path: Path) -> None
 
 
 async def test_two_processes_deliver_a_result_once(mongo_uri: str, tmp_path: Path) -> None:
-    async with world(mongo_uri, tmp_path, public_base_url=None) as w:
-        async with w.engine(http=False) as one, w.engine(http=False) as two:
-            await one.say("/txt2img twins width=32 height=32")
-            run = await one.last_run()
-            assert run.backend_run_id is not None
-            await w.sim.finish(run.backend_run_id)
-            w.clock.advance(w.settings.poll_interval_seconds + 1)
-            # Both processes poll the same run and both see it finished.
-            await one.container.runs.poll_due()
-            await two.container.runs.poll_due()
-            await one.container.delivery.deliver_due()
-            await two.container.delivery.deliver_due()
-            await one.settle()
-            await two.settle()
-            shown = one.seen().count("✅ Done") + two.seen().count("✅ Done")
-            assert shown == 1
+    async with (
+        world(mongo_uri, tmp_path, public_base_url=None) as w,
+        w.engine(http=False) as one,
+        w.engine(http=False) as two,
+    ):
+        await one.say("/txt2img twins width=32 height=32")
+        run = await one.last_run()
+        assert run.backend_run_id is not None
+        await w.sim.finish(run.backend_run_id)
+        w.clock.advance(w.settings.poll_interval_seconds + 1)
+        # Both processes poll the same run and both see it finished.
+        await one.container.runs.poll_due()
+        await two.container.runs.poll_due()
+        await one.container.delivery.deliver_due()
+        await two.container.delivery.deliver_due()
+        await one.settle()
+        await two.settle()
+        shown = one.seen().count("✅ Done") + two.seen().count("✅ Done")
+        assert shown == 1

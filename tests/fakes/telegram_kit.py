@@ -17,7 +17,9 @@ from tests.fakes.telegram_api import FakeTelegram
 async def bot_on(fake: FakeTelegram) -> AsyncIterator[Bot]:
     """A real python-telegram-bot Bot talking to the fake over HTTP."""
     use_timedelta_durations()
-    bot = Bot(fake.token, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot")
+    bot = Bot(
+        fake.token, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot"
+    )
     await bot.initialize()
     try:
         yield bot

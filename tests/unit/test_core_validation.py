@@ -287,3 +287,31 @@ def test_every_problem_is_reported_together() -> None:
         "/flux needs a prompt",
     ):
         assert piece in joined
+
+
+def test_option_names_match_inputs_whatever_their_case() -> None:
+    from core.command_line import parse_command_line
+
+    workflow = Workflow(
+        name="w",
+        command="w",
+        inputs=(
+            InputSpec(name="prompt", type=InputType.TEXT, required=True),
+            InputSpec(name="negativePrompt", type=InputType.TEXT),
+        ),
+    )
+    parsed = parse_command_line("/w a fox negativePrompt=blurry")
+    assert parsed is not None
+    values = validate_inputs(workflow, parsed.text, parsed.options)
+    assert values == {"prompt": "a fox", "negativePrompt": "blurry"}
+
+
+def test_the_global_prompt_limit_caps_a_longer_input_limit() -> None:
+    workflow = Workflow(
+        name="w",
+        command="w",
+        inputs=(InputSpec(name="prompt", type=InputType.TEXT, required=True, max_length=5000),),
+    )
+    with pytest.raises(InvalidInput) as raised:
+        validate_inputs(workflow, "x" * 3000, {}, max_prompt_chars=2000)
+    assert raised.value.problems == ["`prompt` is too long: 3000 characters, at most 2000."]

@@ -41,7 +41,10 @@ async def test_messages_photos_albums_and_edits_are_recorded() -> None:
         command = fake.send_text(-100, 7, "/go", thread_id=42)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="cancel:r1")]])
         sent = await bot.send_message(
-            -100, "hello", message_thread_id=42, reply_to_message_id=command["message_id"],
+            -100,
+            "hello",
+            message_thread_id=42,
+            reply_to_message_id=command["message_id"],
             reply_markup=markup,
         )
         assert sent.reply_to_message is not None

@@ -1,0 +1,222 @@
+"""Buttons, admin commands, the command menu, webhook mode, restarts and rate limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adapters.simulator import app as simulator_app
+from core.models import DeliveryState, RunStatus
+from tests.e2e.harness import world
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, telegram_bot
+
+ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
+MENU = ["start", "help", "workflows", "status", "cancel", "txt2img"]
+
+
+def _menu(fake: FakeTelegram, index: int) -> list[str]:
+    return [c["command"] for c in fake.sent("setMyCommands")[index].params["commands"]]
+
+
+async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        command = fake.send_text(5, USER_ID, "/txt2img a slow one width=32 height=32")
+        await tg.wait_handled(1)
+        run = await tg.run_for(command)
+        await tg.advance(run)
+        status = fake.sent("sendMessage", 5)[0]
+        status_message = fake.messages[(5, status.result["message_id"])]
+
+        fake.press_button(USER_ID + 1, status_message, f"cancel:{run.id}")
+        refused = await tg.wait_handled(2)
+        assert refused is not None and "Only the person who started" in refused.text
+        await fake.wait_for_call("answerCallbackQuery", lambda c: "Only" in c.params["text"])
+
+        fake.press_button(USER_ID, status_message, f"cancel:{run.id}")
+        await tg.wait_handled(3)
+        answer = await fake.wait_for_call("answerCallbackQuery", count=2)
+        assert answer.params["text"] == f"Run {run.id} is cancelled."
+        stored = await tg.run_for(command)
+        assert stored.status is RunStatus.CANCELLED
+        notice = fake.sent("sendMessage", 5)[-1]
+        assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
+        assert notice.reply_to == command["message_id"]
+        assert notice.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
+        final = fake.sent("editMessageText")[-1]
+        assert "🚫 Cancelled" in (final.text or "") and final.buttons == []
+
+
+async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        command = fake.send_text(5, USER_ID, "/txt2img this will FAIL width=32 height=32")
+        await tg.wait_handled(1)
+        await tg.finish(await tg.run_for(command))
+        notice = fake.sent("sendMessage", 5)[-1]
+        assert "❌ Failed" in (notice.text or "") and notice.reply_to == command["message_id"]
+        assert not fake.sent("sendPhoto")
+
+
+async def test_rerun_button_works_after_a_restart(mongo_uri: str, tmp_path: Path) -> None:
+    async with FakeTelegram() as fake, world(mongo_uri, tmp_path) as w:
+        async with telegram_bot(w, fake) as first:
+            command = fake.send_text(5, USER_ID, "/txt2img a red fox seed=3 width=32 height=32")
+            await first.wait_handled(1)
+            original = await first.run_for(command)
+            await first.finish(original)
+        photo_message = fake.sent("sendPhoto", 5)[0].result
+
+        async with telegram_bot(w, fake) as second:
+            fake.press_button(USER_ID, photo_message, f"rerun:{original.id}")
+            assert await second.wait_handled(1) is None
+            answer = await fake.wait_for_call("answerCallbackQuery")
+            assert answer.params["text"] == "Running it again…"
+            rerun = await second.run_for(photo_message)
+            assert rerun.rerun_of == original.id and rerun.inputs == original.inputs
+            status = fake.sent("sendMessage", 5)[-1]
+            assert status.reply_to == photo_message["message_id"]
+            assert status.buttons == [("✖ Cancel", f"cancel:{rerun.id}")]
+            await second.finish(rerun)
+            assert len(fake.sent("sendPhoto", 5)) == 2
+
+
+async def test_result_reaches_the_chat_across_a_restart(mongo_uri: str, tmp_path: Path) -> None:
+    async with FakeTelegram() as fake, world(mongo_uri, tmp_path) as w:
+        async with telegram_bot(w, fake) as first:
+            command = fake.send_text(-100, USER_ID, "/txt2img owl width=32 height=32", thread_id=9)
+            await first.wait_handled(1)
+            run = await first.run_for(command)
+        assert run.backend_run_id is not None
+        w.sim.webhooks.drop()
+        await w.sim.finish(run.backend_run_id)  # while no bot is running
+
+        async with telegram_bot(w, fake) as second:
+            await second.engine.container.runs.reconcile()
+            await second.engine.settle()
+            photo = await fake.wait_for_call("sendPhoto")
+            assert (photo.chat_id, photo.thread_id) == (-100, 9)
+            assert photo.reply_to == command["message_id"]
+
+
+async def test_admin_commands_are_for_admins_only(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=ADMINS) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        for number, command in enumerate(["/stats", "/runs", "/refresh", "/ban 9"], start=1):
+            fake.send_text(5, USER_ID, command)
+            reply = await tg.wait_handled(number)
+            assert reply is not None and reply.text.startswith("Not allowed"), command
+
+        fake.send_text(1, ADMIN_ID, "/stats")
+        stats = await tg.wait_handled(5)
+        assert stats is not None and "Workflows: 3" in stats.text
+        fake.send_text(1, ADMIN_ID, f"/ban {USER_ID}")
+        banned = await tg.wait_handled(6)
+        assert banned is not None and banned.text == f"telegram:{USER_ID} is now banned."
+        fake.send_text(5, USER_ID, "/txt2img a fox")
+        refused = await tg.wait_handled(7)
+        assert refused is not None and "not allowed" in refused.text
+        fake.send_text(1, ADMIN_ID, f"/unban {USER_ID}")
+        await tg.wait_handled(8)
+        unbanned = await fake.wait_for_call("sendMessage", lambda c: c.chat_id == 1, count=3)
+        assert unbanned.text == f"telegram:{USER_ID} may use the bot again."
+        assert await tg.engine.container.runs_store.recent(5) == []
+
+
+async def test_menu_follows_the_catalog_and_is_sent_only_when_changed(
+    mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeTelegram() as fake, world(mongo_uri, tmp_path, admin_ids=ADMINS) as w:
+        async with telegram_bot(w, fake):
+            pass
+        assert len(fake.sent("setMyCommands")) == 1
+        assert _menu(fake, 0) == MENU  # built-ins first; image workflows are not in the menu
+
+        async with telegram_bot(w, fake) as tg:
+            assert len(fake.sent("setMyCommands")) == 1  # unchanged: not sent again
+
+            sketch = dataclasses.replace(
+                simulator_app.DEPLOYMENTS[0],
+                id="5b0c5bd8-0000-4000-8000-00000000abcd",
+                workflow_name="Sketch Pad!",
+                description="Quick sketches",
+            )
+            monkeypatch.setattr(simulator_app, "DEPLOYMENTS", (*simulator_app.DEPLOYMENTS, sketch))
+            fake.send_text(1, ADMIN_ID, "/refresh")
+            reply = await tg.wait_handled(1)
+            assert reply is not None and reply.text.startswith("Catalog updated")
+            await fake.wait_for(lambda: len(fake.sent("setMyCommands")) == 2)
+            assert _menu(fake, 1) == [*MENU[:5], "sketch_pad", "txt2img"]
+
+            fake.send_text(1, ADMIN_ID, "/refresh")
+            reply = await tg.wait_handled(2)
+            assert reply is not None and "unchanged" in reply.text
+            assert len(fake.sent("setMyCommands")) == 2
+            assert [c.command for c in await tg.adapter.application.bot.get_my_commands()] == (
+                _menu(fake, 1)
+            )
+
+
+async def test_webhook_mode_checks_the_secret(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake, webhook=True) as tg,
+    ):
+        registration = fake.sent("setWebhook")[0]
+        assert registration.params["url"].endswith(WEBHOOK_PATH)
+        assert registration.params["secret_token"] == "s3cret-token"
+        assert not fake.sent("getUpdates") and not fake.sent("deleteWebhook")
+
+        message = fake.send_text(5, USER_ID, "/workflows")
+        url = f"http://127.0.0.1:{w.settings.http_port}{WEBHOOK_PATH}"
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                body = {"update_id": 999, "message": message}
+                async with session.post(url, json=body, headers=headers) as response:
+                    assert response.status == 403
+        assert tg.chat.handled == []
+
+        assert await fake.deliver_webhook({"message": message}) == 200
+        reply = await tg.wait_handled(1)
+        assert reply is not None and "txt2img" in reply.text
+        assert len(tg.chat.handled) == 1
+
+
+async def test_rate_limited_result_is_retried_after_retry_after(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        command = fake.send_text(5, USER_ID, "/txt2img a fox width=32 height=32")
+        await tg.wait_handled(1)
+        fake.fail_next("sendPhoto", retry_after=30)
+        await tg.finish(await tg.run_for(command))
+
+        waiting = await tg.run_for(command)
+        assert waiting.delivery is DeliveryState.PENDING and not fake.sent("sendPhoto")
+        assert waiting.delivery_due_at is not None
+        assert waiting.delivery_due_at >= w.clock.now() + timedelta(seconds=30)
+
+        assert await tg.engine.container.delivery.deliver_due() == 0  # not due yet
+        w.clock.advance(31)
+        assert await tg.engine.container.delivery.deliver_due() == 1
+        assert len(fake.sent("sendPhoto")) == 1
+        assert (await tg.run_for(command)).delivery is DeliveryState.DELIVERED
