@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cachetools import TTLCache
@@ -68,6 +68,61 @@ class RunPolicy:
     """How long the process that records a run's end holds its delivery before others may."""
 
 
+@dataclass(frozen=True, slots=True)
+class RunHead:
+    """What a status edit needs of a run and never changes: kept per in-flight run in memory
+    (a few hundred bytes; the run itself stays in the database)."""
+
+    workflow: str
+    deployment_id: str
+    chat: tuple[str, str, str, str | None, str | None, str]
+    progress_message_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, run: Run) -> RunHead:
+        chat = run.chat
+        return cls(
+            run.workflow,
+            run.deployment_id,
+            (
+                chat.platform,
+                chat.chat_id,
+                chat.user_id,
+                chat.thread_id,
+                chat.message_id,
+                chat.user_name,
+            ),
+            run.progress_message_id or "",
+            run.created_at,
+        )
+
+    def with_event(self, run_id: str, event: RunEvent) -> Run:
+        platform, chat_id, user_id, thread_id, message_id, user_name = self.chat
+        queue = event.queue_position if event.status.rank < RunStatus.STARTED.rank else None
+        return Run.model_construct(
+            id=run_id,
+            workflow=self.workflow,
+            deployment_id=self.deployment_id,
+            chat=ChatRef.model_construct(
+                platform=platform,
+                chat_id=chat_id,
+                user_id=user_id,
+                thread_id=thread_id,
+                message_id=message_id,
+                user_name=user_name,
+            ),
+            status=event.status,
+            progress=event.progress or 0.0,
+            live_status=event.live_status,
+            queue_position=queue,
+            backend_run_id=event.backend_run_id,
+            created_at=self.created_at,
+            updated_at=self.created_at,
+            progress_message_id=self.progress_message_id,
+        )
+
+
 class RunManager:
     def __init__(
         self,
@@ -96,7 +151,9 @@ class RunManager:
         self._policy = policy
         self._metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
-        self._heads: TTLCache[str, Run] = TTLCache(maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S)
+        self._heads: TTLCache[str, RunHead] = TTLCache(
+            maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S
+        )
 
     # -- starting runs -------------------------------------------------------------------
 
@@ -243,14 +300,9 @@ class RunManager:
             if run is None or run.status.terminal:
                 self._heads.pop(run_id, None)
             elif run.progress_message_id is not None:
-                self._heads[run_id] = run
+                self._heads[run_id] = RunHead.of(run)
             return run
-        changes: dict[str, Any] = {"status": event.status, "live_status": event.live_status}
-        if event.progress is not None:
-            changes["progress"] = event.progress
-        if event.queue_position is not None or event.status.rank >= RunStatus.STARTED.rank:
-            changes["queue_position"] = event.queue_position
-        return head.model_copy(update=changes)
+        return head.with_event(run_id, event)
 
     async def _enrich(self, event: RunEvent) -> RunEvent:
         """Webhooks carry no timestamps; one GET gives the real ones, for an exact cost."""
