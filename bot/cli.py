@@ -90,8 +90,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
-        await platforms.start()
-        await container.start_engine()
+        await container.start_engine(before_reconcile=platforms.start)
         container.start_scheduler()
         await _until_stopped()
         await platforms.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -75,10 +75,17 @@ class Container:
             clock=self.clock,
         )
 
-    async def start_engine(self) -> None:
-        """Load the catalog and prices, then settle what a previous process left unfinished."""
+    async def start_engine(
+        self, before_reconcile: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Load the catalog and prices, then settle what a previous process left unfinished.
+
+        `before_reconcile` starts the chat platforms: they need the catalog (command menus),
+        and owed results need them."""
         await self.catalog.start()
         await self.costs.refresh()
+        if before_reconcile is not None:
+            await before_reconcile()
         await self.runs.reconcile()
 
     async def start_http(self, routes: Iterable[web.RouteDef] = ()) -> HttpServer:

@@ -1,0 +1,65 @@
+"""`comfybot run` as a process: Telegram via the fake Bot API, ComfyDeploy via the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from adapters.simulator import SimulatorServer
+from tests.e2e.harness import free_port
+from tests.fakes.telegram_api import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_run_serves_telegram_end_to_end(mongo_uri: str, tmp_path: Path) -> None:
+    port = free_port()
+    async with FakeTelegram() as telegram:
+        simulator = SimulatorServer(mode="auto", step_delay=0.05)
+        await simulator.start()
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("COMFYDEPLOY_", "TELEGRAM_"))
+        }
+        env.update(
+            PYTHONPATH=str(ROOT),
+            COMFYDEPLOY_API_URL=simulator.base_url,
+            COMFYDEPLOY_API_KEY="sim-key",
+            MONGODB_URI=mongo_uri,
+            MONGODB_DB=f"run_{uuid.uuid4().hex[:10]}",
+            DATA_DIR=str(tmp_path),
+            HTTP_PORT=str(port),
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+            TELEGRAM_BOT_TOKEN=telegram.token,
+            TELEGRAM_API_BASE_URL=telegram.base_url,
+            LOG_LEVEL="INFO",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            menu = await telegram.wait_for_call("setMyCommands", within=60)
+            assert "txt2img" in str(menu.params)
+            assert len(telegram.sent("setMyCommands")) == 1
+
+            telegram.send_text(100, 7, "/txt2img a red fox width=48 height=32")
+            photo = await telegram.wait_for_call("sendPhoto", within=60)
+            assert photo.chat_id == 100
+            assert photo.text is not None and "✅ Done" in photo.text and "💰 $" in photo.text
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 60)
+            await simulator.stop()
+        assert process.returncode == 0, stderr.decode()[-2000:]
+        assert telegram.token not in stderr.decode()
