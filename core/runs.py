@@ -256,14 +256,12 @@ class RunManager:
         else:
             reason = "backend unreachable"
         log.error("run %s could not be submitted: %s", run.id, error)
-        await self.apply(
+        await self._end(
             run.id,
-            RunEvent(
-                backend_run_id="",
-                status=RunStatus.FAILED,
-                source=EventSource.SUBMIT,
-                error=f"Could not start the run ({reason}).",
-            ),
+            "",
+            RunStatus.FAILED,
+            EventSource.SUBMIT,
+            f"Could not start the run ({reason}).",
         )
 
     def _deployment_gpu(self, deployment_id: str, workflow: Workflow) -> str | None:
@@ -323,6 +321,13 @@ class RunManager:
             }
         )
 
+    async def _end(
+        self, run_id: str, backend_run_id: str, status: RunStatus, source: EventSource, error: str
+    ) -> None:
+        """End a run on our side (submit failure, cancel, timeout, lost run) with a reason."""
+        event = RunEvent(backend_run_id=backend_run_id, status=status, source=source, error=error)
+        await self.apply(run_id, event)
+
     def _quiet_poll_delay(self) -> timedelta:
         if self._signer.enabled:
             return self._policy.poll_after
@@ -348,14 +353,12 @@ class RunManager:
                 raise UserFacingError(
                     "The backend did not accept the cancel; try again."
                 ) from error
-        await self.apply(
+        await self._end(
             run_id,
-            RunEvent(
-                backend_run_id=run.backend_run_id or "",
-                status=RunStatus.CANCELLED,
-                source=EventSource.CANCEL,
-                error=f"Cancelled by {by.user_name or by.user_key}.",
-            ),
+            run.backend_run_id or "",
+            RunStatus.CANCELLED,
+            EventSource.CANCEL,
+            f"Cancelled by {by.user_name or by.user_key}.",
         )
         return await self._store.get(run_id) or run
 
@@ -408,14 +411,12 @@ class RunManager:
     async def _time_out(self, run: Run) -> None:
         """Record the timeout first: the backend's cancel sends a `cancelled` webhook itself."""
         limit = int(self._policy.run_timeout.total_seconds())
-        await self.apply(
+        await self._end(
             run.id,
-            RunEvent(
-                backend_run_id=run.backend_run_id or "",
-                status=RunStatus.TIMEOUT,
-                source=EventSource.TIMEOUT,
-                error=f"The run took longer than {limit} seconds.",
-            ),
+            run.backend_run_id or "",
+            RunStatus.TIMEOUT,
+            EventSource.TIMEOUT,
+            f"The run took longer than {limit} seconds.",
         )
         if run.backend_run_id:
             try:
@@ -429,14 +430,12 @@ class RunManager:
         for run in await self._store.unfinished(1000):
             if run.status is RunStatus.PENDING:
                 if now - run.created_at > PENDING_GRACE:
-                    await self.apply(
+                    await self._end(
                         run.id,
-                        RunEvent(
-                            backend_run_id="",
-                            status=RunStatus.FAILED,
-                            source=EventSource.SUBMIT,
-                            error="The bot restarted before this run was queued; run it again.",
-                        ),
+                        "",
+                        RunStatus.FAILED,
+                        EventSource.SUBMIT,
+                        "The bot restarted before this run was queued; run it again.",
                     )
             elif run.backend_run_id:
                 await self._poll(run)

@@ -134,11 +134,7 @@ class ComfyDeployClient:
         request = self._request(
             "POST", "/run/deployment/queue", "queue run", policy=NOT_IDEMPOTENT, json_body=body
         )
-        data = await self._json(request)
-        run_id = data.get("run_id") if isinstance(data, dict) else None
-        if not isinstance(run_id, str) or not run_id:
-            raise BackendError("queue run: reply has no run_id", 200)
-        return run_id
+        return _text_field(await self._json(request), "run_id", "queue run")
 
     async def get_run(self, backend_run_id: str) -> RunEvent:
         request = self._request(
@@ -178,11 +174,7 @@ class ComfyDeployClient:
         request = self._request(
             "POST", "/file/upload", "upload file", policy=REPEATABLE, form=form
         )
-        reply = await self._json(request)
-        url = reply.get("file_url") if isinstance(reply, dict) else None
-        if not isinstance(url, str) or not url:
-            raise BackendError("upload file: reply has no file_url", 200)
-        return url
+        return _text_field(await self._json(request), "file_url", "upload file")
 
     async def fetch(self, url: str, max_bytes: int) -> bytes:
         """Download an output. The key is sent only to the API's own origin, never to storage
@@ -264,6 +256,14 @@ class ComfyDeployClient:
         if not isinstance(data, list):
             raise BackendError(f"{what}: not a JSON list", 200)
         return data
+
+
+def _text_field(reply: Any, key: str, what: str) -> str:
+    """A non-empty string field of a 200 reply, or a BackendError naming what is missing."""
+    value = reply.get(key) if isinstance(reply, dict) else None
+    if not isinstance(value, str) or not value:
+        raise BackendError(f"{what}: reply has no {key}", 200)
+    return value
 
 
 def _segment(value: str) -> str:
