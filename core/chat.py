@@ -77,6 +77,12 @@ class ChatService:
     def menu(self) -> list[CommandSpec]:
         return menu_commands(self.commands(), self._rules)
 
+    def takes_images(self, command: str) -> bool:
+        """Whether the workflow behind `command` has image inputs."""
+        name = command_map(self.commands()).get(command)
+        workflow = self._catalog.view.get(name) if name else None
+        return workflow is not None and bool(workflow.image_inputs)
+
     def is_admin(self, chat: ChatRef) -> bool:
         return chat.user_key in self._admins
 
@@ -128,7 +134,7 @@ class ChatService:
             run = await self._runs.cancel(_run_id(text, "cancel"), chat, self.is_admin(chat))
             return Reply(f"Run {run.id} is {run.status.value}.")
         if command == "rerun":
-            await self._runs.rerun(_run_id(text, "rerun"), chat)
+            await self._runs.rerun(_run_id(text, "rerun"), chat, self.is_admin(chat))
             return None
         if command in ADMIN_COMMANDS:
             if not self.is_admin(chat):

@@ -181,9 +181,17 @@ class RunManager:
             values[name] = await self._files.upload(image)
         return await self._record_and_submit(workflow, values, request.chat, None)
 
-    async def rerun(self, run_id: str, chat: ChatRef) -> Run:
+    async def rerun(self, run_id: str, chat: ChatRef, is_admin: bool) -> Run:
+        """Run again with the same inputs: for its owner, anyone in the chat it was shown in
+        (where its Rerun button is), or an admin."""
         original = await self._store.get(run_id)
-        if original is None:
+        same_chat = original is not None and (original.chat.platform, original.chat.chat_id) == (
+            chat.platform,
+            chat.chat_id,
+        )
+        if original is None or not (
+            same_chat or original.chat.user_key == chat.user_key or is_admin
+        ):
             raise UnknownRun(f"I know no run {run_id}.")
         workflow = self._catalog.view.get(original.workflow)
         if workflow is None or workflow.hidden:

@@ -41,8 +41,10 @@ class UpdateHandlers:
         ref = chat_ref(message, message.from_user)
         images: list[UploadedFile] = []
         if parsed.command in command_map(self._chat.commands()):
+            # A photo replied to is only meant as input by a workflow that takes images.
+            takes_images = self._chat.takes_images(parsed.command)
             try:
-                images = await self._images.fetch(message)
+                images = await self._images.fetch(message, include_reply=takes_images)
             except FileRejected as error:
                 await _send_reply(context.bot, ref, Reply(error.message))
                 return

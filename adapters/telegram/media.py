@@ -21,9 +21,9 @@ class ImageRef:
     filename: str
 
 
-def find_image(message: Message) -> ImageRef | None:
-    """The image attached to `message`, else to the message it replies to."""
-    for candidate in (message, message.reply_to_message):
+def find_image(message: Message, include_reply: bool = True) -> ImageRef | None:
+    """The image attached to `message`, else (if `include_reply`) to the one it replies to."""
+    for candidate in (message, message.reply_to_message if include_reply else None):
         if candidate is None:
             continue
         if candidate.photo:
@@ -39,9 +39,9 @@ class ImageFetcher:
     def __init__(self, files: FileManager) -> None:
         self._files = files
 
-    async def fetch(self, message: Message) -> list[UploadedFile]:
+    async def fetch(self, message: Message, include_reply: bool = True) -> list[UploadedFile]:
         """Zero or one checked image; FileRejected when it is too large or not an image."""
-        image = find_image(message)
+        image = find_image(message, include_reply)
         if image is None:
             return []
         if image.size is not None and image.size > self._files.max_input_bytes:

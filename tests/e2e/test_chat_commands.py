@@ -138,3 +138,16 @@ async def test_admin_commands(bot: Engine) -> None:
     assert allowed is not None and "/txt2img" in allowed.text
     stats = await bot.say("/stats")
     assert stats is not None and "Workflows: 3" in stats.text
+
+
+async def test_rerun_is_for_the_owner_and_the_chat_it_was_shown_in(bot: Engine) -> None:
+    await bot.say("/txt2img a fox to repeat width=32 height=32")
+    original = await bot.last_run()
+    refused = await bot.say(f"/rerun {original.id}", who=STRANGER)
+    assert refused is not None and "I know no run" in refused.text
+    neighbour = ChatRef(platform="console", chat_id="console", user_id="neighbour")
+    assert await bot.say(f"/rerun {original.id}", who=neighbour) is None
+    rerun = await bot.last_run()
+    assert rerun.rerun_of == original.id
+    assert rerun.inputs == original.inputs
+    assert rerun.chat.user_id == "neighbour"

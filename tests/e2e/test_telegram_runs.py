@@ -155,6 +155,13 @@ async def test_image_input_by_caption_by_reply_and_as_document(
         ]
         assert [c.params["file_id"] for c in fake.sent("getFile")] == wanted
 
+        # Replying to a photo with a text-only command: the photo is not meant as input.
+        fourth = fake.send_text(5, USER_ID, "/txt2img a fox like this", reply_to=picture)
+        assert await tg.wait_handled(4) is None
+        text_only = await tg.run_for(fourth)
+        assert text_only.workflow == "txt2img" and "input_image" not in text_only.inputs
+        assert len(fake.sent("getFile")) == 3
+
 
 async def test_images_are_checked_before_anything_is_uploaded(
     mongo_uri: str, tmp_path: Path
