@@ -146,6 +146,7 @@ async def test_rerun_is_for_the_owner_and_the_chat_it_was_shown_in(bot: Engine) 
     refused = await bot.say(f"/rerun {original.id}", who=STRANGER)
     assert refused is not None and "I know no run" in refused.text
     neighbour = ChatRef(platform="console", chat_id="console", user_id="neighbour")
+    bot.world.clock.advance(1)  # type: ignore[attr-defined]
     assert await bot.say(f"/rerun {original.id}", who=neighbour) is None
     rerun = await bot.last_run()
     assert rerun.rerun_of == original.id
