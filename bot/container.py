@@ -32,6 +32,7 @@ from core.files import FileManager
 from core.metrics import Metrics
 from core.ports import ChatNotifier, Clock, WorkflowBackend
 from core.routing import Router
+from core.run_watch import RunWatch
 from core.runs import RunManager, RunPolicy
 from core.webhook_tokens import WebhookSigner
 
@@ -58,6 +59,7 @@ class Container:
     files: FileManager
     delivery: DeliveryService
     runs: RunManager
+    watch: RunWatch
     signer: WebhookSigner
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
@@ -86,7 +88,7 @@ class Container:
         await self.costs.refresh()
         if before_reconcile is not None:
             await before_reconcile()
-        await self.runs.reconcile()
+        await self.watch.reconcile()
 
     async def start_http(self, routes: Iterable[web.RouteDef] = ()) -> HttpServer:
         app = build_http_app(
@@ -207,6 +209,13 @@ async def _build(
         policy=delivery_policy or DeliveryPolicy(),
         notifiers=notifiers,
     )
+    run_policy = RunPolicy(
+        poll_after=timedelta(seconds=settings.poll_after_seconds),
+        poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+        poll_max_backoff=timedelta(minutes=5),
+        run_timeout=timedelta(seconds=settings.run_timeout_seconds),
+        max_prompt_chars=settings.max_prompt_chars,
+    )
     runs = RunManager(
         store=runs_store,
         backend=backend,
@@ -217,14 +226,16 @@ async def _build(
         delivery=delivery,
         clock=clock,
         signer=signer,
-        policy=RunPolicy(
-            poll_after=timedelta(seconds=settings.poll_after_seconds),
-            poll_interval=timedelta(seconds=settings.poll_interval_seconds),
-            poll_max_backoff=timedelta(minutes=5),
-            run_timeout=timedelta(seconds=settings.run_timeout_seconds),
-            max_prompt_chars=settings.max_prompt_chars,
-        ),
+        policy=run_policy,
         metrics=metrics,
+    )
+    watch = RunWatch(
+        runs=runs,
+        store=runs_store,
+        backend=backend,
+        delivery=delivery,
+        clock=clock,
+        policy=run_policy,
     )
     return Container(
         settings=settings,
@@ -241,6 +252,7 @@ async def _build(
         files=files,
         delivery=delivery,
         runs=runs,
+        watch=watch,
         signer=signer,
         embedded=embedded,
         _closers=[stack],

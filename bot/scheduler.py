@@ -20,8 +20,8 @@ class EngineScheduler:
     def __init__(self, container: Container, settings: Settings) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         poll_every = min(settings.poll_interval_seconds, settings.poll_after_seconds, 5.0)
-        self._every(poll_every, "poll quiet runs", container.runs.poll_due)
-        self._every(30, "time out overdue runs", container.runs.expire_overdue)
+        self._every(poll_every, "poll quiet runs", container.watch.poll_due)
+        self._every(30, "time out overdue runs", container.watch.expire_overdue)
         self._every(10, "deliver owed results", container.delivery.deliver_due)
         self._every(settings.catalog_refresh_seconds, "refresh catalog", container.catalog.refresh)
         self._every(3600, "refresh GPU prices", container.costs.refresh)

@@ -1,7 +1,8 @@
-"""The run manager: validate, record, submit; apply status events; poll, time out, reconcile.
+"""The run manager: validate, record, submit, cancel; apply status events.
 
-Every status change, from a webhook, a poll, a cancel or a timeout, goes through `apply`, which
-is one conditional update in the database: late, duplicate and out-of-order events change nothing.
+Every status change, from a webhook, a poll (core/run_watch.py), a cancel or a timeout, goes
+through `apply`, which is one conditional update in the database: late, duplicate and
+out-of-order events change nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cachetools import TTLCache
@@ -43,15 +44,11 @@ from core.models import (
 )
 from core.ports import Clock, RunFollower, RunStore, WorkflowBackend
 from core.routing import Router
+from core.run_heads import HEAD_CACHE_SIZE, HEAD_CACHE_TTL_S, RunHead
 from core.validation import validate_inputs
 from core.webhook_tokens import WebhookSigner
 
 log = logging.getLogger(__name__)
-
-HEAD_CACHE_SIZE = 20_000
-HEAD_CACHE_TTL_S = 3600
-PENDING_GRACE = timedelta(minutes=2)
-"""A run still `pending` this long after it was recorded was cut off mid-submit by a restart."""
 
 
 @dataclass(frozen=True)
@@ -66,61 +63,6 @@ class RunPolicy:
     enrich_timeout_s: float = 5.0
     delivery_lease: timedelta = DEFAULT_LEASE
     """How long the process that records a run's end holds its delivery before others may."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunHead:
-    """What a status edit needs of a run and never changes: kept per in-flight run in memory
-    (a few hundred bytes; the run itself stays in the database)."""
-
-    workflow: str
-    deployment_id: str
-    chat: tuple[str, str, str, str | None, str | None, str]
-    progress_message_id: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, run: Run) -> RunHead:
-        chat = run.chat
-        return cls(
-            run.workflow,
-            run.deployment_id,
-            (
-                chat.platform,
-                chat.chat_id,
-                chat.user_id,
-                chat.thread_id,
-                chat.message_id,
-                chat.user_name,
-            ),
-            run.progress_message_id or "",
-            run.created_at,
-        )
-
-    def with_event(self, run_id: str, event: RunEvent) -> Run:
-        platform, chat_id, user_id, thread_id, message_id, user_name = self.chat
-        queue = event.queue_position if event.status.rank < RunStatus.STARTED.rank else None
-        return Run.model_construct(
-            id=run_id,
-            workflow=self.workflow,
-            deployment_id=self.deployment_id,
-            chat=ChatRef.model_construct(
-                platform=platform,
-                chat_id=chat_id,
-                user_id=user_id,
-                thread_id=thread_id,
-                message_id=message_id,
-                user_name=user_name,
-            ),
-            status=event.status,
-            progress=event.progress or 0.0,
-            live_status=event.live_status,
-            queue_position=queue,
-            backend_run_id=event.backend_run_id,
-            created_at=self.created_at,
-            updated_at=self.created_at,
-            progress_message_id=self.progress_message_id,
-        )
 
 
 class RunManager:
@@ -252,7 +194,7 @@ class RunManager:
                 gpu=gpu,
                 rate_usd_per_s=self._costs.rate_for(gpu),
                 submitted_at=now,
-                next_poll_at=now + self._quiet_poll_delay(),
+                next_poll_at=now + self.quiet_poll_delay(),
             )
             await self._store.mark_submitted(run.id, submission)
             log.info("run %s submitted as %s on %s", run.id, backend_id, deployment_id)
@@ -264,7 +206,7 @@ class RunManager:
         else:
             reason = "backend unreachable"
         log.error("run %s could not be submitted: %s", run.id, error)
-        await self._end(
+        await self.end(
             run.id,
             "",
             RunStatus.FAILED,
@@ -284,16 +226,20 @@ class RunManager:
         if event.status.terminal and event.source is EventSource.WEBHOOK:
             event = await self._enrich(event)
         terminal = event.status.terminal
-        next_poll = None if terminal else now + self._quiet_poll_delay()
+        next_poll = None if terminal else now + self.quiet_poll_delay()
         claim = now + self._policy.delivery_lease if terminal else None
         changed = await self._store.apply_event(run_id, event, now, next_poll, claim)
         self._metrics.count_event(event.source.value, "applied" if changed else "ignored")
         if not changed:
             return False
         run = await self._current(run_id, event)
-        if run is not None:
-            log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
-            self._spawn(self._delivery.run_changed(run, claimed=terminal))
+        if run is None:
+            return True
+        log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
+        if terminal:  # fetching outputs and posting them must not hold up the webhook's reply
+            self._spawn(self._delivery.run_changed(run, claimed=True))
+        else:  # only queues the view for the chat's coalescing sender
+            await self._delivery.run_changed(run)
         return True
 
     async def _current(self, run_id: str, event: RunEvent) -> Run | None:
@@ -329,14 +275,14 @@ class RunManager:
             }
         )
 
-    async def _end(
+    async def end(
         self, run_id: str, backend_run_id: str, status: RunStatus, source: EventSource, error: str
     ) -> None:
         """End a run on our side (submit failure, cancel, timeout, lost run) with a reason."""
         event = RunEvent(backend_run_id=backend_run_id, status=status, source=source, error=error)
         await self.apply(run_id, event)
 
-    def _quiet_poll_delay(self) -> timedelta:
+    def quiet_poll_delay(self) -> timedelta:
         if self._signer.enabled:
             return self._policy.poll_after
         return self._policy.poll_interval
@@ -361,7 +307,7 @@ class RunManager:
                 raise UserFacingError(
                     "The backend did not accept the cancel; try again."
                 ) from error
-        await self._end(
+        await self.end(
             run_id,
             run.backend_run_id or "",
             RunStatus.CANCELLED,
@@ -369,85 +315,6 @@ class RunManager:
             f"Cancelled by {by.user_name or by.user_key}.",
         )
         return await self._store.get(run_id) or run
-
-    # -- scheduled work ------------------------------------------------------------------
-
-    async def poll_due(self, limit: int = 50) -> int:
-        """Poll runs that went quiet (or all runs, without webhooks). Returns how many."""
-        runs = await self._store.due_for_poll(self._clock.now(), limit)
-        for run in runs:
-            await self._poll(run)
-        return len(runs)
-
-    async def _poll(self, run: Run) -> None:
-        assert run.backend_run_id is not None
-        now = self._clock.now()
-        if now - (run.submitted_at or run.created_at) > self._policy.run_timeout:
-            await self._time_out(run)
-            return
-        try:
-            event = await self._backend.get_run(run.backend_run_id)
-        except RunNotFound:
-            event = RunEvent(
-                backend_run_id=run.backend_run_id,
-                status=RunStatus.FAILED,
-                source=EventSource.POLL,
-                error="The backend no longer knows this run.",
-            )
-        except BackendError as error:
-            delay = min(
-                self._quiet_poll_delay() * (2 ** min(run.poll_failures + 1, 10)),
-                self._policy.poll_max_backoff,
-            )
-            log.warning("run %s: poll failed (%s); next in %s", run.id, error, delay)
-            await self._store.note_poll(run.id, now + delay, failed=True)
-            return
-        if not await self.apply(run.id, event) and not event.status.terminal:
-            await self._store.note_poll(run.id, now + self._quiet_poll_delay(), failed=False)
-
-    async def expire_overdue(self, limit: int = 200) -> int:
-        """Time out runs older than the run timeout, including ones never polled."""
-        now = self._clock.now()
-        expired = 0
-        for run in await self._store.unfinished(limit):
-            started = run.submitted_at or run.created_at
-            if run.status is not RunStatus.PENDING and now - started > self._policy.run_timeout:
-                await self._time_out(run)
-                expired += 1
-        return expired
-
-    async def _time_out(self, run: Run) -> None:
-        """Record the timeout first: the backend's cancel sends a `cancelled` webhook itself."""
-        limit = int(self._policy.run_timeout.total_seconds())
-        await self._end(
-            run.id,
-            run.backend_run_id or "",
-            RunStatus.TIMEOUT,
-            EventSource.TIMEOUT,
-            f"The run took longer than {limit} seconds.",
-        )
-        if run.backend_run_id:
-            try:
-                await self._backend.cancel(run.backend_run_id)
-            except BackendError as error:
-                log.info("run %s: cancel after timeout failed: %s", run.id, error)
-
-    async def reconcile(self) -> None:
-        """After a restart: fail runs cut off before submission, poll the rest, deliver results."""
-        now = self._clock.now()
-        for run in await self._store.unfinished(1000):
-            if run.status is RunStatus.PENDING:
-                if now - run.created_at > PENDING_GRACE:
-                    await self._end(
-                        run.id,
-                        "",
-                        RunStatus.FAILED,
-                        EventSource.SUBMIT,
-                        "The bot restarted before this run was queued; run it again.",
-                    )
-            elif run.backend_run_id:
-                await self._poll(run)
-        await self._delivery.deliver_due()
 
     # -- background work -----------------------------------------------------------------
 

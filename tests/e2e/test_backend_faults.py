@@ -30,7 +30,7 @@ async def test_poll_5xx_is_retried_then_succeeds(mongo_uri: str, tmp_path: Path)
         await w.sim.finish(run.backend_run_id)
         w.sim.faults.fail_next(Route.GET_RUN, 502, count=2)
         w.clock.advance(w.settings.poll_interval_seconds + 1)
-        await bot.container.runs.poll_due()
+        await bot.container.watch.poll_due()
         await bot.settle()
         assert "✅ Done" in bot.seen()
 
@@ -68,7 +68,7 @@ async def test_poll_timeouts_back_off_and_keep_the_run(mongo_uri: str, tmp_path:
         run = await bot.last_run()
         gate = w.sim.faults.hold(Route.GET_RUN, count=10)
         w.clock.advance(w.settings.poll_interval_seconds + 1)
-        await bot.container.runs.poll_due()
+        await bot.container.watch.poll_due()
         stored = await bot.container.runs_store.get(run.id)
         assert stored is not None
         assert stored.status is RunStatus.NOT_STARTED

@@ -13,7 +13,7 @@ async def _poll_until_done(w: World, bot: Engine, interval_s: float) -> RunStatu
     assert run.backend_run_id is not None
     for _ in range(20):
         w.clock.advance(interval_s)
-        await bot.container.runs.poll_due()
+        await bot.container.watch.poll_due()
         await bot.settle()
         run = await bot.last_run()
         if run.status.terminal:
@@ -46,9 +46,9 @@ async def test_quiet_run_is_polled_when_webhooks_are_lost(mongo_uri: str, tmp_pa
         await w.sim.finish(run.backend_run_id)
 
         # Not yet quiet for POLL_AFTER_SECONDS: nothing is polled.
-        assert await bot.container.runs.poll_due() == 0
+        assert await bot.container.watch.poll_due() == 0
         w.clock.advance(w.settings.poll_after_seconds + 1)
-        assert await bot.container.runs.poll_due() == 1
+        assert await bot.container.watch.poll_due() == 1
         await bot.settle()
 
         stored = await bot.container.runs_store.get(run.id)
@@ -62,7 +62,7 @@ async def test_run_past_the_timeout_is_ended(mongo_uri: str, tmp_path: Path) -> 
         await bot.say("/txt2img a slow painting width=32 height=32")
         run = await bot.last_run()
         w.clock.advance(121)
-        assert await bot.container.runs.expire_overdue() == 1
+        assert await bot.container.watch.expire_overdue() == 1
         await bot.settle()
 
         stored = await bot.container.runs_store.get(run.id)

@@ -49,8 +49,8 @@ async def test_two_processes_deliver_a_result_once(mongo_uri: str, tmp_path: Pat
         await w.sim.finish(run.backend_run_id)
         w.clock.advance(w.settings.poll_interval_seconds + 1)
         # Both processes poll the same run and both see it finished.
-        await one.container.runs.poll_due()
-        await two.container.runs.poll_due()
+        await one.container.watch.poll_due()
+        await two.container.watch.poll_due()
         await one.container.delivery.deliver_due()
         await two.container.delivery.deliver_due()
         await one.settle()

@@ -103,7 +103,7 @@ async def test_result_reaches_the_chat_across_a_restart(mongo_uri: str, tmp_path
         await w.sim.finish(run.backend_run_id)  # while no bot is running
 
         async with telegram_bot(w, fake) as second:
-            await second.engine.container.runs.reconcile()
+            await second.engine.container.watch.reconcile()
             await second.engine.settle()
             photo = await fake.wait_for_call("sendPhoto")
             assert (photo.chat_id, photo.thread_id) == (-100, 9)

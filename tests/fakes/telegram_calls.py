@@ -1,0 +1,170 @@
+"""What the fake Bot API records: requests (`Call`), their files (`Upload`), errors (`ApiError`).
+
+Also how a request's parameters are read — query string, then a form-encoded, multipart or
+JSON body, as Telegram accepts — and the size limits Telegram enforces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.telegram_objects import JsonDict
+
+MB = 1024 * 1024
+PHOTO_LIMIT = 10 * MB
+UPLOAD_LIMIT = 50 * MB
+DOWNLOAD_LIMIT = 20 * MB
+JSON_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "reply_parameters",
+        "commands",
+        "media",
+        "allowed_updates",
+        "scope",
+        "entities",
+        "caption_entities",
+        "link_preview_options",
+    }
+)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+    def to_json(self) -> JsonDict:
+        body: JsonDict = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Call:
+    """One request the bot made, and how the fake answered it."""
+
+    method: str
+    params: JsonDict
+    files: dict[str, Upload] = field(default_factory=dict)
+    ok: bool = True
+    result: Any = None
+    error: JsonDict | None = None
+
+    @property
+    def chat_id(self) -> int | str | None:
+        value = self.params.get("chat_id")
+        return int(value) if isinstance(value, str) and is_int(value) else value
+
+    @property
+    def thread_id(self) -> int | None:
+        value = self.params.get("message_thread_id")
+        return None if value is None else int(value)
+
+    @property
+    def message_id(self) -> int | None:
+        value = self.params.get("message_id")
+        return None if value is None else int(value)
+
+    @property
+    def reply_to(self) -> int | None:
+        """The message replied to: `reply_parameters.message_id` or the legacy field."""
+        parameters = self.params.get("reply_parameters")
+        if isinstance(parameters, dict) and "message_id" in parameters:
+            return int(parameters["message_id"])
+        value = self.params.get("reply_to_message_id")
+        return None if value is None else int(value)
+
+    @property
+    def text(self) -> str | None:
+        value = self.params.get("text", self.params.get("caption"))
+        return None if value is None else str(value)
+
+    @property
+    def reply_markup(self) -> JsonDict | None:
+        markup = self.params.get("reply_markup")
+        return markup if isinstance(markup, dict) else None
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(text, callback_data) of every inline button."""
+        markup = self.reply_markup or {}
+        return [
+            (button.get("text", ""), button.get("callback_data", ""))
+            for row in markup.get("inline_keyboard", [])
+            for button in row
+        ]
+
+    def upload(self, name: str) -> Upload | None:
+        """The file sent in field `name`, or referenced as `attach://name`."""
+        if name.startswith("attach://"):
+            name = name.removeprefix("attach://")
+        return self.files.get(name)
+
+    @property
+    def media(self) -> list[JsonDict]:
+        """sendMediaGroup items, each with `upload` resolved when it was attached."""
+        items = self.params.get("media")
+        if not isinstance(items, list):
+            return []
+        return [{**item, "upload": self.upload(str(item.get("media", "")))} for item in items]
+
+
+@dataclass
+class StoredFile:
+    """A file the fake holds, downloadable at `/file/bot{token}/{path}`."""
+
+    path: str
+    data: bytes
+
+
+async def read_params(request: web.Request) -> tuple[JsonDict, dict[str, Upload]]:
+    """Query string, then the body: form-encoded, multipart (files apart) or JSON."""
+    params: JsonDict = dict(request.query)
+    files: dict[str, Upload] = {}
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            params.update(body)
+        return params, files
+    if request.can_read_body:
+        form = await request.post()
+        for name, value in form.items():
+            if isinstance(value, web.FileField):
+                data = value.file.read()
+                files[name] = Upload(name, value.filename, value.content_type, data)
+            else:
+                params[name] = value
+    for name in JSON_FIELDS & params.keys():
+        if isinstance(params[name], str):
+            params[name] = json.loads(params[name])
+    return params, files
+
+
+def truthy(value: object) -> bool:
+    return value in (True, "true", "True", "1", 1)
+
+
+def is_int(value: str) -> bool:
+    return value.lstrip("-").isdigit()
