@@ -20,13 +20,6 @@ from tests.fakes.telegram_objects import (
 )
 from tests.fakes.telegram_state import FakeTelegramState
 
-MEDIA_FIELDS = {
-    "sendphoto": "photo",
-    "senddocument": "document",
-    "sendvideo": "video",
-    "sendanimation": "animation",
-}
-
 
 class MessageMethods(FakeTelegramState):
     """`_m_{method}` handlers, found by the lowercased Bot API method name."""
