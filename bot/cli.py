@@ -111,7 +111,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
         await container.start_engine()
         container.start_scheduler()
         session = ConsoleSession(
-            container.chat_service(CONSOLE_RULES), notifier, container.runs_store
+            container.chat_service(CONSOLE_RULES), notifier, container.runs_store, container.clock
         )
         await session.run()
     finally:

@@ -12,7 +12,7 @@ from typing import TextIO
 from adapters.console.notifier import ConsoleNotifier
 from core.chat import ChatService
 from core.models import ChatRef, DeliveryState
-from core.ports import RunStore
+from core.ports import Clock, RunStore
 
 CONSOLE_USER = ChatRef(platform="console", chat_id="console", user_id="local", user_name="you")
 SETTLED = frozenset({DeliveryState.DELIVERED, DeliveryState.ABANDONED})
@@ -24,12 +24,16 @@ class ConsoleSession:
         chat: ChatService,
         notifier: ConsoleNotifier,
         store: RunStore,
+        clock: Clock,
         stdin: TextIO | None = None,
         out: TextIO | None = None,
     ) -> None:
         self._chat = chat
         self._notifier = notifier
         self._store = store
+        now = clock.now()
+        self._started = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        """To the millisecond, as the database keeps times."""
         self._in = stdin or sys.stdin
         self._out = out or sys.stdout
 
@@ -51,7 +55,7 @@ class ConsoleSession:
         await self.wait_for_runs()
 
     async def wait_for_runs(self) -> None:
-        """Return once every run this console started has ended and its result was shown."""
+        """Return once every run this session started has ended and its result was shown."""
         while await self._open_runs():
             self._notifier.result_shown.clear()
             if not await self._open_runs():
@@ -64,7 +68,8 @@ class ConsoleSession:
 
     async def _open_runs(self) -> int:
         runs = await self._store.recent(1000, user_key=CONSOLE_USER.user_key)
-        return sum(1 for run in runs if run.delivery not in SETTLED)
+        mine = [run for run in runs if run.created_at >= self._started]
+        return sum(1 for run in mine if run.delivery not in SETTLED)
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)
