@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER, ConsoleSession
-from adapters.simulator.server import SimulatorServer
+from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
 from bot.container import Container, build_container
 from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
@@ -24,8 +24,6 @@ from bot.platforms import start_platforms
 from bot.settings import Settings, SettingsError, load_settings
 from core.commands import CONSOLE_RULES
 from core.costs import format_cost, format_duration
-
-SIMULATOR_KEY = "sim-key"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,13 +118,13 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    simulator = SimulatorServer(api_key=SIMULATOR_KEY, mode="auto")
+    simulator = SimulatorServer(api_key=DEFAULT_API_KEY, mode="auto")
     await simulator.start()
     port = _free_port()
     demo = settings.model_copy(
         update={
             "comfydeploy_api_url": simulator.base_url,
-            "comfydeploy_api_key": SecretStr(SIMULATOR_KEY),
+            "comfydeploy_api_key": SecretStr(DEFAULT_API_KEY),
             "mongodb_uri": None,
             "data_dir": settings.data_dir / "demo",
             "http_host": "127.0.0.1",
@@ -141,9 +139,13 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    simulator = SimulatorServer(api_key=SIMULATOR_KEY, mode="auto", port=args.port)
+    simulator = SimulatorServer(api_key=DEFAULT_API_KEY, mode="auto", port=args.port)
     await simulator.start()
-    print(f"ComfyDeploy simulator at {simulator.base_url} (API key: {SIMULATOR_KEY})", flush=True)
+    print(
+        f"ComfyDeploy simulator at {simulator.base_url} (API key: {DEFAULT_API_KEY})", flush=True
+    )
+    for deployment in DEPLOYMENTS:
+        print(f"  {deployment.workflow_name}: deployment {deployment.id}", flush=True)
     try:
         await _until_stopped()
     finally:

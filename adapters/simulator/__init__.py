@@ -8,7 +8,6 @@ from adapters.simulator.catalog import (
     TXT2IMG_DEPLOYMENT_ID,
     UPSCALE_DEPLOYMENT_ID,
 )
-from adapters.simulator.cli import main, serve_forever
 from adapters.simulator.faults import Route
 from adapters.simulator.server import DEFAULT_API_KEY, SimulatorServer
 from adapters.simulator.webhooks import WebhookAttempt
@@ -24,6 +23,4 @@ __all__ = [
     "Route",
     "SimulatorServer",
     "WebhookAttempt",
-    "main",
-    "serve_forever",
 ]
