@@ -1,0 +1,81 @@
+"""Progress edits per chat: the first goes out at once, later ones wait, the latest wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.costs import CostService
+from core.delivery import DeliveryPolicy, DeliveryService
+from core.files import FileManager
+from core.metrics import Metrics
+from core.models import ChatRef, ProgressView, Run, RunResult, RunStatus
+from tests.fakes.clock import FakeClock
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class ShownProgress:
+    """A chat platform that records each status text it was asked to show."""
+
+    platform = "test"
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, float]] = []
+
+    async def show_progress(self, view: ProgressView) -> str | None:
+        self.shown.append((view.run.id, view.progress))
+        return "message-1"
+
+    async def deliver_result(self, result: RunResult) -> None:
+        raise AssertionError("no result expected")
+
+
+class NoStore:
+    async def set_progress_message(self, run_id: str, message_id: str) -> None:
+        return None
+
+
+def run(run_id: str, progress: float, chat: str = "c1") -> Run:
+    return Run(
+        id=run_id,
+        workflow="w",
+        deployment_id="d",
+        chat=ChatRef(platform="test", chat_id=chat, user_id="u"),
+        status=RunStatus.RUNNING,
+        progress=progress,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def service(notifier: ShownProgress, interval_s: float, tmp_path: Path) -> DeliveryService:
+    return DeliveryService(
+        store=NoStore(),  # type: ignore[arg-type]
+        files=FileManager(None, tmp_path, 1, 1, 1),  # type: ignore[arg-type]
+        costs=CostService(None),  # type: ignore[arg-type]
+        clock=FakeClock(NOW),
+        metrics=Metrics(),
+        policy=DeliveryPolicy(progress_interval_s=interval_s),
+        notifiers=[notifier],
+    )
+
+
+async def test_updates_within_the_interval_collapse_to_the_latest(tmp_path: Path) -> None:
+    notifier = ShownProgress()
+    delivery = service(notifier, interval_s=3600, tmp_path=tmp_path)
+    for step in (0.1, 0.2, 0.3, 0.4):
+        await delivery.show_progress(run("r1", step))
+    await delivery.show_progress(run("r2", 0.5, chat="c2"))
+    # One edit per chat so far: r1's first view, and r2's in its own chat.
+    assert notifier.shown == [("r1", 0.1), ("r2", 0.5)]
+    await delivery.close()
+
+
+async def test_without_an_interval_every_latest_view_is_shown(tmp_path: Path) -> None:
+    notifier = ShownProgress()
+    delivery = service(notifier, interval_s=0, tmp_path=tmp_path)
+    for step in (0.1, 0.2, 0.3):
+        await delivery.show_progress(run("r1", step))
+        await delivery.drain()
+    assert notifier.shown == [("r1", 0.1), ("r1", 0.2), ("r1", 0.3)]
