@@ -53,7 +53,8 @@ async def start_platforms(container: Container) -> Platforms:
         )
         container.delivery.add_notifier(telegram.notifier)
         container.catalog.on_change(telegram.on_catalog_change)
-        platforms.routes += telegram.routes()
+        if settings.telegram_webhook_url:
+            platforms.routes += telegram.routes()
         platforms.starters.append(telegram.start)
         platforms.stoppers.append(telegram.stop)
     if not platforms.starters:
