@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from adapters.simulator import SimulatorServer
@@ -16,11 +18,13 @@ from tests.fakes.telegram_api import FakeTelegram
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_run_serves_telegram_end_to_end(mongo_uri: str, tmp_path: Path) -> None:
+@asynccontextmanager
+async def comfybot_run(
+    telegram: FakeTelegram, mongo_uri: str, tmp_path: Path, **settings: str
+) -> AsyncIterator[int]:
+    """`comfybot run` with its HTTP port (yielded); stopped with SIGTERM, which must exit 0."""
     port = free_port()
-    async with FakeTelegram() as telegram:
-        simulator = SimulatorServer(mode="auto", step_delay=0.05)
-        await simulator.start()
+    async with SimulatorServer(mode="auto", step_delay=0.05) as simulator:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("COMFYDEPLOY_", "TELEGRAM_"))
         }
@@ -36,6 +40,7 @@ async def test_run_serves_telegram_end_to_end(mongo_uri: str, tmp_path: Path) ->
             TELEGRAM_BOT_TOKEN=telegram.token,
             TELEGRAM_API_BASE_URL=telegram.base_url,
             LOG_LEVEL="INFO",
+            **{k.upper(): v.format(port=port) for k, v in settings.items()},
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -48,18 +53,42 @@ async def test_run_serves_telegram_end_to_end(mongo_uri: str, tmp_path: Path) ->
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            menu = await telegram.wait_for_call("setMyCommands", within=60)
-            assert "txt2img" in str(menu.params)
-            assert len(telegram.sent("setMyCommands")) == 1
-
-            telegram.send_text(100, 7, "/txt2img a red fox width=48 height=32")
-            photo = await telegram.wait_for_call("sendPhoto", within=60)
-            assert photo.chat_id == 100
-            assert photo.text is not None and "✅ Done" in photo.text and "💰 $" in photo.text
+            yield port
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 60)
-            await simulator.stop()
-        assert process.returncode == 0, stderr.decode()[-2000:]
-        assert telegram.token not in stderr.decode()
+        log = stderr.decode()
+        assert process.returncode == 0, log[-2000:]
+        assert telegram.token not in log
+
+
+async def test_run_serves_telegram_by_polling(mongo_uri: str, tmp_path: Path) -> None:
+    async with FakeTelegram() as telegram, comfybot_run(telegram, mongo_uri, tmp_path):
+        menu = await telegram.wait_for_call("setMyCommands", within=60)
+        assert "txt2img" in str(menu.params)
+        assert len(telegram.sent("setMyCommands")) == 1
+
+        telegram.send_text(100, 7, "/txt2img a red fox width=48 height=32")
+        photo = await telegram.wait_for_call("sendPhoto", within=60)
+        assert photo.chat_id == 100
+        assert photo.text is not None and "✅ Done" in photo.text and "💰 $" in photo.text
+
+
+async def test_run_serves_telegram_by_webhook(mongo_uri: str, tmp_path: Path) -> None:
+    hook = "http://127.0.0.1:{port}/telegram/hook"
+    async with (
+        FakeTelegram() as telegram,
+        comfybot_run(telegram, mongo_uri, tmp_path, telegram_webhook_url=hook) as port,
+    ):
+        registration = await telegram.wait_for_call("setWebhook", within=60)
+        assert registration.params["url"] == hook.format(port=port)
+        assert registration.params["secret_token"]
+        assert not telegram.sent("getUpdates")
+
+        message = telegram.send_text(100, 7, "/workflows")
+        assert await telegram.deliver_webhook({"message": message}, secret="wrong") == 403
+        assert await telegram.deliver_webhook({"message": message}) == 200
+        reply = await telegram.wait_for_call("sendMessage", within=30)
+        assert reply.chat_id == 100 and "/txt2img" in (reply.text or "")
+        assert len(telegram.sent("sendMessage")) == 1
