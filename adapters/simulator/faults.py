@@ -49,6 +49,7 @@ class RouteFaults:
         """Requests seen per route name (counted before any fault applies)."""
         self.waiting: Counter[str] = Counter()
         """Requests currently held per route name."""
+        self._held = asyncio.Condition()
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: dict[str, list[_Hold]] = {}
 
@@ -77,6 +78,11 @@ class RouteFaults:
         self._holds.setdefault(route, []).append(_Hold(gate, count))
         return gate
 
+    async def wait_held(self, route: str, count: int = 1) -> None:
+        """Return once `count` requests to `route` are being held."""
+        async with self._held:
+            await self._held.wait_for(lambda: self.waiting[route] >= count)
+
     def clear(self) -> None:
         """Forget every fault and let held requests through."""
         for holds in self._holds.values():
@@ -95,7 +101,9 @@ class RouteFaults:
         if hold is not None:
             if hold.remaining is not None:
                 hold.remaining -= 1
-            self.waiting[route] += 1
+            async with self._held:
+                self.waiting[route] += 1
+                self._held.notify_all()
             try:
                 await hold.gate.wait()
             finally:

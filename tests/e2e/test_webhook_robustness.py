@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
 
 import aiohttp
 
+from adapters.simulator import Route
 from core.models import RunStatus
 from core.webhook_tokens import WEBHOOK_PATH
 from tests.e2e.harness import Engine, world
@@ -133,3 +135,22 @@ async def test_metrics_count_webhook_outcomes(mongo_uri: str, tmp_path: Path) ->
         assert 'comfybot_webhook_events_total{source="webhook",outcome="forbidden"} 1' in text
         assert "comfybot_delivery_latency_seconds_count 1" in text
         assert health == {"database": "ok", "backend": "ok"}
+
+
+async def test_event_before_the_run_is_marked_submitted_asks_for_a_retry(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, w.engine() as bot:
+        gate = w.sim.faults.hold(Route.QUEUE)
+        started = asyncio.create_task(bot.say("/txt2img an early bird width=32 height=32"))
+        await w.sim.faults.wait_held(Route.QUEUE)
+        pending = await bot.last_run()
+        assert pending.status is RunStatus.PENDING
+        token = bot.container.signer.token(pending.id)
+        early = _body("6f1c1c1e-0000-4000-8000-000000000001", "queued", 0.0)
+        # ComfyDeploy retries a non-2xx delivery, so the event comes again once we know the run.
+        assert await _post(bot, f"run={pending.id}&token={token}", early) == 409
+        gate.set()
+        await started
+        stored = await bot.container.runs_store.get(pending.id)
+        assert stored is not None and stored.status is RunStatus.NOT_STARTED
