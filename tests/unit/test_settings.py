@@ -141,3 +141,19 @@ def test_secrets_are_secret_strings_kept_out_of_repr(monkeypatch: pytest.MonkeyP
 def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PORT", "9090")
     assert load_settings(http_port=1234).http_port == 1234
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    from pathlib import Path
+
+    from bot.settings import Settings
+
+    lines = (Path(__file__).resolve().parents[2] / ".env.example").read_text().splitlines()
+    listed = {
+        line.split("=", 1)[0]: index
+        for index, line in enumerate(lines)
+        if "=" in line and not line.startswith("#")
+    }
+    assert set(listed) == {name.upper() for name in Settings.model_fields}
+    for name, index in listed.items():
+        assert lines[index - 1].startswith("#"), f"{name} has no comment above it"
