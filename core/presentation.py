@@ -64,6 +64,8 @@ def _describe_input(spec: InputSpec, is_main: bool) -> str:
         parts.append(f"up to {spec.max_length} characters")
     if spec.required:
         parts.append("required")
+    elif isinstance(spec.default, bool):
+        parts.append(f"default {'yes' if spec.default else 'no'}")
     elif spec.default not in (None, ""):
         parts.append(f"default {spec.default}")
     if is_main:

@@ -124,3 +124,18 @@ def test_failed_caption_shows_the_cost_when_there_was_one() -> None:
 def test_status_of_a_finished_run_is_its_result_caption() -> None:
     done = finished(RunStatus.TIMEOUT)
     assert format_status(done) == format_result_caption(done)
+
+
+def test_help_shows_boolean_defaults_as_yes_or_no() -> None:
+    from core.models import InputSpec, InputType, Workflow
+    from core.presentation import format_workflow_help
+
+    workflow = Workflow(
+        name="w",
+        command="w",
+        inputs=(
+            InputSpec(name="prompt", type=InputType.TEXT, required=True),
+            InputSpec(name="hires", type=InputType.BOOLEAN, default=False),
+        ),
+    )
+    assert "• hires — yes/no, default no" in format_workflow_help(workflow, "w")
