@@ -60,10 +60,6 @@ class DeliveryService:
     def add_notifier(self, notifier: ChatNotifier) -> None:
         self._notifiers[notifier.platform] = notifier
 
-    @property
-    def platforms(self) -> frozenset[str]:
-        return frozenset(self._notifiers)
-
     async def run_changed(self, run: Run, claimed: bool = False) -> None:
         if run.status.terminal:
             await self.deliver(run.id, run, claimed)

@@ -50,7 +50,6 @@ _RANKS: dict[RunStatus, int] = {
     RunStatus.TIMEOUT: TERMINAL_RANK,
     RunStatus.CANCELLED: TERMINAL_RANK,
 }
-TERMINAL_STATUSES = frozenset(s for s in RunStatus if s.terminal)
 TERMINAL_STAGE = TERMINAL_RANK * 1_000_000
 
 
@@ -312,4 +311,3 @@ class RunRequest(Frozen):
     text: str = ""
     chat: ChatRef
     images: tuple[UploadedFile, ...] = ()
-    rerun_of: str | None = None

@@ -98,10 +98,6 @@ class MongoRunStore:
         doc = await self._runs.find_one({"_id": run_id})
         return None if doc is None else document_to_run(doc)
 
-    async def find_by_backend_id(self, backend_run_id: str) -> Run | None:
-        doc = await self._runs.find_one({"backend_run_id": backend_run_id})
-        return None if doc is None else document_to_run(doc)
-
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         status = RunStatus.NOT_STARTED
         result = await self._runs.update_one(
