@@ -13,17 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.costs import CostService
 from core.errors import SendFailed
 from core.files import FileManager
 from core.metrics import Metrics
 from core.models import ProgressView, ResultFile, Run, RunResult, RunStatus
+from core.policy import DEFAULT_LEASE
 from core.ports import ChatNotifier, Clock, RunStore
 
 log = logging.getLogger(__name__)
-
-
-DEFAULT_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,6 @@ class DeliveryService:
         *,
         store: RunStore,
         files: FileManager,
-        costs: CostService,
         clock: Clock,
         metrics: Metrics,
         policy: DeliveryPolicy,
@@ -50,7 +46,6 @@ class DeliveryService:
     ) -> None:
         self._store = store
         self._files = files
-        self._costs = costs
         self._clock = clock
         self._metrics = metrics
         self._policy = policy
@@ -147,8 +142,6 @@ class DeliveryService:
             queue.finished.add(run_id)
             if known and not run.progress_message_id:
                 run = run.model_copy(update={"progress_message_id": known})
-        if run.cost_usd is None:
-            run = run.model_copy(update={"cost_usd": self._costs.final_cost(run)})
         try:
             if queue is not None:
                 async with queue.lock:
@@ -161,7 +154,7 @@ class DeliveryService:
         finally:
             if queue is not None:
                 queue.finished.discard(run_id)
-        await self._store.finish_delivery(run_id, self._clock.now(), run.cost_usd)
+        await self._store.finish_delivery(run_id, self._clock.now())
         since = run.last_event_at or run.updated_at
         self._metrics.delivery_latency.observe((self._clock.now() - since).total_seconds())
         self._metrics.deliveries["delivered"] += 1

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.models import (
-    Deployment,
-    ProgressView,
-    Run,
-    RunEvent,
-    RunResult,
-    RunStatus,
-    Submission,
-    Workflow,
-)
+from core.models import ProgressView, Run, RunEvent, RunResult, RunStatus, Submission, UploadedFile
+from core.workflow import Deployment, Discovery, InputSpec
 
 
 class Clock(Protocol):
@@ -24,31 +17,65 @@ class Clock(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RunAddress:
+    """Where a run lives on its backend: some backends need the deployment to find a run."""
+
+    deployment_id: str
+    backend_run_id: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a backend needs to start a run."""
+
+    run_id: str
+    """Ours: usable as an idempotency key, so an unclear submit can be retried safely."""
+    deployment_id: str
+    inputs: Mapping[str, Any]
+    """Typed values by input name; media already uploaded (`WorkflowBackend.upload`)."""
+    specs: tuple[InputSpec, ...]
+    """The workflow's inputs, with the graph bindings of backends that patch graphs."""
+    webhook_url: str | None
+
+
 class WorkflowBackend(Protocol):
-    """A ComfyUI execution service (ComfyDeploy, the simulator, later others)."""
+    """A ComfyUI execution service (ComfyDeploy, Comfy API v2, RunComfy, the simulator)."""
 
-    async def list_workflows(self) -> tuple[list[Workflow], list[Deployment]]:
-        """Discover every runnable workflow and the deployments behind them."""
+    @property
+    def name(self) -> str:
+        """The name runs, deployments and routing refer to it by."""
         ...
 
-    async def gpu_prices(self) -> dict[str, float]:
-        """USD per GPU-second by GPU name."""
+    @property
+    def webhook_path(self) -> str | None:
+        """Where its status webhooks arrive on our HTTP server; None if it sends none."""
         ...
 
-    async def submit(
-        self, deployment_id: str, inputs: Mapping[str, Any], webhook_url: str | None
-    ) -> str:
+    async def discover(self) -> Discovery:
+        """Every runnable workflow and the deployments behind them."""
+        ...
+
+    async def refresh_prices(self) -> None:
+        """Fetch the backend's current price list, if it publishes one."""
+        ...
+
+    def usd_per_second(self, deployment: Deployment | None) -> float | None:
+        """What a second of a run on `deployment` costs; None when unknown."""
+        ...
+
+    async def submit(self, job: Job) -> str:
         """Queue a run; returns the backend's run id."""
         ...
 
-    async def get_run(self, backend_run_id: str) -> RunEvent:
+    async def get_run(self, address: RunAddress) -> RunEvent:
         """The run's current state, as a poll event."""
         ...
 
-    async def cancel(self, backend_run_id: str) -> None: ...
+    async def cancel(self, address: RunAddress) -> None: ...
 
-    async def upload(self, filename: str, mime: str, data: bytes) -> str:
-        """Store a user's file; returns the URL to pass as an input value."""
+    async def upload(self, file: UploadedFile) -> str:
+        """Store a user's file; returns the value to pass as the input."""
         ...
 
     async def fetch(self, url: str, max_bytes: int) -> bytes:
@@ -58,6 +85,8 @@ class WorkflowBackend(Protocol):
     async def ping(self) -> bool:
         """True when the backend answers at all (for health checks)."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class RunStore(Protocol):
@@ -80,9 +109,11 @@ class RunStore(Protocol):
         claim_until: datetime | None = None,
     ) -> bool:
         """Apply a status event if it moves the run forward (see `run_stage`) and is about the
-        run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it
-        and makes delivery pending, or, with `claim_until`, claimed by the caller until then:
-        only one caller can win the terminal change, so it may deliver without a second claim.
+        run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it,
+        records the final cost (rate x billed seconds, see `Run.duration_s`, in the same update,
+        so every ended run is costed once, delivered or not) and makes delivery pending, or,
+        with `claim_until`, claimed by the caller until then: only one caller can win the
+        terminal change, so it may deliver without a second claim.
         Returns whether the stored run changed; duplicate and late events change nothing."""
         ...
 
@@ -101,8 +132,8 @@ class RunStore(Protocol):
         caller while delivery is pending and due, or claimed with an expired lease."""
         ...
 
-    async def finish_delivery(self, run_id: str, now: datetime, cost_usd: float | None) -> None:
-        """Mark a claimed delivery done, storing the run's final cost with it."""
+    async def finish_delivery(self, run_id: str, now: datetime) -> None:
+        """Mark a claimed delivery done."""
         ...
 
     async def retry_delivery(
@@ -127,13 +158,13 @@ class RunStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    """The last catalog discovered, so the bot starts and serves while the backend is down."""
+    """What each backend offered last, so the bot starts and serves while a backend is down."""
 
-    async def load_snapshot(self) -> tuple[list[Workflow], list[Deployment]] | None: ...
+    async def load_snapshots(self) -> dict[str, Discovery]:
+        """Backend name -> its last discovery."""
+        ...
 
-    async def save_snapshot(
-        self, workflows: Sequence[Workflow], deployments: Sequence[Deployment]
-    ) -> None: ...
+    async def save_snapshot(self, backend: str, discovery: Discovery) -> None: ...
 
 
 class KeyValueStore(Protocol):

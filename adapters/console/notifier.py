@@ -6,23 +6,24 @@ import asyncio
 import sys
 from typing import TextIO
 
+from core.chat.text_render import TextRenderer
 from core.models import ProgressView, RunResult
-from core.presentation import format_progress, format_result_caption
+
+PLATFORM = "console"
 
 
 class ConsoleNotifier:
-    platform = "console"
+    platform = PLATFORM
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, words: TextRenderer, out: TextIO | None = None) -> None:
+        self._words = words
         self._out = out or sys.stdout
         self._last: dict[str, str] = {}
         self.result_shown = asyncio.Event()
         """Set after every result, so a waiting session re-checks what is still running."""
 
     async def show_progress(self, view: ProgressView) -> str | None:
-        text = format_progress(
-            view.run, view.status, view.progress, view.live_status, view.queue_position
-        ).replace("\n", " · ")
+        text = self._words.progress(view).replace("\n", " · ")
         if self._last.get(view.run.id) != text:
             self._last[view.run.id] = text
             self._print(text)
@@ -30,7 +31,7 @@ class ConsoleNotifier:
 
     async def deliver_result(self, result: RunResult) -> None:
         self._last.pop(result.run.id, None)
-        lines = [format_result_caption(result.run).replace("\n", " · ")]
+        lines = [self._words.result_summary(result.run).replace("\n", " · ")]
         for file in result.files:
             where = file.path or f"{file.url} (too large to download)"
             lines.append(f"  {file.kind.value}: {where}")

@@ -1,6 +1,9 @@
 """`RunStore` on MongoDB. Every state change is one conditional `update_one`: the database decides.
 
-`find_one_and_update` is avoided on purpose: on the embedded server it is ~20x slower.
+`find_one_and_update` is avoided on purpose: on the embedded server it is ~20x slower. A run's end
+is an update pipeline (https://www.mongodb.com/docs/manual/tutorial/update-documents-with-
+aggregation-pipeline/), so the cost is computed from the stored rate and timestamps in that same
+conditional update: whoever records the end records the cost, once.
 """
 
 from __future__ import annotations
@@ -45,6 +48,42 @@ def _forward_filter(run_id: str, event: RunEvent) -> Document:
     """Matches the run only when `event` moves it forward: one range condition on `stage`."""
     stage = run_stage(event.status, event.progress, event.queue_position)
     return {**_run_key(run_id, event), "stage": {"$lt": stage}}
+
+
+_BILLED_FROM: Document = {"$ifNull": ["$queued_at", {"$ifNull": ["$started_at", "$submitted_at"]}]}
+"""Where billing starts, as `Run.duration_s` reads it: queued, else started, else submitted."""
+_COST: Document = {
+    "$cond": [
+        {"$and": [{"$isNumber": "$rate_usd_per_s"}, {"$ne": [_BILLED_FROM, None]}]},
+        {
+            "$round": [
+                {
+                    "$multiply": [
+                        "$rate_usd_per_s",
+                        {
+                            "$max": [
+                                0,
+                                {"$divide": [{"$subtract": ["$ended_at", _BILLED_FROM]}, 1000]},
+                            ]
+                        },
+                    ]
+                },
+                6,
+            ]
+        },
+        None,
+    ]
+}
+
+
+def _terminal_pipeline(event: RunEvent, changes: Document) -> list[Document]:
+    """Set the end (values as literals: a `$` in an error text is not a field path), keep stored
+    timestamps the event does not carry, then cost the run from what is now stored."""
+    kept = {"queued_at": event.queued_at, "started_at": event.started_at}
+    literal = {k: {"$literal": v} for k, v in changes.items() if k not in kept}
+    for key, value in kept.items():
+        literal[key] = {"$ifNull": [{"$literal": value}, f"${key}"]}
+    return [{"$set": literal}, {"$set": {"cost_usd": _COST}}]
 
 
 def _event_update(
@@ -123,11 +162,12 @@ class MongoRunStore:
         claim_until: datetime | None = None,
     ) -> bool:
         if event.status.terminal:
-            update = _event_update(event, now, next_poll_at, claim_until)
+            changes = _event_update(event, now, next_poll_at, claim_until)["$set"]
             if event.outputs:
-                update["$set"]["outputs"] = outputs_to_documents(event.outputs)
-                update["$set"]["output_count"] = len(event.outputs)
-            result = await self._runs.update_one(_forward_filter(run_id, event), update)
+                changes["outputs"] = outputs_to_documents(event.outputs)
+                changes["output_count"] = len(event.outputs)
+            pipeline = _terminal_pipeline(event, changes)
+            result = await self._runs.update_one(_forward_filter(run_id, event), pipeline)
             return result.modified_count == 1
         # Outputs first, and only while the run is unfinished: once terminal, the run is final.
         outputs_changed = False
@@ -181,14 +221,12 @@ class MongoRunStore:
                 return True
         return False
 
-    async def finish_delivery(self, run_id: str, now: datetime, cost_usd: float | None) -> None:
+    async def finish_delivery(self, run_id: str, now: datetime) -> None:
         changes: Document = {
             "delivery": DeliveryState.DELIVERED.value,
             "delivered_at": now,
             "delivery_lease_until": None,
         }
-        if cost_usd is not None:
-            changes["cost_usd"] = cost_usd
         await self._runs.update_one({"_id": run_id}, {"$set": changes})
 
     async def retry_delivery(

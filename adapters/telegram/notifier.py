@@ -15,9 +15,9 @@ from adapters.telegram.errors import is_message_gone, is_not_modified, sending
 from adapters.telegram.keyboards import cancel_keyboard, rerun_keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
 from adapters.telegram.result_plan import ResultPlan, SendAs, plan_result
+from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
 from core.models import ChatRef, ProgressView, ResultFile, Run, RunResult, RunStatus
-from core.presentation import format_progress, format_result_caption
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,11 @@ log = logging.getLogger(__name__)
 class TelegramNotifier:
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, upload_max_bytes: int = UPLOAD_MAX_BYTES) -> None:
+    def __init__(
+        self, bot: Bot, words: TextRenderer, upload_max_bytes: int = UPLOAD_MAX_BYTES
+    ) -> None:
         self._bot = bot
+        self._words = words
         self._upload_max = upload_max_bytes
         self.ready = False
         """Set by the adapter once the bot is initialised; sends fail (and are retried) before."""
@@ -36,10 +39,8 @@ class TelegramNotifier:
     async def show_progress(self, view: ProgressView) -> str | None:
         self._check_ready()
         run = view.run
-        text = format_progress(
-            run, view.status, view.progress, view.live_status, view.queue_position
-        )
-        markup = cancel_keyboard(run.id)
+        text = self._words.progress(view)
+        markup = cancel_keyboard(run.id, self._words)
         async with sending(f"run {run.id} progress"):
             if run.progress_message_id and await self._edit(run, text, markup):
                 return None
@@ -71,26 +72,28 @@ class TelegramNotifier:
     async def deliver_result(self, result: RunResult) -> None:
         self._check_ready()
         run = result.run
-        caption = fit_text(format_result_caption(run), CAPTION_MAX)
+        full_caption = self._words.result_summary(run)
+        caption = fit_text(full_caption, CAPTION_MAX)
+        rerun = rerun_keyboard(run.id, self._words)
         async with sending(f"run {run.id} result"):
             if run.status is RunStatus.SUCCESS:
                 rerun_placed = await self._send_outputs(result, caption)
             else:
-                await self._send_text(run.chat, format_result_caption(run), rerun_keyboard(run.id))
+                await self._send_text(run.chat, full_caption, rerun)
                 rerun_placed = True
             if not rerun_placed and not run.progress_message_id:
-                await self._send_text(run.chat, "🔁 Run it again?", rerun_keyboard(run.id))
+                await self._send_text(run.chat, self._words.text("run.again"), rerun)
                 rerun_placed = True
-        await self._finish_status(run, format_result_caption(run), rerun_placed)
+        await self._finish_status(run, full_caption, rerun_placed)
 
     async def _send_outputs(self, result: RunResult, caption: str) -> bool:
         """Post the files (caption on the first), then texts and links. True when a Rerun
         button went out with them (albums cannot carry one)."""
         run = result.run
         plan = plan_result(result.files, self._upload_max)
-        extra = _extra_text(plan, result.texts)
+        extra = _extra_text(plan, result.texts, self._words.text("run.too_large"))
         alone = plan.media_messages == 1 and not extra
-        markup = rerun_keyboard(run.id) if alone else None
+        markup = rerun_keyboard(run.id, self._words) if alone else None
         first_caption: str | None = caption
         for group in plan.photo_groups:
             if len(group) == 1:
@@ -104,7 +107,9 @@ class TelegramNotifier:
         if extra or plan.media_messages == 0:
             head = caption if plan.media_messages == 0 else ""
             await self._send_text(
-                run.chat, "\n\n".join(p for p in (head, extra) if p), rerun_keyboard(run.id)
+                run.chat,
+                "\n\n".join(p for p in (head, extra) if p),
+                rerun_keyboard(run.id, self._words),
             )
             return True
         return alone and not (plan.photo_groups and len(plan.photo_groups[0]) > 1)
@@ -170,7 +175,7 @@ class TelegramNotifier:
         A failure here must not fail the delivery (that would post the result twice)."""
         if not run.progress_message_id:
             return
-        markup = None if rerun_placed else rerun_keyboard(run.id)
+        markup = None if rerun_placed else rerun_keyboard(run.id, self._words)
         try:
             await self._edit(run, text, markup)
         except TelegramError as error:
@@ -181,10 +186,10 @@ class TelegramNotifier:
             raise SendFailed("the Telegram adapter is not running")
 
 
-def _extra_text(plan: ResultPlan, texts: tuple[str, ...]) -> str:
+def _extra_text(plan: ResultPlan, texts: tuple[str, ...], too_large: str) -> str:
     parts = list(texts)
     if plan.links:
-        lines = ["Too large to send here:"]
+        lines = [too_large]
         lines += [f"{file.filename}: {file.url}" for file in plan.links if file.url]
         if len(lines) > 1:
             parts.append("\n".join(lines))

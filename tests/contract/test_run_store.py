@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -134,15 +135,61 @@ async def test_outputs_grow_and_are_kept(run_store: RunStore) -> None:
     assert got.outputs == (*two, image(3))
 
 
-async def test_finish_delivery_stores_cost_and_progress_message(run_store: RunStore) -> None:
+async def test_finish_delivery_keeps_cost_and_progress_message(run_store: RunStore) -> None:
     run = await finished(run_store)
+    cost = (await run_store.get(run.id) or run).cost_usd
     await run_store.set_progress_message(run.id, "m-9")
     assert await run_store.claim_delivery(run.id, NOW, NOW + 60 * SECOND)
-    await run_store.finish_delivery(run.id, NOW, 0.25)
+    await run_store.finish_delivery(run.id, NOW)
     got = await run_store.get(run.id)
     assert got is not None
-    assert (got.cost_usd, got.progress_message_id) == (0.25, "m-9")
+    assert (got.cost_usd, got.progress_message_id) == (cost, "m-9")
     assert got.delivery is DeliveryState.DELIVERED
+
+
+def at(seconds: float) -> datetime:
+    return NOW + seconds * SECOND
+
+
+COSTED_ENDS = [
+    # (stored before the end, the terminal event's times, recorded at, expected cost)
+    ({"queued_at": at(2), "started_at": at(30)}, {"ended_at": at(102)}, at(200), 0.05),
+    ({}, {"queued_at": at(2), "started_at": at(30), "ended_at": at(102)}, at(200), 0.05),
+    ({"started_at": at(10)}, {"ended_at": at(20)}, at(200), 0.005),
+    ({}, {}, at(20), 0.01),  # only submitted (at 0) and recorded now: 20 s
+    ({"queued_at": at(10)}, {"ended_at": at(5)}, at(200), 0.0),  # clock skew: never negative
+]
+
+
+@pytest.mark.parametrize(("stored", "times", "recorded", "cost"), COSTED_ENDS)
+async def test_the_end_of_a_run_records_its_cost(
+    run_store: RunStore,
+    stored: dict[str, datetime],
+    times: dict[str, datetime],
+    recorded: datetime,
+    cost: float,
+) -> None:
+    run = await submitted(run_store)  # rate 0.0005 USD/s, submitted at NOW
+    if stored:
+        early = event(RunStatus.QUEUED, **stored)
+        assert await run_store.apply_event(run.id, early, NOW, None)
+    done = event(RunStatus.SUCCESS, 1.0, **times)
+    assert await run_store.apply_event(run.id, done, recorded, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.cost_usd == pytest.approx(cost, abs=1e-9)
+    assert got.delivery is DeliveryState.PENDING  # costed before anything is delivered
+
+
+async def test_a_run_without_a_rate_has_no_cost(run_store: RunStore) -> None:
+    run = make_run()
+    await run_store.insert(run)
+    free = submission("b-1", NOW).model_copy(update={"rate_usd_per_s": None})
+    assert await run_store.mark_submitted(run.id, free)
+    assert await run_store.apply_event(run.id, event(RunStatus.FAILED, error="$x {y}"), NOW, None)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.cost_usd, got.error) == (None, "$x {y}")
 
 
 async def test_claim_delivery_exactly_once_under_race(run_store: RunStore) -> None:
@@ -174,7 +221,7 @@ async def test_expired_lease_lets_another_claimer_in(run_store: RunStore) -> Non
     after = lease + SECOND
     assert [r.id for r in await run_store.deliveries_due(after, 10)] == [run.id]
     assert await run_store.claim_delivery(run.id, after, after + 60 * SECOND)
-    await run_store.finish_delivery(run.id, after, None)
+    await run_store.finish_delivery(run.id, after)
     assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
     got = await run_store.get(run.id)
     assert got is not None
@@ -232,12 +279,13 @@ async def test_recent_counts_and_cost(run_store: RunStore) -> None:
     for run in runs:
         await run_store.insert(run)
     assert await run_store.mark_submitted(runs[0].id, submission("b-0", NOW))
-    assert await run_store.apply_event(runs[0].id, event(RunStatus.SUCCESS, 1.0, "b-0"), NOW, None)
+    assert await run_store.apply_event(
+        runs[0].id, event(RunStatus.SUCCESS, 1.0, "b-0"), NOW + 1000 * SECOND, None
+    )
     assert await run_store.mark_submitted(runs[1].id, submission("b-1", NOW))
-    assert await run_store.apply_event(runs[1].id, event(RunStatus.FAILED, None, "b-1"), NOW, None)
-    for run, cost in ((runs[0], 0.5), (runs[1], 0.25)):
-        assert await run_store.claim_delivery(run.id, NOW, NOW + SECOND)
-        await run_store.finish_delivery(run.id, NOW, cost)
+    assert await run_store.apply_event(
+        runs[1].id, event(RunStatus.FAILED, None, "b-1"), NOW + 500 * SECOND, None
+    )
 
     assert [r.id for r in await run_store.recent(3)] == [runs[4].id, runs[3].id, runs[2].id]
     mine = await run_store.recent(10, user_key="telegram:7")

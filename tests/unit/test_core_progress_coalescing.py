@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.costs import CostService
 from core.delivery import DeliveryPolicy, DeliveryService
 from core.files import FileManager
 from core.metrics import Metrics
@@ -53,7 +52,6 @@ def service(notifier: ShownProgress, interval_s: float, tmp_path: Path) -> Deliv
     return DeliveryService(
         store=NoStore(),  # type: ignore[arg-type]
         files=FileManager(None, tmp_path, 1, 1, 1),  # type: ignore[arg-type]
-        costs=CostService(None),  # type: ignore[arg-type]
         clock=FakeClock(NOW),
         metrics=Metrics(),
         policy=DeliveryPolicy(progress_interval_s=interval_s),

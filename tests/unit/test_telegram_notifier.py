@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 
 from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.wording import SYNTAX
+from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
-from core.models import (
-    ChatRef,
-    OutputKind,
-    ProgressView,
-    ResultFile,
-    Run,
-    RunResult,
-    RunStatus,
-)
+from core.models import ChatRef, OutputKind, ProgressView, ResultFile, Run, RunResult, RunStatus
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_kit import bot_on, png_bytes
 
@@ -71,7 +65,7 @@ def result_file(
 @asynccontextmanager
 async def notifier_on(fake: FakeTelegram) -> AsyncIterator[TelegramNotifier]:
     async with bot_on(fake) as bot:
-        notifier = TelegramNotifier(bot)
+        notifier = TelegramNotifier(bot, TextRenderer(SYNTAX))
         notifier.ready = True
         yield notifier
 
@@ -132,7 +126,7 @@ async def test_rate_limits_become_send_failed_with_retry_after(tmp_path: Path) -
 
 async def test_not_running_fails_softly() -> None:
     async with FakeTelegram() as fake, bot_on(fake) as bot:
-        notifier = TelegramNotifier(bot)
+        notifier = TelegramNotifier(bot, TextRenderer(SYNTAX))
         with pytest.raises(SendFailed):
             await notifier.show_progress(
                 ProgressView(run=make_run(), status=RunStatus.PENDING, progress=0)
