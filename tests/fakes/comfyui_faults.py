@@ -1,0 +1,89 @@
+"""Route faults for the fake ComfyUI: canned error answers and dropped connections.
+
+A route is named by its path template without the `/api` prefix (`"/prompt"`,
+`"/history/{prompt_id}"`, `"/ws"`, `"/api/jobs/{job_id}/cancel"` keeps its own `/api`), so a
+fault hits both spellings of a route, as ComfyUI serves each under `/` and `/api/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from tests.fakes.comfyui_nodes import JsonDict
+
+_JOB_ROUTES = ("/api/jobs",)
+
+
+def route_key(request: web.Request) -> str | None:
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    path = resource.canonical
+    if path.startswith("/api/") and not path.startswith(_JOB_ROUTES):
+        path = path[4:]
+    return path
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int | None  # None: drop the connection without an answer
+    body: JsonDict | str | None
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    route: str
+    path: str
+    query: dict[str, str]
+
+
+class RouteFaults:
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        """Requests seen per route (counted before any fault applies)."""
+        self.requests: list[RequestRecord] = []
+        self._faults: dict[str, list[_Fault]] = {}
+
+    def fail_next(
+        self, route: str, status: int = 500, count: int = 1, body: JsonDict | str | None = None
+    ) -> None:
+        """The next `count` requests to `route` are answered `status` (body: text or JSON)."""
+        self._faults.setdefault(route, []).append(_Fault(count, status, body))
+
+    def drop_next(self, route: str, count: int = 1) -> None:
+        """The next `count` requests to `route` have their connection cut, unanswered."""
+        self._faults.setdefault(route, []).append(_Fault(count, None, None))
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = route_key(request)
+        if route is None:
+            return await handler(request)
+        self.hits[route] += 1
+        self.requests.append(
+            RequestRecord(request.method, route, request.path, dict(request.rel_url.query))
+        )
+        faults = self._faults.get(route, [])
+        if not faults:
+            return await handler(request)
+        fault = faults[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            faults.pop(0)
+        if fault.status is None:
+            if isinstance(request.transport, asyncio.Transport):
+                request.transport.abort()
+            raise asyncio.CancelledError  # nothing more to say on a dead connection
+        if isinstance(fault.body, dict):
+            return web.json_response(fault.body, status=fault.status)
+        return web.Response(status=fault.status, text=fault.body or "Simulated fault")
