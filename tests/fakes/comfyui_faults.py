@@ -34,6 +34,7 @@ class _Fault:
     remaining: int
     status: int | None  # None: drop the connection without an answer
     body: JsonDict | str | None
+    handled: bool = False  # drop only after the handler did its work
 
 
 @dataclass
@@ -57,9 +58,11 @@ class RouteFaults:
         """The next `count` requests to `route` are answered `status` (body: text or JSON)."""
         self._faults.setdefault(route, []).append(_Fault(count, status, body))
 
-    def drop_next(self, route: str, count: int = 1) -> None:
-        """The next `count` requests to `route` have their connection cut, unanswered."""
-        self._faults.setdefault(route, []).append(_Fault(count, None, None))
+    def drop_next(self, route: str, count: int = 1, *, handled: bool = False) -> None:
+        """The next `count` requests to `route` have their connection cut, unanswered; with
+        `handled` the request is carried out first (a prompt queued, a file stored) and only
+        the answer is lost."""
+        self._faults.setdefault(route, []).append(_Fault(count, None, None, handled))
 
     def clear(self) -> None:
         self._faults.clear()
@@ -81,6 +84,8 @@ class RouteFaults:
         if fault.remaining <= 0:
             faults.pop(0)
         if fault.status is None:
+            if fault.handled:
+                await handler(request)
             if isinstance(request.transport, asyncio.Transport):
                 request.transport.abort()
             raise asyncio.CancelledError  # nothing more to say on a dead connection

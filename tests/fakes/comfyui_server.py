@@ -221,7 +221,8 @@ class FakeComfyUI(FakeComfyUIState):
                 await self._changed.wait_for(
                     lambda: self.current is not None or bool(self.queue.pending)
                 )
-            await self.advance(None, None)
+            with contextlib.suppress(AssertionError):  # the queue emptied meanwhile
+                await self.advance(None, None)
             await asyncio.sleep(0)
 
     async def step(self, prompt_id: str | None = None) -> Step:
@@ -291,9 +292,10 @@ class FakeComfyUI(FakeComfyUIState):
         """Answer the next `count` requests to `route` (e.g. "/prompt") with `status`."""
         self.faults.fail_next(route, status, count, body)
 
-    def drop_next(self, route: str, count: int = 1) -> None:
-        """Cut the connection of the next `count` requests to `route`, unanswered."""
-        self.faults.drop_next(route, count)
+    def drop_next(self, route: str, count: int = 1, *, handled: bool = False) -> None:
+        """Cut the connection of the next `count` requests to `route`, unanswered (with
+        `handled`, after doing what they asked: the answer alone is lost)."""
+        self.faults.drop_next(route, count, handled=handled)
 
     async def drop_websockets(self, sid: str | None = None) -> int:
         """Cut open `/ws` sockets (all, or the one named `sid`); returns how many."""

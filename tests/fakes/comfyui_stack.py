@@ -149,7 +149,10 @@ class ComfyApiStack:
         return f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        """Proxy first, then the fake. Event streams still open in the proxy lose their
+        ComfyUI socket first, so they are cancelled while polling, not mid-request."""
         try:
+            await self.comfy.drop_websockets()
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
