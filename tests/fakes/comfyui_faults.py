@@ -46,11 +46,15 @@ class RequestRecord:
 
 
 class RouteFaults:
-    def __init__(self) -> None:
+    def __init__(self, changed: asyncio.Condition | None = None) -> None:
+        self._changed = changed
         self.hits: Counter[str] = Counter()
         """Requests seen per route (counted before any fault applies)."""
         self.requests: list[RequestRecord] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._holds: dict[str, list[asyncio.Event]] = {}
+        self.held: Counter[str] = Counter()
+        """Requests waiting at a `hold_next` gate right now, per route."""
 
     def fail_next(
         self, route: str, status: int = 500, count: int = 1, body: JsonDict | str | None = None
@@ -64,8 +68,23 @@ class RouteFaults:
         the answer is lost."""
         self._faults.setdefault(route, []).append(_Fault(count, None, None, handled))
 
+    def hold_next(self, route: str) -> asyncio.Event:
+        """The next request to `route` waits, unanswered, until the returned event is set."""
+        gate = asyncio.Event()
+        self._holds.setdefault(route, []).append(gate)
+        return gate
+
     def clear(self) -> None:
         self._faults.clear()
+        for gates in self._holds.values():
+            for gate in gates:
+                gate.set()
+        self._holds.clear()
+
+    async def _notify(self) -> None:
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -76,6 +95,16 @@ class RouteFaults:
         self.requests.append(
             RequestRecord(request.method, route, request.path, dict(request.rel_url.query))
         )
+        await self._notify()
+        holds = self._holds.get(route)
+        if holds:
+            gate = holds.pop(0)
+            self.held[route] += 1
+            await self._notify()
+            try:
+                await gate.wait()
+            finally:
+                self.held[route] -= 1
         faults = self._faults.get(route, [])
         if not faults:
             return await handler(request)

@@ -52,7 +52,7 @@ class FakeComfyUIState:
         self.queue = PromptQueue()
         self.cache = OutputCache()
         self.hub = SocketHub(self._changed)
-        self.faults = RouteFaults()
+        self.faults = RouteFaults(self._changed)
         self.previews = previews
         self.number = 0
         self.current: PromptRun | None = None
@@ -296,6 +296,11 @@ class FakeComfyUI(FakeComfyUIState):
         """Cut the connection of the next `count` requests to `route`, unanswered (with
         `handled`, after doing what they asked: the answer alone is lost)."""
         self.faults.drop_next(route, count, handled=handled)
+
+    def hold_next(self, route: str) -> asyncio.Event:
+        """Hold the next request to `route` until the returned event is set (`held` counts
+        the waiting ones); for making a race happen on purpose."""
+        return self.faults.hold_next(route)
 
     async def drop_websockets(self, sid: str | None = None) -> int:
         """Cut open `/ws` sockets (all, or the one named `sid`); returns how many."""
