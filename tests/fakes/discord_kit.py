@@ -25,6 +25,8 @@ with warnings.catch_warnings():
 
 from tests.fakes.discord_api import FakeDiscord
 
+__all__ = ["GUILD_READY_TIMEOUT", "discord", "make_client", "pointed_at", "running"]
+
 ClientT = TypeVar("ClientT", bound=discord.Client)
 
 GUILD_READY_TIMEOUT = 0.05

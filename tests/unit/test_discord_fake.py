@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yarl
 
 from tests.fakes.discord_api import FakeDiscord, UploadFile
 from tests.fakes.discord_kit import discord, make_client, running
@@ -164,7 +165,7 @@ async def test_command_sync_is_validated_recorded_and_hashable(world: World) -> 
         await tree.sync(guild=target)  # same commands: ids kept, nothing created
         assert fake.commands.overwrites == 2 and fake.commands.creates == 3
 
-        bad = [
+        bad: list[dict[str, Any]] = [
             {"name": "Upper", "description": "x"},
             {"name": "ok", "description": "d" * 101},
             {
@@ -417,6 +418,30 @@ async def test_reconnect_resumes_at_the_resume_url_and_replays(world: World) -> 
     replayed = [f for f in fake.gateway.frames if f.replayed]
     assert [f.t for f in replayed] == ["INTERACTION_CREATE"]
     assert fake.gateway.identifies == 1 and record.response is not None
+
+
+async def test_product_code_can_force_resumes_through_the_configured_gateway(
+    world: World,
+) -> None:
+    """READY's resume_gateway_url replaces DiscordWebSocket.gateway; resetting it in on_connect
+    (dispatched for every READY) keeps resumes on the configured URL."""
+    fake = world.fake
+    configured = yarl.URL(fake.gateway_url)
+    client = make_client()
+
+    async def on_connect() -> None:
+        assert client.ws is not None
+        client.ws.gateway = configured
+
+    client.event(on_connect)
+    async with running(client, fake):
+        assert fake.resume_gateway_url != fake.gateway_url
+        fake.gateway.reconnect()
+        await fake.wait_for(lambda: fake.gateway.dispatched("RESUMED"))
+    assert [(c.path, c.kind) for c in fake.gateway.connections] == [
+        ("/gateway", "identify"),
+        ("/gateway", "resume"),
+    ]
 
 
 async def test_uploads_over_the_limit_are_refused(world: World) -> None:

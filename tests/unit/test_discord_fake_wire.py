@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDictProxy
 
 from tests.fakes.discord_api import FakeDiscord, UploadFile
 from tests.fakes.discord_objects import Channel, Guild, Overwrite, Permission, User
@@ -36,7 +37,7 @@ class Wire:
         auth: bool = True,
         form: aiohttp.FormData | None = None,
         version: int = 10,
-    ) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    ) -> tuple[int, Any, CIMultiDictProxy[str]]:
         headers = {"Authorization": f"Bot {self.fake.token}"} if auth else {}
         url = f"{self.fake.base_url}/api/v{version}{path}"
         data = form if form is not None else None
@@ -428,7 +429,10 @@ async def ws_frames(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dic
 async def test_gateway_handshake_heartbeats_chunks_and_close_codes(wire: Wire) -> None:
     fake = wire.fake
     url = f"{fake.gateway_url}?v=10&encoding=json"
-    identify = {"op": 2, "d": {"token": fake.token, "intents": 1 | 512, "properties": {}}}
+    identify: dict[str, Any] = {
+        "op": 2,
+        "d": {"token": fake.token, "intents": 1 | 512, "properties": {}},
+    }
     async with wire.http.ws_connect(url) as ws:
         (hello,) = await ws_frames(ws, 1)
         assert hello == {"op": 10, "d": {"heartbeat_interval": 41250}}
