@@ -82,10 +82,6 @@ def not_found() -> DiscordError:
     return DiscordError(404, 0, "404: Not Found")
 
 
-def method_not_allowed() -> DiscordError:
-    return DiscordError(405, 0, "405: Method Not Allowed")
-
-
 def unknown(what: str, code: int) -> DiscordError:
     """Unknown channel (10003), guild (10004), member (10007), message (10008), user (10013),
     webhook (10015), interaction (10062), application command (10063)."""

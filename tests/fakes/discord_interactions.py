@@ -38,7 +38,7 @@ from tests.fakes.discord_messages import (
     MessageService,
     Origin,
 )
-from tests.fakes.discord_objects import Channel, JsonDict, User
+from tests.fakes.discord_objects import Channel, JsonDict, MessageFlag, User
 from tests.fakes.discord_state import DiscordWorld, StoredMessage
 
 RESPONSE_DEADLINE = timedelta(seconds=3)
@@ -52,7 +52,7 @@ VALID_CALLBACKS = {
     AUTOCOMPLETE: (AUTOCOMPLETE_RESULT,),
     MODAL_SUBMIT: (CHANNEL_MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE),
 }
-EPHEMERAL = 1 << 6
+EPHEMERAL = MessageFlag.EPHEMERAL
 
 
 @dataclass

@@ -27,18 +27,30 @@ from tests.fakes.discord_errors import (
     length_error,
     too_large,
 )
-from tests.fakes.discord_objects import MIB, Channel, JsonDict, Permission, User, iso
+from tests.fakes.discord_objects import (
+    MIB,
+    Channel,
+    JsonDict,
+    MessageFlag,
+    Permission,
+    User,
+    iso,
+)
 from tests.fakes.discord_state import DiscordWorld, StoredMessage
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
 MAX_FILES = 10
 MAX_REQUEST = 25 * MIB
-SETTABLE_FLAGS = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 15)
-"""SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, IS_VOICE_MESSAGE, IS_COMPONENTS_V2."""
-EPHEMERAL = 1 << 6
-LOADING = 1 << 7
-COMPONENTS_V2 = 1 << 15
+EPHEMERAL = MessageFlag.EPHEMERAL
+LOADING = MessageFlag.LOADING
+COMPONENTS_V2 = MessageFlag.IS_COMPONENTS_V2
+SETTABLE_FLAGS = (
+    MessageFlag.SUPPRESS_EMBEDS
+    | MessageFlag.SUPPRESS_NOTIFICATIONS
+    | MessageFlag.IS_VOICE_MESSAGE
+    | COMPONENTS_V2
+)
 PARSE_ALL = ("users", "roles", "everyone")
 PARSE_USERS = ("users",)
 

@@ -75,6 +75,17 @@ class Permission:
     """What `app_permissions` holds in a DM with the bot (interaction object footnote)."""
 
 
+class MessageFlag:
+    """https://discord.com/developers/docs/resources/message#message-object-message-flags"""
+
+    SUPPRESS_EMBEDS = 1 << 2
+    EPHEMERAL = 1 << 6
+    LOADING = 1 << 7
+    SUPPRESS_NOTIFICATIONS = 1 << 12
+    IS_VOICE_MESSAGE = 1 << 13
+    IS_COMPONENTS_V2 = 1 << 15
+
+
 class Snowflakes:
     """Unique, increasing snowflakes whose timestamp is the fake clock's
     (https://discord.com/developers/docs/reference#snowflakes)."""

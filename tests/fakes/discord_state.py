@@ -20,6 +20,7 @@ from tests.fakes.discord_objects import (
     Guild,
     JsonDict,
     Member,
+    MessageFlag,
     Overwrite,
     Permission,
     Role,
@@ -30,9 +31,6 @@ from tests.fakes.discord_objects import (
 )
 
 T = TypeVar("T")
-
-EPHEMERAL = 1 << 6
-LOADING = 1 << 7
 
 
 class Changes:
@@ -82,11 +80,11 @@ class StoredMessage:
 
     @property
     def ephemeral(self) -> bool:
-        return bool(self.flags & EPHEMERAL)
+        return bool(self.flags & MessageFlag.EPHEMERAL)
 
     @property
     def loading(self) -> bool:
-        return bool(self.flags & LOADING)
+        return bool(self.flags & MessageFlag.LOADING)
 
     @property
     def attachments(self) -> list[JsonDict]:
