@@ -9,6 +9,18 @@ Start it with `async with FakeDiscord() as discord_fake:`; build a world (`add_g
 
 The fake follows Discord's public documentation (https://discord.com/developers/docs), not a
 client library's expectations; each module cites the pages it implements.
+
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild("Lab")
+        channel = fake.add_text_channel(guild, "renders")
+        ann = fake.add_user("ann")
+        fake.add_member(guild, ann)
+        async with running(client, fake):          # tests.fakes.discord_kit
+            await tree.sync()
+            record = fake.slash_command("generate", {"prompt": "a cat"}, channel=channel, user=ann)
+            await fake.wait_for_response(record)
+            await fake.wait_for(lambda: len(fake.messages_in(channel)) == 2)
+        assert fake.commands.creates == 1 and record.response.type == 5
 """
 
 from __future__ import annotations

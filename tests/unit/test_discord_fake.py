@@ -309,6 +309,55 @@ async def test_button_on_an_old_message_reaches_a_dynamic_item_after_restart(
     assert reply.data["message_reference"]["message_id"] == str(old.id)
 
 
+class Controls(discord.ui.View):
+    """A persistent view: fixed custom_ids, no timeout, registered with add_view at start."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Done", custom_id="controls:done")
+    async def done(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Controls]
+    ) -> None:
+        await interaction.response.edit_message(content="finished", view=None)  # type 7
+
+    @discord.ui.button(label="Later", custom_id="controls:later")
+    async def later(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Controls]
+    ) -> None:
+        await interaction.response.defer()  # type 6: the original response is this message
+        await interaction.edit_original_response(content="edited later")
+
+
+async def test_component_updates_and_a_file_in_the_first_response(world: World) -> None:
+    fake = world.fake
+    client = make_client()
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(name="card", description="Answer with a file and buttons")
+    async def card(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(
+            "card", file=discord.File(_bytes(PNG), "card.png"), view=Controls()
+        )
+
+    async with running(client, fake):
+        client.add_view(Controls())
+        await tree.sync()
+        record = fake.slash_command("card", channel=world.channel, user=world.user)
+        await fake.wait_for_response(record)
+        card_message = fake.messages_in(world.channel)[0]
+        assert card_message.filenames == ["card.png"]
+        assert card_message.custom_ids == ["controls:done", "controls:later"]
+        later = fake.press_button(card_message, "controls:later", user=world.user)
+        await fake.wait_for(lambda: card_message.content == "edited later")
+        done = fake.press_button(card_message, "controls:done", user=world.user)
+        await fake.wait_for_response(done)
+    assert record.response is not None and record.response.files[0].filename == "card.png"
+    assert [r.response.type for r in (later, done) if r.response] == [6, 7]
+    assert card_message.content == "finished" and card_message.buttons == []
+    assert len(fake.messages_in(world.channel)) == 1
+
+
 async def test_a_429_on_a_channel_message_is_retried_after_retry_after(world: World) -> None:
     fake = world.fake
     fake.fail_next(MESSAGES, retry_after=0.05)
@@ -316,7 +365,8 @@ async def test_a_429_on_a_channel_message_is_retried_after_retry_after(world: Wo
     async with running(client, fake):
         channel = client.get_channel(world.channel.id)
         assert isinstance(channel, discord.TextChannel)
-        sent = await channel.send("after a rate limit")  # discord.py sleeps 0.05 s, retries
+        # discord.py sleeps retry_after (0.05 s, real time), rewinds the file and sends again.
+        sent = await channel.send("after a rate limit", file=discord.File(_bytes(PNG), "a.png"))
     limited, accepted = fake.calls(MESSAGES)
     assert (limited.status, accepted.status) == (429, 200)
     assert limited.response == {
@@ -325,6 +375,7 @@ async def test_a_429_on_a_channel_message_is_retried_after_retry_after(world: Wo
         "global": False,
     }
     assert accepted.real_time - limited.real_time >= 0.05
+    assert limited.files[0].data == accepted.files[0].data == PNG
     assert [m.id for m in fake.messages_in(world.channel)] == [sent.id]
 
 
