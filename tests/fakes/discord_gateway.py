@@ -180,12 +180,16 @@ class Gateway:
     def release_resumes(self) -> None:
         self._resume_gate.set()
 
-    def dispatch(self, event: str, data: JsonDict, intent: int | None = None) -> None:
-        """Send a dispatch to every valid session (buffered for replay while disconnected)."""
+    def dispatch(self, event: str, data: JsonDict, intent: int | None = None) -> int:
+        """Send a dispatch to every valid session (buffered for replay while disconnected);
+        the number of sessions that got it."""
+        count = 0
         for session in self.sessions.values():
             if session.invalidated or (intent is not None and not session.intents & intent):
                 continue
             self._dispatch_to(session, event, data)
+            count += 1
+        return count
 
     async def stop(self) -> None:
         for connection in self.connections:

@@ -92,6 +92,8 @@ class InteractionRecord:
     component_message_id: int | None = None
     focused_type: int | None = None
     sent_at: float | None = None
+    delivered: bool = False
+    """Whether a gateway session got the INTERACTION_CREATE (live, or buffered for a resume)."""
     callbacks: list[Callback] = field(default_factory=list)
     original_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
@@ -133,7 +135,7 @@ class Interactions:
 
     def send(self, record: InteractionRecord) -> InteractionRecord:
         record.sent_at = time.perf_counter()
-        self.gateway.dispatch("INTERACTION_CREATE", record.payload, None)
+        record.delivered = self.gateway.dispatch("INTERACTION_CREATE", record.payload, None) > 0
         return record
 
     # -- the callback ----------------------------------------------------------------------

@@ -62,7 +62,7 @@ ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
 class Dispatcher(Protocol):
-    def dispatch(self, event: str, data: JsonDict, intent: int | None) -> None: ...
+    def dispatch(self, event: str, data: JsonDict, intent: int | None) -> int: ...
 
 
 @dataclass

@@ -208,6 +208,7 @@ async def test_slash_command_defer_edit_and_result_message(world: World) -> None
             user=world.user,
             locale="de",
         )
+        assert record.delivered
         interaction, prompt, image, steps, cfg, hires = await asyncio.wait_for(seen.get(), 5)
         assert (prompt, image, steps, cfg, hires) == ("a cat", PNG, 30, 4.5, False)
         assert interaction.locale is discord.Locale.german

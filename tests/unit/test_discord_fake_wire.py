@@ -219,6 +219,7 @@ async def test_interaction_callbacks_once_in_time_and_of_the_right_type(wire: Wi
     fake = wire.fake
     await registered(wire)
     record = fake.slash_command("go", {"file": b"x", "n": 3}, channel=wire.channel, user=wire.user)
+    assert not record.delivered  # no gateway session here: only the REST side is exercised
     callback = f"/interactions/{record.id}/{record.token}/callback"
     status, body, _ = await wire.call("POST", callback, {"type": 6}, auth=False)
     assert (status, first_error(body, "type")) == (400, "INTERACTION_RESPONSE_TYPE_INVALID")
