@@ -95,7 +95,7 @@ class RateLimits:
         return self._headers(route, bucket, now)
 
     def _headers(self, route: str, bucket: Bucket, now: float) -> dict[str, str]:
-        reset_after = max(0.0, bucket.reset_at - now)
+        reset_after = _ceil_ms(bucket.reset_at - now)
         return {
             "X-RateLimit-Limit": str(bucket.limit),
             "X-RateLimit-Remaining": str(bucket.remaining),
@@ -113,7 +113,7 @@ class RateLimits:
         scope: str,
         bucket: Bucket | None = None,
     ) -> DiscordError:
-        retry_after = round(max(retry_after, 0.001), 3)
+        retry_after = _ceil_ms(retry_after)
         self.limited.append((route, major, retry_after))
         now = self._monotonic()
         if bucket is None:
@@ -127,3 +127,9 @@ class RateLimits:
         error = DiscordError(429, None, "You are being rate limited.", headers=headers)
         error.extra = {"retry_after": retry_after, "global": is_global}
         return error
+
+
+def _ceil_ms(seconds: float) -> float:
+    """Seconds rounded up to the millisecond, so a client waiting exactly that long is never
+    early."""
+    return max(0.001, math.ceil(seconds * 1000) / 1000)
