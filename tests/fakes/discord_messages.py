@@ -7,8 +7,9 @@ Follows https://discord.com/developers/docs/resources/message#create-message and
 `message_reference`, `nonce` + `enforce_nonce`, and attachment placeholders
 (https://discord.com/developers/docs/reference#uploading-files): on edit, only the attachments
 listed in `attachments` are kept. Each file must fit the per-file limit (10 MiB unless a boost
-tier or the interaction's `attachment_size_limit` says more) and the whole request 25 MiB
-(or the per-file limit, if larger); a too large upload answers 413 with code 40005.
+tier or the interaction's `attachment_size_limit` says more) and the whole request 25 MiB, the
+documented Create Message maximum (this fake lets a larger per-file limit raise that cap); a
+too large upload answers 413 with code 40005.
 """
 
 from __future__ import annotations
