@@ -71,15 +71,10 @@ class WebhookDelivery(FakeTelegramState):
                 await self._changed.wait_for(self._has_push_work)
             if self._closing.is_set():
                 return
-            again = bool(self._again)
-            update = self._again.pop(0) if again else self._updates[0]
-            if (
-                await self._push(update)
-                and not again
-                and self._updates
-                and self._updates[0] is update
-            ):
-                self._updates.pop(0)
+            queue = self._again or self._updates
+            update = queue[0]
+            if await self._push(update) and queue and queue[0] is update:
+                queue.pop(0)
 
     async def _push(self, update: JsonDict) -> bool:
         """Post with retries; False if the webhook went away meanwhile (the update stays)."""
