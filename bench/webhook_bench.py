@@ -238,7 +238,7 @@ async def throughput(container: Container, runs: list[Run], concurrency: int) ->
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         elapsed = await loop.run_in_executor(pool, send_all, requests, concurrency)
-    await container.tracker.drain()
+    await container.delivery.drain()
     return len(requests) / elapsed
 
 
@@ -291,7 +291,7 @@ async def memory_per_run(container: Container, count: int) -> float:
                 progress=0.5,
             ),
         )
-    await container.tracker.drain()
+    await container.delivery.drain()
     await container.delivery.drain()
     del runs
     gc.collect()

@@ -160,7 +160,6 @@ class Container:
     async def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
-        await self.tracker.drain()
         await self.delivery.drain()
         await self.delivery.close()
         if self.http is not None:

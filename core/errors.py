@@ -82,9 +82,24 @@ class FileTooLarge(Exception):
 
 
 class SendFailed(Exception):
-    """A chat platform refused or failed to take a message; `retry_after` when it said so."""
+    """A chat platform refused or failed to take a message.
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+    `retry_after`: the platform said when to try again. `permanent`: the chat is gone or the bot
+    was blocked; trying again cannot help. `platform_down`: this process cannot reach the
+    platform now (not started, outage); it says nothing about the chat. `maybe_sent`: the
+    message may have gone out all the same (a timeout after the upload)."""
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        *,
+        platform_down: bool = False,
+        maybe_sent: bool = False,
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.platform_down = platform_down
+        self.maybe_sent = maybe_sent

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from core.actions import Action
 from core.workflow import Frozen
 
 
@@ -135,6 +136,13 @@ class DeliveryState(StrEnum):
     ABANDONED = "abandoned"
 
 
+class PartState(StrEnum):
+    """One message of a result: about to be sent (and maybe sent), or confirmed sent."""
+
+    SENDING = "sending"
+    SENT = "sent"
+
+
 class Run(Frozen):
     """A run as stored. State lives in the database; this is a snapshot of one document."""
 
@@ -169,6 +177,8 @@ class Run(Frozen):
     delivery_attempts: int = 0
     delivery_due_at: datetime | None = None
     delivered_at: datetime | None = None
+    delivery_parts: dict[str, PartState] = Field(default_factory=dict)
+    """The messages of the result posted so far (see core/journal.py)."""
     progress_message_id: str | None = None
     rerun_of: str | None = None
 
@@ -206,11 +216,12 @@ class ResultFile(Frozen):
 
 
 class RunResult(Frozen):
-    """What a user is shown when a run ends."""
+    """What a user is shown when a run ends, with what they can do next."""
 
     run: Run
     files: tuple[ResultFile, ...] = ()
     texts: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
 
 
 class ProgressView(Frozen):

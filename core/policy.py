@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_LEASE = timedelta(seconds=60)
+"""A delivery claim's lease, renewed every third of it while sending."""
 
 
 @dataclass(frozen=True)

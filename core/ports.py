@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.models import ProgressView, Run, RunEvent, RunResult, RunStatus, Submission, UploadedFile
+from core.journal import Claim, DeliveryJournal
+from core.models import (
+    PartState,
+    ProgressView,
+    Run,
+    RunEvent,
+    RunResult,
+    RunStatus,
+    Submission,
+    UploadedFile,
+)
 from core.workflow import Deployment, Discovery, InputSpec
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait that long on this clock (long-running loops wait here, so tests drive them)."""
         ...
 
 
@@ -106,14 +120,14 @@ class RunStore(Protocol):
         event: RunEvent,
         now: datetime,
         next_poll_at: datetime | None,
-        claim_until: datetime | None = None,
+        claim: Claim | None = None,
     ) -> bool:
         """Apply a status event if it moves the run forward (see `run_stage`) and is about the
         run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it,
         records the final cost (rate x billed seconds, see `Run.duration_s`, in the same update,
         so every ended run is costed once, delivered or not) and makes delivery pending, or,
-        with `claim_until`, claimed by the caller until then: only one caller can win the
-        terminal change, so it may deliver without a second claim.
+        with `claim`, claimed by the caller: only one caller can win the terminal change, so it
+        may deliver without a second claim.
         Returns whether the stored run changed; duplicate and late events change nothing."""
         ...
 
@@ -127,23 +141,45 @@ class RunStore(Protocol):
 
     async def unfinished(self, limit: int) -> list[Run]: ...
 
-    async def claim_delivery(self, run_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Atomically take the right to deliver a finished run's result: succeeds for exactly one
-        caller while delivery is pending and due, or claimed with an expired lease."""
+    async def is_finished(self, run_id: str) -> bool:
+        """Whether the run has ended (a cheap read for a progress sender racing the end)."""
         ...
 
-    async def finish_delivery(self, run_id: str, now: datetime) -> None:
-        """Mark a claimed delivery done."""
+    async def claim_delivery(self, run_id: str, now: datetime, claim: Claim) -> bool:
+        """Take the right to deliver a finished run's result: succeeds for exactly one caller
+        while delivery is pending and due, or claimed with a lease that ran out."""
+        ...
+
+    async def renew_claim(self, run_id: str, claim: Claim) -> bool:
+        """Extend the lease to `claim.until`; False when the claim is no longer `claim.owner`'s."""
+        ...
+
+    async def set_part(self, run_id: str, owner: str, part: str, state: PartState | None) -> bool:
+        """Record one message of the result (None forgets it), only while `owner` holds the
+        claim."""
+        ...
+
+    async def finish_delivery(self, run_id: str, owner: str, now: datetime) -> bool:
+        """Mark a delivery done, only by the owner of its claim."""
         ...
 
     async def retry_delivery(
-        self, run_id: str, due_at: datetime | None, abandon: bool = False
-    ) -> None:
-        """Give a claimed delivery back, to be tried again at `due_at` (or given up)."""
+        self, run_id: str, owner: str, due_at: datetime | None, *, count: bool = True
+    ) -> bool:
+        """Give a claimed delivery back, to be tried again at `due_at` (None: given up), only by
+        its owner. `count`: whether this was a real attempt (not "platform not served here")."""
         ...
 
-    async def deliveries_due(self, now: datetime, limit: int) -> list[Run]:
-        """Finished runs whose delivery is pending and due, or claimed with an expired lease."""
+    async def deliveries_due(
+        self, now: datetime, limit: int, platforms: Collection[str]
+    ) -> list[Run]:
+        """Finished runs of those platforms whose delivery is pending and due, or claimed with
+        an expired lease."""
+        ...
+
+    async def redeliver(self, run_id: str, now: datetime, fresh: bool) -> bool:
+        """Make a finished run's delivery due again (an admin's request). `fresh` forgets which
+        messages were sent, so all of them go again. False when it is being delivered now."""
         ...
 
     async def set_progress_message(self, run_id: str, message_id: str) -> None: ...
@@ -200,16 +236,24 @@ class ChatNotifier(Protocol):
         """Create or edit the run's status message; returns its message id when created."""
         ...
 
-    async def deliver_result(self, result: RunResult) -> None:
-        """Post the outcome (files, or the reason it failed). Raises on failure to send."""
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+        """Post the outcome (files, or the reason it failed) with its actions, each message
+        through `core.journal.send_once`, then show the status message in its final state.
+        Raises SendFailed when a message could not be sent, ClaimLost when the delivery was
+        taken over."""
+        ...
+
+    async def show_final(self, result: RunResult) -> None:
+        """Best effort: the run's status message in its final state (a progress edit from
+        another process may have raced the end)."""
         ...
 
 
 class RunFollower(Protocol):
     """Hears of every stored change to a run: shows progress, delivers results."""
 
-    async def run_changed(self, run: Run, claimed: bool = False) -> None:
-        """`claimed`: the caller holds the delivery claim of this finished run."""
+    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
+        """`claim`: the caller holds the delivery claim of this finished run."""
         ...
 
     async def deliver_due(self) -> int: ...

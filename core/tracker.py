@@ -4,15 +4,13 @@ change nothing. The terminal update, which only one caller can win, also records
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from cachetools import TTLCache
 
 from core.backends import BackendRegistry
 from core.errors import BackendError, NotAllowed, RunNotFound, UnknownRun, UserFacingError
+from core.journal import Claim
 from core.metrics import Metrics
 from core.models import ChatRef, EventSource, Run, RunEvent, RunStatus
 from core.policy import RunPolicy
@@ -39,7 +37,6 @@ class RunTracker:
         self._clock = clock
         self._policy = policy
         self._metrics = metrics
-        self._tasks: set[asyncio.Task[None]] = set()
         self._heads: TTLCache[str, RunHead] = TTLCache(
             maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S
         )
@@ -49,7 +46,7 @@ class RunTracker:
         now = self._clock.now()
         terminal = event.status.terminal
         next_poll = None if terminal else now + self._policy.quiet_poll_delay
-        claim = now + self._policy.delivery_lease if terminal else None
+        claim = Claim.new(now + self._policy.delivery_lease) if terminal else None
         changed = await self._store.apply_event(run_id, event, now, next_poll, claim)
         self._metrics.count_event(event.source.value, "applied" if changed else "ignored")
         if not changed:
@@ -58,10 +55,9 @@ class RunTracker:
         if run is None:
             return True
         log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
-        if terminal:  # fetching outputs and posting them must not hold up the webhook's reply
-            self._spawn(self._delivery.run_changed(run, claimed=True))
-        else:  # only queues the view for the chat's coalescing sender
-            await self._delivery.run_changed(run)
+        # Neither holds up the caller (a webhook's reply): a result is delivered in the
+        # background, a progress view only queued for its chat's sender.
+        await self._delivery.run_changed(run, claim)
         return True
 
     async def _current(self, run_id: str, event: RunEvent) -> Run | None:
@@ -110,13 +106,3 @@ class RunTracker:
             f"Cancelled by {by.user_name or by.user_key}.",
         )
         return await self._store.get(run_id) or run
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self) -> None:
-        """Wait for follow-up work (deliveries) started by applied events."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)

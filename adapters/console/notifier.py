@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from core.chat.text_render import TextRenderer
+from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, RunResult
 
 PLATFORM = "console"
@@ -29,15 +30,22 @@ class ConsoleNotifier:
             self._print(text)
         return view.run.progress_message_id or view.run.id
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._last.pop(result.run.id, None)
         lines = [self._words.result_summary(result.run).replace("\n", " · ")]
         for file in result.files:
             where = file.path or f"{file.url} (too large to download)"
             lines.append(f"  {file.kind.value}: {where}")
         lines += [f"  text: {text}" for text in result.texts]
-        self._print("\n".join(lines))
+
+        async def show() -> None:
+            self._print("\n".join(lines))
+
+        await send_once(journal, "result", show)
         self.result_shown.set()
+
+    async def show_final(self, result: RunResult) -> None:
+        """A terminal shows lines, not messages to edit: nothing to put right."""
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from core.actions import Action, ActionKind
 from core.chat import buttons
-from core.chat.content import Action, ActionKind
 from core.chat.text_render import TextRenderer
 
 CALLBACK_PATTERN = buttons.PATTERN

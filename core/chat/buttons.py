@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from core.chat.content import Action, ActionKind
+from core.actions import Action, ActionKind
 from core.chat.operations import CancelRun, Rerun, UserOperation
 
 RUN_ID = r"[A-Za-z0-9_-]{1,48}"

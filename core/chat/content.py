@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from core.actions import Action
 from core.models import Run, RunStatus
 from core.notices import Notice, Problem
 from core.workflow import InputSpec
-
-
-class ActionKind(StrEnum):
-    CANCEL = "cancel"
-    RERUN = "rerun"
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: ActionKind
-    run_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 
+from core.actions import Action, ActionKind
 from core.catalog import Catalog
 from core.chat.book import CommandBook
 from core.chat.content import (
-    Action,
-    ActionKind,
     Content,
     GeneralHelp,
     Message,

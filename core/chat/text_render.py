@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.actions import Action
 from core.chat.commands import CommandSpec
 from core.chat.content import (
-    Action,
     Content,
     GeneralHelp,
     Message,

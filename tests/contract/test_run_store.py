@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from core.models import DeliveryState, Run, RunStatus
+from core.journal import Claim
+from core.models import ChatRef, DeliveryState, EventSource, PartState, Run, RunEvent, RunStatus
 from core.ports import RunStore
 from tests.contract.runs_data import NOW, SECOND, event, image, make_run, submission
 
@@ -139,8 +140,9 @@ async def test_finish_delivery_keeps_cost_and_progress_message(run_store: RunSto
     run = await finished(run_store)
     cost = (await run_store.get(run.id) or run).cost_usd
     await run_store.set_progress_message(run.id, "m-9")
-    assert await run_store.claim_delivery(run.id, NOW, NOW + 60 * SECOND)
-    await run_store.finish_delivery(run.id, NOW)
+    claim = Claim.new(NOW + 60 * SECOND)
+    assert await run_store.claim_delivery(run.id, NOW, claim)
+    assert await run_store.finish_delivery(run.id, claim.owner, NOW)
     got = await run_store.get(run.id)
     assert got is not None
     assert (got.cost_usd, got.progress_message_id) == (cost, "m-9")
@@ -192,13 +194,18 @@ async def test_a_run_without_a_rate_has_no_cost(run_store: RunStore) -> None:
     assert (got.cost_usd, got.error) == (None, "$x {y}")
 
 
+def lease(seconds: float) -> Claim:
+    return Claim.new(NOW + seconds * SECOND)
+
+
+ALL = ("telegram", "discord")
+
+
 async def test_claim_delivery_exactly_once_under_race(run_store: RunStore) -> None:
     run = await finished(run_store)
-    lease = NOW + 60 * SECOND
-    claims = await asyncio.gather(
-        *(run_store.claim_delivery(run.id, NOW, lease) for _ in range(3))
-    )
-    assert sorted(claims) == [False, False, True]
+    claims = [lease(60) for _ in range(3)]
+    won = await asyncio.gather(*(run_store.claim_delivery(run.id, NOW, c) for c in claims))
+    assert sorted(won) == [False, False, True]
     got = await run_store.get(run.id)
     assert got is not None
     assert got.delivery is DeliveryState.CLAIMED
@@ -206,34 +213,70 @@ async def test_claim_delivery_exactly_once_under_race(run_store: RunStore) -> No
 
 async def test_claim_waits_for_due_time_and_needs_a_finished_run(run_store: RunStore) -> None:
     unfinished = await submitted(run_store, "b-1")
-    assert not await run_store.claim_delivery(unfinished.id, NOW, NOW + SECOND)
+    assert not await run_store.claim_delivery(unfinished.id, NOW, lease(1))
     run = await finished(run_store, "b-2")
-    assert not await run_store.claim_delivery(run.id, NOW - SECOND, NOW + SECOND)
-    assert await run_store.claim_delivery(run.id, NOW, NOW + SECOND)
+    assert not await run_store.claim_delivery(run.id, NOW - SECOND, lease(1))
+    assert await run_store.claim_delivery(run.id, NOW, lease(1))
 
 
 async def test_expired_lease_lets_another_claimer_in(run_store: RunStore) -> None:
     run = await finished(run_store)
-    lease = NOW + 60 * SECOND
-    assert await run_store.claim_delivery(run.id, NOW, lease)
-    assert not await run_store.claim_delivery(run.id, lease, lease + 60 * SECOND)
-    assert await run_store.deliveries_due(lease, 10) == []
-    after = lease + SECOND
-    assert [r.id for r in await run_store.deliveries_due(after, 10)] == [run.id]
-    assert await run_store.claim_delivery(run.id, after, after + 60 * SECOND)
-    await run_store.finish_delivery(run.id, after)
-    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
+    first = lease(60)
+    assert await run_store.claim_delivery(run.id, NOW, first)
+    assert not await run_store.claim_delivery(run.id, first.until, lease(120))
+    assert await run_store.deliveries_due(first.until, 10, ALL) == []
+    after = first.until + SECOND
+    assert [r.id for r in await run_store.deliveries_due(after, 10, ALL)] == [run.id]
+    second = Claim.new(after + 60 * SECOND)
+    assert await run_store.claim_delivery(run.id, after, second)
+    assert await run_store.finish_delivery(run.id, second.owner, after)
+    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, lease(3660))
     got = await run_store.get(run.id)
     assert got is not None
     assert (got.delivery, got.delivered_at) == (DeliveryState.DELIVERED, after)
-    assert await run_store.deliveries_due(NOW + 3600 * SECOND, 10) == []
+    assert await run_store.deliveries_due(NOW + 3600 * SECOND, 10, ALL) == []
+
+
+async def test_only_the_owner_of_a_claim_can_change_it(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    stale = lease(60)
+    assert await run_store.claim_delivery(run.id, NOW, stale)
+    later = NOW + 61 * SECOND
+    taker = Claim.new(later + 60 * SECOND)
+    assert await run_store.claim_delivery(run.id, later, taker)  # the first lease ran out
+    assert not await run_store.renew_claim(run.id, Claim(stale.owner, later + 600 * SECOND))
+    assert not await run_store.set_part(run.id, stale.owner, "photos-0", PartState.SENDING)
+    assert not await run_store.finish_delivery(run.id, stale.owner, later)
+    assert not await run_store.retry_delivery(run.id, stale.owner, later)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.delivery, got.delivery_parts) == (DeliveryState.CLAIMED, {})
+    assert await run_store.renew_claim(run.id, Claim(taker.owner, later + 600 * SECOND))
+    assert not await run_store.claim_delivery(run.id, later + 300 * SECOND, lease(900))
+
+
+async def test_parts_sent_are_kept_for_whoever_delivers_next(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    first = lease(60)
+    assert await run_store.claim_delivery(run.id, NOW, first)
+    assert await run_store.set_part(run.id, first.owner, "photos-0", PartState.SENDING)
+    assert await run_store.set_part(run.id, first.owner, "photos-0", PartState.SENT)
+    assert await run_store.set_part(run.id, first.owner, "file.1", PartState.SENDING)
+    assert await run_store.set_part(run.id, first.owner, "text", PartState.SENDING)
+    assert await run_store.set_part(run.id, first.owner, "text", None)
+    assert await run_store.retry_delivery(run.id, first.owner, NOW)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert got.delivery_parts == {"photos-0": PartState.SENT, "file_1": PartState.SENDING}
+    assert got.delivery_attempts == 1
 
 
 async def test_retry_delivery_then_abandon(run_store: RunStore) -> None:
     run = await finished(run_store)
-    assert await run_store.claim_delivery(run.id, NOW, NOW + 60 * SECOND)
+    first = lease(60)
+    assert await run_store.claim_delivery(run.id, NOW, first)
     retry_at = NOW + 30 * SECOND
-    await run_store.retry_delivery(run.id, retry_at)
+    assert await run_store.retry_delivery(run.id, first.owner, retry_at)
     got = await run_store.get(run.id)
     assert got is not None
     assert (got.delivery, got.delivery_attempts, got.delivery_due_at) == (
@@ -241,14 +284,83 @@ async def test_retry_delivery_then_abandon(run_store: RunStore) -> None:
         1,
         retry_at,
     )
-    assert not await run_store.claim_delivery(run.id, retry_at - SECOND, retry_at + SECOND)
-    assert await run_store.deliveries_due(retry_at - SECOND, 10) == []
-    assert await run_store.claim_delivery(run.id, retry_at, retry_at + 60 * SECOND)
-    await run_store.retry_delivery(run.id, None, abandon=True)
+    assert not await run_store.claim_delivery(run.id, retry_at - SECOND, lease(90))
+    assert await run_store.deliveries_due(retry_at - SECOND, 10, ALL) == []
+    second = lease(120)
+    assert await run_store.claim_delivery(run.id, retry_at, second)
+    assert await run_store.retry_delivery(run.id, second.owner, retry_at, count=False)
+    third = lease(120)
+    assert await run_store.claim_delivery(run.id, retry_at, third)
+    assert await run_store.retry_delivery(run.id, third.owner, None)
     got = await run_store.get(run.id)
     assert got is not None
     assert (got.delivery, got.delivery_attempts) == (DeliveryState.ABANDONED, 2)
-    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, NOW + 3660 * SECOND)
+    assert not await run_store.claim_delivery(run.id, NOW + 3600 * SECOND, lease(3660))
+
+
+async def ended_on(store: RunStore, platform: str, backend_run_id: str) -> Run:
+    run = make_run(chat=ChatRef(platform=platform, chat_id="1", user_id="1"))
+    await store.insert(run)
+    assert await store.mark_submitted(run.id, submission(backend_run_id, NOW))
+    assert await store.apply_event(
+        run.id, event(RunStatus.SUCCESS, 1.0, backend_run_id), NOW, None
+    )
+    return run
+
+
+async def test_owed_deliveries_are_listed_per_platform(run_store: RunStore) -> None:
+    console = [await ended_on(run_store, "console", f"c-{i}") for i in range(3)]
+    mine = await ended_on(run_store, "telegram", "t-1")
+    due = await run_store.deliveries_due(NOW, 2, ["telegram"])
+    assert [r.id for r in due] == [mine.id]  # never crowded out by other platforms' runs
+    others = await run_store.deliveries_due(NOW, 10, ["console", "discord"])
+    assert {r.id for r in others} == {r.id for r in console}
+
+
+async def test_redeliver_makes_a_settled_delivery_due_again(run_store: RunStore) -> None:
+    run = await finished(run_store)
+    claim = lease(60)
+    assert await run_store.claim_delivery(run.id, NOW, claim)
+    assert not await run_store.redeliver(run.id, NOW, fresh=False)  # being delivered now
+    assert await run_store.set_part(run.id, claim.owner, "photos-0", PartState.SENT)
+    assert await run_store.retry_delivery(run.id, claim.owner, None)
+    later = NOW + 100 * SECOND
+    assert await run_store.redeliver(run.id, later, fresh=False)
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.delivery, got.delivery_due_at) == (DeliveryState.PENDING, later)
+    assert got.delivery_parts == {"photos-0": PartState.SENT}
+    assert await run_store.redeliver(run.id, later, fresh=True)
+    assert (await run_store.get(run.id) or run).delivery_parts == {}
+    unfinished = await submitted(run_store, "b-9")
+    assert not await run_store.redeliver(unfinished.id, later, fresh=True)
+
+
+async def test_is_finished(run_store: RunStore) -> None:
+    running = await submitted(run_store, "b-1")
+    done = await finished(run_store, "b-2")
+    assert not await run_store.is_finished(running.id)
+    assert await run_store.is_finished(done.id)
+    assert not await run_store.is_finished("missing")
+
+
+async def test_a_run_ended_during_its_submit_still_records_its_backend_id(
+    run_store: RunStore,
+) -> None:
+    run = make_run()
+    await run_store.insert(run)
+    cancel = RunEvent(backend_run_id="", status=RunStatus.CANCELLED, source=EventSource.CANCEL)
+    assert await run_store.apply_event(run.id, cancel, NOW, None)
+    assert not await run_store.mark_submitted(run.id, submission("late-1", NOW))
+    got = await run_store.get(run.id)
+    assert got is not None
+    assert (got.status, got.backend_run_id, got.backend) == (
+        RunStatus.CANCELLED,
+        "late-1",
+        "comfydeploy",
+    )
+    assert not await run_store.mark_submitted(run.id, submission("late-2", NOW))
+    assert (await run_store.get(run.id) or run).backend_run_id == "late-1"
 
 
 async def test_due_for_poll_and_note_poll(run_store: RunStore) -> None:

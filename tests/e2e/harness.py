@@ -63,7 +63,6 @@ class Engine:
         return reply
 
     async def settle(self) -> None:
-        await self.container.tracker.drain()
         await self.container.delivery.drain()
 
     async def last_run(self) -> Run:

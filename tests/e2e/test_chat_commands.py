@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.chat.content import Action, ActionKind
+from core.actions import Action, ActionKind
 from core.models import ChatRef, RunStatus
 from tests.e2e.harness import Engine, world
 from tests.fakes.attachments import BytesAttachment, png

@@ -11,6 +11,7 @@ import pytest
 
 from adapters.simulator import GPU_PRICING, TXT2IMG_DEPLOYMENT_ID, SimulatorServer
 from core.errors import SendFailed
+from core.journal import DeliveryJournal
 from core.models import ChatRef, DeliveryState, ProgressView, RunResult, RunStatus
 from tests.e2e.harness import Engine, world
 from tests.fakes.attachments import BytesAttachment, png
@@ -84,7 +85,10 @@ class BlockedChat:
     async def show_progress(self, view: ProgressView) -> str | None:
         raise SendFailed("bot was blocked by the user", permanent=True)
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+        raise SendFailed("bot was blocked by the user", permanent=True)
+
+    async def show_final(self, result: RunResult) -> None:
         raise SendFailed("bot was blocked by the user", permanent=True)
 
 

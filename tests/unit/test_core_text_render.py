@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.actions import Action, ActionKind
 from core.chat.content import (
-    Action,
-    ActionKind,
     GeneralHelp,
     Message,
     Problems,

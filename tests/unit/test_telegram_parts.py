@@ -19,8 +19,8 @@ from adapters.telegram.limits import fit_text, split_text
 from adapters.telegram.result_plan import plan_result
 from adapters.telegram.webhook import SECRET_HEADER, WebhookReceiver
 from adapters.telegram.wording import SYNTAX
+from core.actions import Action, ActionKind
 from core.chat import buttons
-from core.chat.content import Action, ActionKind
 from core.chat.operations import CancelRun, Rerun
 from core.chat.text_render import TextRenderer
 from core.models import ChatRef, OutputKind, ResultFile
