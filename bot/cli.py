@@ -89,9 +89,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
-        await container.start_engine(before_reconcile=platforms.start)
+        await container.start_engine(before_reconcile=platforms.start, settle=False)
         container.start_scheduler()
+        settling = asyncio.create_task(container.settle())  # never holds up the scheduler
         await stopped.wait()
+        settling.cancel()
         await platforms.stop()
     finally:
         await container.close()

@@ -73,6 +73,7 @@ class Container:
     files: FileManager
     delivery: DeliveryService
     tracker: RunTracker
+    dispatcher: Dispatcher
     launcher: RunLauncher
     watch: RunWatch
     signer: WebhookSigner
@@ -96,9 +97,13 @@ class Container:
         )
 
     async def start_engine(
-        self, before_reconcile: Callable[[], Awaitable[None]] | None = None
+        self,
+        before_reconcile: Callable[[], Awaitable[None]] | None = None,
+        *,
+        settle: bool = True,
     ) -> None:
-        """Load the catalog and prices, then settle what a previous process left unfinished.
+        """Load the catalog and prices, then settle what a previous process left unfinished
+        (unless `settle` is False: then call `settle()` yourself, e.g. in the background).
 
         `before_reconcile` starts the chat platforms: they need the catalog (command menus),
         and owed results need them."""
@@ -106,7 +111,14 @@ class Container:
         await self.costs.refresh()
         if before_reconcile is not None:
             await before_reconcile()
+        if settle:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """What a previous process left: unfinished runs polled, pending ones acted on, owed
+        results delivered."""
         await self.watch.reconcile()
+        await self.dispatcher.settle_pending()
 
     def backend_routes(self) -> list[web.RouteDef]:
         return [
@@ -135,6 +147,8 @@ class Container:
             Job("poll quiet runs", poll_every, self.watch.poll_due),
             Job("time out overdue runs", 30, self.watch.expire_overdue),
             Job("deliver owed results", 10, self.delivery.deliver_due),
+            Job("settle pending runs", 30, self.dispatcher.settle_pending),
+            Job("delete old outputs", 3600, self._purge_outputs),
             Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
             Job("refresh prices", 3600, self.costs.refresh),
         ]
@@ -143,6 +157,10 @@ class Container:
         self.scheduler = Scheduler(self.jobs())
         self.scheduler.start()
         return self.scheduler
+
+    async def _purge_outputs(self) -> int:
+        keep = timedelta(hours=self.settings.output_retention_hours)
+        return await self.files.purge(self.clock.now(), keep)
 
     async def _db_ping(self) -> bool:
         try:
@@ -243,14 +261,19 @@ async def _build(
         settings.data_dir,
         max_input_bytes=policy.max_input_bytes,
         max_output_bytes=int(settings.max_output_mb * MB),
-        fetch_timeout_s=120,
+        fetch_timeout_s=300,
+        extra_output_hosts=settings.output_hosts,
     )
     delivery = DeliveryService(
         store=runs_store,
         files=files,
         clock=clock,
         metrics=metrics,
-        policy=delivery_policy or DeliveryPolicy(),
+        policy=delivery_policy
+        or DeliveryPolicy(
+            retry_budget=timedelta(hours=settings.delivery_retry_hours),
+            max_concurrent=settings.max_concurrent_deliveries,
+        ),
         notifiers=notifiers,
     )
     tracker = RunTracker(
@@ -261,9 +284,12 @@ async def _build(
         policy=policy,
         metrics=metrics,
     )
+    router = Router(routing_file, registry.default.name)
     dispatcher = Dispatcher(
         store=runs_store,
         backends=registry,
+        catalog=catalog,
+        router=router,
         costs=costs,
         tracker=tracker,
         signer=signer,
@@ -273,7 +299,7 @@ async def _build(
     launcher = RunLauncher(
         store=runs_store,
         catalog=catalog,
-        router=Router(routing_file, registry.default.name),
+        router=router,
         backends=registry,
         costs=costs,
         files=files,
@@ -305,10 +331,11 @@ async def _build(
         files=files,
         delivery=delivery,
         tracker=tracker,
+        dispatcher=dispatcher,
         launcher=launcher,
         watch=watch,
         signer=signer,
-        ingress=WebhookIngress(tracker, runs_store, signer, metrics),
+        ingress=WebhookIngress(tracker, dispatcher, runs_store, signer, metrics, clock),
         embedded=embedded,
         _closers=[stack],
     )

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(default=2000, gt=0)
     max_input_image_mb: float = Field(default=20, gt=0)
     max_output_mb: float = Field(default=200, gt=0)
+    output_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    output_retention_hours: float = Field(default=72, gt=0)
+    max_concurrent_deliveries: int = Field(default=8, gt=0)
+    delivery_retry_hours: float = Field(default=24, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -53,6 +57,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("output_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("admin_ids")
