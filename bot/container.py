@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from adapters.http.app import HttpServer, build_http_app
 from adapters.mongo.catalog import MongoCatalogStore
@@ -19,10 +20,11 @@ from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
-from bot.backends import build_backends
+from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
+from bot.preflight import data_dir_problem, missing_files, port_in_use_error, require
 from bot.scheduler import Job, Scheduler
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.chat.book import CommandBook
@@ -92,6 +94,7 @@ class Container:
             tracker=self.tracker,
             store=self.runs_store,
             users=self.users,
+            delivery=self.delivery,
             admins=self.settings.admin_ids,
             clock=self.clock,
         )
@@ -108,6 +111,12 @@ class Container:
         `before_reconcile` starts the chat platforms: they need the catalog (command menus),
         and owed results need them."""
         await self.catalog.start()
+        refused = [
+            f"{name}: the backend refused our credentials ({error})"
+            for name, error in self.catalog.failures.items()
+            if error.status in (401, 403)
+        ]
+        require(*refused)
         await self.costs.refresh()
         if before_reconcile is not None:
             await before_reconcile()
@@ -136,9 +145,14 @@ class Container:
             backend_ping=self._backends_ping,
             routes=[*self.backend_routes(), *routes],
         )
-        self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
-        await self.http.start()
-        return self.http
+        server = HttpServer(app, self.settings.http_host, self.settings.http_port)
+        try:
+            await server.start()
+        except OSError as error:
+            await server.stop()
+            raise port_in_use_error(self.settings, error) from None
+        self.http = server
+        return server
 
     def jobs(self) -> list[Job]:
         settings = self.settings
@@ -175,15 +189,25 @@ class Container:
                 return False
         return True
 
-    async def close(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        await self.delivery.drain()
-        await self.delivery.close()
+    async def shutdown(self, grace_s: float | None) -> None:
+        """Stop taking work (webhooks, scheduled jobs, new deliveries); let what runs finish
+        within `grace_s` (None: however long it takes); deliveries not done by then are given
+        back for another process. The database and the backends stay open."""
         if self.http is not None:
             await self.http.stop()
+            self.http = None
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace_s)
+            self.scheduler = None
+        if grace_s is None:
+            await self.delivery.drain()
+        await self.delivery.stop(grace_s or 0)
+
+    async def close(self) -> None:
+        await self.shutdown(None)
         for stack in reversed(self._closers):
             await stack.aclose()
+        self._closers.clear()
 
 
 async def build_container(
@@ -213,6 +237,7 @@ async def _build(
     delivery_policy: DeliveryPolicy | None,
 ) -> Container:
     clock = clock or SystemClock()
+    require(*missing_files(settings), data_dir_problem(settings))
     catalog_file = load_catalog_file(settings.catalog_file)
     routing_file = load_routing_file(settings.routing_file)
     embedded: EmbeddedMongo | None = None
@@ -223,11 +248,18 @@ async def _build(
         log.info("embedded database started on %s", uri)
     else:
         uri = settings.mongodb_uri.get_secret_value()
-    client, db = await open_database(uri, settings.mongodb_db)
+    try:
+        client, db = await open_database(
+            uri, settings.mongodb_db, settings.mongodb_timeout_seconds
+        )
+    except PyMongoError as error:
+        where = "the embedded database" if embedded else "MONGODB_URI"
+        raise SettingsError(f"{where}: no MongoDB answers ({type(error).__name__})") from None
     stack.push_async_callback(client.close)
-    registry = BackendRegistry(
-        list(backends) if backends is not None else build_backends(settings)
-    )
+    chosen = list(backends) if backends is not None else build_backends(settings)
+    if not chosen:
+        raise SettingsError(NO_BACKEND)
+    registry = BackendRegistry(chosen)
     stack.push_async_callback(registry.close)
     metrics = Metrics()
     runs_store = MongoRunStore(db)

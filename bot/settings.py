@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     comfydeploy_timeout_seconds: float = Field(default=30, gt=0)
     mongodb_uri: SecretStr | None = None
     mongodb_db: str = "comfybot"
+    mongodb_timeout_seconds: float = Field(default=10, gt=0)
     data_dir: Path = Path("data")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     output_retention_hours: float = Field(default=72, gt=0)
     max_concurrent_deliveries: int = Field(default=8, gt=0)
     delivery_retry_hours: float = Field(default=24, gt=0)
+    shutdown_grace_seconds: float = Field(default=30, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
