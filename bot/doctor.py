@@ -6,7 +6,8 @@ import asyncio
 
 from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.mongo.database import create_client
-from adapters.mongo.embedded import EmbeddedMongoError, check_folder_free, find_executable
+from adapters.mongo.embedded import EmbeddedMongoError, find_executable
+from adapters.mongo.folder_report import data_dir_status, database_folder_status
 from bot.config_files import load_catalog_file, load_routing_file
 from bot.settings import Settings, SettingsError
 from core.errors import BackendError
@@ -33,6 +34,8 @@ async def run_doctor(settings: Settings) -> list[str]:
             report(True, what, f"{path} {state}")
         except SettingsError as error:
             report(False, what, str(error))
+    data_dir_ok, data_dir_detail = data_dir_status(settings.data_dir)
+    report(data_dir_ok, "data dir", data_dir_detail)
     report(*await _check_database(settings))
     report(*await _check_backend(settings))
     if settings.public_base_url is None:
@@ -51,10 +54,10 @@ async def _check_database(settings: Settings) -> tuple[bool, str, str]:
     if settings.mongodb_uri is None:
         try:
             find_executable()
-            check_folder_free(settings.data_dir / "mongo")
         except EmbeddedMongoError as error:
             return False, "database", f"embedded server cannot start: {error}"
-        return True, "database", f"embedded, data in {settings.data_dir / 'mongo'}"
+        ok, detail = database_folder_status(settings.data_dir / "mongo")
+        return ok, "database", detail
     client = create_client(
         settings.mongodb_uri.get_secret_value(), server_selection_timeout_ms=5000
     )

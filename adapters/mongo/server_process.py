@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
-from adapters.mongo.folder_state import pid_alive, send
+from adapters.mongo.folder_state import pid_alive, send, terminate_server
 
 EXECUTABLE = "secantusd-py"
 KEEPER = Path(__file__).with_name("keeper.py")
 STOP_GRACE_S = 10.0
 """How long the keeper lets the server close WiredTiger before it kills it."""
+_POLL_S = 0.05
 
 _lifelines: set[int] = set()
 _lifelines_lock = threading.Lock()
@@ -168,15 +170,23 @@ class ServerProcess:
         self._close_stderr()
 
     def terminate_sync(self, timeout: float = STOP_GRACE_S + 5.0) -> None:
-        """Stop the server and wait until it and its keeper are gone."""
+        """Stop the server and wait until it and its keeper are gone.
+
+        The keeper normally outlives its server; if it was killed, the server is stopped here
+        (SIGTERM to its main thread, SIGKILL once `timeout` has passed)."""
+        deadline = time.monotonic() + timeout
         self.request_stop()
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            if pid_alive(self.server_pid):
-                send(self.server_pid, signal.SIGKILL)
             self.proc.kill()
             self.proc.wait()
+        if pid_alive(self.server_pid):
+            terminate_server(self.server_pid)
+            while pid_alive(self.server_pid) and time.monotonic() < deadline:
+                time.sleep(_POLL_S)
+            if pid_alive(self.server_pid):
+                send(self.server_pid, signal.SIGKILL)
         self._close_stderr()
 
     def _close_stderr(self) -> None:
