@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -30,17 +29,14 @@ from adapters.mongo.folder_state import (
     OwnerLock,
     Role,
     ServerRecord,
+    Status,
     clear_record,
-    pid_alive,
     read_record,
-    send,
-    server_holding,
-    terminate_server,
     write_record,
 )
+from adapters.mongo.leftover import stop_leftover_server
 from adapters.mongo.server_process import (
     EXECUTABLE,
-    STOP_GRACE_S,
     EmbeddedMongoError,
     ServerProcess,
     find_executable,
@@ -51,7 +47,6 @@ __all__ = [
     "MEMORY",
     "EmbeddedMongo",
     "EmbeddedMongoError",
-    "check_folder_free",
     "find_executable",
     "mongo_uri",
 ]
@@ -60,7 +55,6 @@ log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
 START_TIMEOUT_S = 20.0
-STALE_STOP_TIMEOUT_S = STOP_GRACE_S + 5.0
 _POLL_S = 0.05
 _PORT_TRIES = 3
 
@@ -87,17 +81,6 @@ def port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
         return True
     return False
-
-
-def check_folder_free(data_dir: Path) -> None:
-    """Fail clearly when a live server holds the folder's WiredTiger lock."""
-    holder = server_holding(data_dir)
-    if holder is not None:
-        pid = f" (pid {holder})" if holder else ""
-        raise EmbeddedMongoError(
-            f"database folder {data_dir} is in use by another running server{pid}; "
-            "stop it first or choose another folder"
-        )
 
 
 class EmbeddedMongo:
@@ -223,14 +206,14 @@ class EmbeddedMongo:
             return server
         raise AssertionError("unreachable")
 
-    def _record(self, server: ServerProcess, status: str) -> ServerRecord:
+    def _record(self, server: ServerProcess, status: Status) -> ServerRecord:
         return ServerRecord(
             owner_pid=os.getpid(),
             keeper_pid=server.keeper_pid,
             server_pid=server.server_pid,
             port=server.port,
             role=self.role,
-            status="starting" if status == "starting" else "running",
+            status=status,
         )
 
     # -- stop ----------------------------------------------------------------------------
@@ -250,7 +233,7 @@ class EmbeddedMongo:
         folder = self.folder
         if self.shared:
             if folder is not None:
-                write_record(folder, _stopping(self._record(server, "running")))
+                write_record(folder, self._record(server, "stopping"))
             server.leave()
         else:
             server.terminate_sync()
@@ -258,17 +241,6 @@ class EmbeddedMongo:
                 clear_record(folder)
         if owner is not None:
             owner.release()
-
-
-def _stopping(record: ServerRecord) -> ServerRecord:
-    return ServerRecord(
-        owner_pid=record.owner_pid,
-        keeper_pid=record.keeper_pid,
-        server_pid=record.server_pid,
-        port=record.port,
-        role=record.role,
-        status="stopping",
-    )
 
 
 def _wait_ready(server: ServerProcess) -> None:
@@ -285,51 +257,3 @@ def _wait_ready(server: ServerProcess) -> None:
                 f"{EXECUTABLE} did not open port {server.port} within {START_TIMEOUT_S:.0f} s:\n"
                 + server.tail()
             )
-
-
-def stop_leftover_server(folder: Path) -> None:
-    """Stop a server still holding `folder` after its owner is gone (we hold the owner lock).
-
-    A server whose owner left it to shut down (status `stopping`) is only waited for; one from
-    a dead bot gets SIGTERM (to its keeper if that lives, else to itself); one that has not
-    released the folder after `STALE_STOP_TIMEOUT_S` is killed. A server comfybot did not
-    start (no record, or another pid holds the lock) is never touched."""
-    holder = server_holding(folder)
-    record = read_record(folder)
-    if holder is None:
-        clear_record(folder)
-        return
-    if record is None or (holder and holder != record.server_pid):
-        raise EmbeddedMongoError(
-            f"database folder {folder} is in use by another running server"
-            + (f" (pid {holder})" if holder else "")
-            + "; stop it first or choose another folder"
-        )
-    if record.status != "stopping":
-        log.warning(
-            "stopping the database server (pid %d) left running by process %d",
-            record.server_pid,
-            record.owner_pid,
-        )
-        if pid_alive(record.keeper_pid):
-            send(record.keeper_pid, signal.SIGTERM)
-        else:
-            terminate_server(record.server_pid)
-    if not _wait_folder_released(folder, STALE_STOP_TIMEOUT_S):
-        log.warning("database server (pid %d) did not stop: killing it", record.server_pid)
-        send(record.server_pid, signal.SIGKILL)
-        send(record.keeper_pid, signal.SIGKILL)
-        if not _wait_folder_released(folder, 5.0):
-            raise EmbeddedMongoError(
-                f"database folder {folder} is still held by pid {holder} after SIGKILL"
-            )
-    clear_record(folder)
-
-
-def _wait_folder_released(folder: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while server_holding(folder) is not None:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(_POLL_S)
-    return True

@@ -122,6 +122,11 @@ class Keeper:
             except OSError:  # the bot is gone; keep draining so the server never blocks
                 self.relay = False
 
+    def _say(self, line: str) -> None:
+        if self.relay:
+            with contextlib.suppress(OSError):
+                os.write(2, line.encode() + b"\n")
+
     def _wait_events(self, timeout: float | None) -> None:
         watched = [self.wake_r]
         if self.lifeline >= 0:
@@ -147,8 +152,11 @@ class Keeper:
             pass
 
     def run(self) -> int:
-        print(f"server-pid {self.server.pid}", flush=True)
-        sys.stdout.close()
+        try:
+            print(f"server-pid {self.server.pid}", flush=True)
+            sys.stdout.close()
+        except OSError:  # the owner is already gone
+            self.stop_requested = True
         while self.server.poll() is None and not self.stop_requested:
             self._wait_events(1.0)
         if self.server.poll() is None:
@@ -158,8 +166,8 @@ class Keeper:
                 self._wake_server()
                 self._wait_events(_WAKE_EVERY_S)
             if self.server.poll() is None:
-                print("keeper: server did not stop in time; killing it", file=sys.stderr)
                 self.server.kill()
+                self._say(f"keeper: the server did not stop within {self.grace_s:g} s: killed")
         code = self.server.wait()
         while self.server_err is not None:  # the last lines, such as a traceback
             self._relay_stderr()
