@@ -20,7 +20,6 @@ import statistics
 import time
 import tracemalloc
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,29 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
+from adapters.comfydeploy.webhook import ComfyDeployWebhook
 from adapters.mongo.embedded import MEMORY, EmbeddedMongo
 from bot.container import Container, build_container
 from bot.settings import Settings
 from core.clock import SystemClock
 from core.delivery import DeliveryPolicy
+from core.ingress import WebhookIngress
 from core.models import (
     ChatRef,
-    Deployment,
     EventSource,
-    InputSpec,
-    InputType,
     ProgressView,
     Run,
     RunEvent,
     RunResult,
     RunStatus,
     Submission,
-    Workflow,
+    UploadedFile,
 )
-from core.webhook_tokens import WEBHOOK_PATH
+from core.ports import Job, RunAddress
+from core.workflow import Deployment, DeploymentRef, Discovery, InputSpec, InputType, Workflow
+
+BACKEND = "comfydeploy"
+WEBHOOK_PATH = f"/webhooks/{BACKEND}"
 
 PROGRESS_EVENTS_PER_RUN = 10
 """ComfyDeploy sends a progress event per executed node; ten is a small workflow."""
@@ -55,23 +57,32 @@ PROGRESS_EVENTS_PER_RUN = 10
 WORKFLOW = Workflow(
     name="bench",
     command="bench",
-    deployment_ids=("dep-1",),
+    deployments=(DeploymentRef(backend=BACKEND, id="dep-1"),),
     inputs=(InputSpec(name="prompt", type=InputType.TEXT, required=True),),
 )
 
 
 class InstantBackend:
-    """Answers at once; a finished run has no outputs, so delivery measures the bot alone."""
+    """Answers at once; a finished run has no outputs, so delivery measures the bot alone. Its
+    webhooks are ComfyDeploy's route, with the one GET per terminal webhook answered here."""
 
-    async def list_workflows(self) -> tuple[list[Workflow], list[Deployment]]:
-        return [WORKFLOW], [Deployment(id="dep-1", workflow_name="bench", gpu="A10G")]
+    name = BACKEND
+    webhook_path = WEBHOOK_PATH
 
-    async def gpu_prices(self) -> dict[str, float]:
-        return {"A10G": 0.000337}
+    def routes(self, ingress: WebhookIngress) -> list[Any]:
+        return [aiohttp.web.post(WEBHOOK_PATH, ComfyDeployWebhook(ingress, self).handle)]
 
-    async def submit(
-        self, deployment_id: str, inputs: Mapping[str, Any], webhook: str | None
-    ) -> str:
+    async def discover(self) -> Discovery:
+        found = Deployment(backend=BACKEND, id="dep-1", workflow_name="bench", gpu="A10G")
+        return Discovery(workflows=(WORKFLOW,), deployments=(found,))
+
+    async def refresh_prices(self) -> None:
+        return None
+
+    def usd_per_second(self, deployment: Deployment | None) -> float | None:
+        return 0.000337
+
+    async def submit(self, job: Job) -> str:
         return str(uuid.uuid4())
 
     async def get_run(self, backend_run_id: str) -> RunEvent:
@@ -85,10 +96,10 @@ class InstantBackend:
             ended_at=now,
         )
 
-    async def cancel(self, backend_run_id: str) -> None:
+    async def cancel(self, address: RunAddress) -> None:
         return None
 
-    async def upload(self, filename: str, mime: str, data: bytes) -> str:
+    async def upload(self, file: UploadedFile) -> str:
         return "http://127.0.0.1/none"
 
     async def fetch(self, url: str, max_bytes: int) -> bytes:
@@ -96,6 +107,9 @@ class InstantBackend:
 
     async def ping(self) -> bool:
         return True
+
+    async def close(self) -> None:
+        return None
 
 
 class TimingNotifier:
@@ -136,6 +150,7 @@ async def seed_runs(container: Container, count: int) -> list[Run]:
         await container.runs_store.insert(run)
         submission = Submission(
             backend_run_id=str(uuid.uuid4()),
+            backend=BACKEND,
             deployment_id="dep-1",
             gpu="A10G",
             rate_usd_per_s=0.000337,
@@ -223,7 +238,7 @@ async def throughput(container: Container, runs: list[Run], concurrency: int) ->
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         elapsed = await loop.run_in_executor(pool, send_all, requests, concurrency)
-    await container.runs.drain()
+    await container.delivery.drain()
     return len(requests) / elapsed
 
 
@@ -267,7 +282,7 @@ async def memory_per_run(container: Container, count: int) -> float:
     before = tracemalloc.take_snapshot()
     runs = await seed_runs(container, count)
     for run in runs:
-        await container.runs.apply(
+        await container.tracker.apply(
             run.id,
             RunEvent(
                 backend_run_id=run.backend_run_id or "",
@@ -276,7 +291,7 @@ async def memory_per_run(container: Container, count: int) -> float:
                 progress=0.5,
             ),
         )
-    await container.runs.drain()
+    await container.delivery.drain()
     await container.delivery.drain()
     del runs
     gc.collect()
@@ -305,7 +320,7 @@ async def main(count: int) -> dict[str, Any]:
     )
     container = await build_container(
         settings,
-        backend=InstantBackend(),
+        backends=[InstantBackend()],
         clock=SystemClock(),
         notifiers=[notifier],
         delivery_policy=DeliveryPolicy(progress_interval_s=0),

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from adapters.console.notifier import ConsoleNotifier
-from adapters.console.session import CONSOLE_USER, ConsoleSession
+from adapters.console.session import CONSOLE_USER, ConsoleFront, ConsoleSession, console_words
 from adapters.mongo.embedded import EmbeddedMongoError
 from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
 from bot.container import Container, build_container
@@ -23,8 +23,8 @@ from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
 from bot.platforms import start_platforms
 from bot.settings import Settings, SettingsError, load_settings
-from core.commands import CONSOLE_RULES
-from core.costs import format_cost, format_duration
+from core.chat.commands import CONSOLE_RULES
+from core.chat.presentation import format_cost, format_duration
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,13 +88,14 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    stopped = _stop_signal()  # first: a SIGTERM during start-up is a clean stop, too
     container = await build_container(settings)
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
         await container.start_engine(before_reconcile=platforms.start)
         container.start_scheduler()
-        await _until_stopped()
+        await stopped.wait()
         await platforms.stop()
     finally:
         await container.close()
@@ -102,7 +103,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    notifier = ConsoleNotifier()
+    words = console_words()
+    notifier = ConsoleNotifier(words)
     admins = settings.admin_ids | {CONSOLE_USER.user_key}
     container = await build_container(
         settings.model_copy(update={"admin_ids": admins}), notifiers=[notifier]
@@ -112,9 +114,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
             await container.start_http()
         await container.start_engine()
         container.start_scheduler()
-        session = ConsoleSession(
-            container.chat_service(CONSOLE_RULES), notifier, container.runs_store, container.clock
-        )
+        front = ConsoleFront(container.chat_service(CONSOLE_RULES), words)
+        session = ConsoleSession(front, notifier, container.runs_store, container.clock)
         await session.run()
     finally:
         await container.close()
@@ -145,13 +146,14 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     simulator = SimulatorServer(api_key=DEFAULT_API_KEY, mode="auto", port=args.port)
     await simulator.start()
+    stopped = _stop_signal()
     print(
         f"ComfyDeploy simulator at {simulator.base_url} (API key: {DEFAULT_API_KEY})", flush=True
     )
     for deployment in DEPLOYMENTS:
         print(f"  {deployment.workflow_name}: deployment {deployment.id}", flush=True)
     try:
-        await _until_stopped()
+        await stopped.wait()
     finally:
         await simulator.stop()
     return 0
@@ -160,15 +162,16 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
     async with _engine(settings) as container:
         await container.catalog.start()
-        chat = container.chat_service(CONSOLE_RULES)
-        names = {spec.workflow: spec.name for spec in chat.commands() if spec.workflow}
+        book = container.chat_service(CONSOLE_RULES).book
         entries = [
             {
                 "name": w.name,
-                "command": names.get(w.name, w.command),
+                "command": book.command_for(w.name),
                 "description": w.description,
                 "text_only": w.text_only,
-                "deployment_ids": list(w.deployment_ids),
+                "backend": w.backend,
+                "deployment_ids": [ref.id for ref in w.deployments],
+                "deployments": [ref.model_dump() for ref in w.deployments],
                 "inputs": [
                     {
                         "name": i.name,
@@ -221,12 +224,13 @@ async def _engine(settings: Settings) -> AsyncIterator[Container]:
         await container.close()
 
 
-async def _until_stopped() -> None:
+def _stop_signal() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM, from now on."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 def _free_port() -> int:

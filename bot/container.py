@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
-from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.http.app import HttpServer, build_http_app
 from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
@@ -19,26 +19,40 @@ from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
+from bot.backends import build_backends
 from bot.config_files import load_catalog_file, load_routing_file
-from bot.scheduler import EngineScheduler
+from bot.scheduler import Job, Scheduler
 from bot.settings import Settings
+from core.backends import BackendRegistry
 from core.catalog import Catalog
-from core.chat import ChatService
+from core.chat.book import CommandBook
+from core.chat.commands import CommandRules
+from core.chat.service import ChatService
 from core.clock import SystemClock
-from core.commands import CommandRules
 from core.costs import CostService
 from core.delivery import DeliveryPolicy, DeliveryService
+from core.dispatch import Dispatcher
 from core.files import FileManager
+from core.ingress import WebhookIngress
+from core.launcher import RunLauncher
 from core.metrics import Metrics
+from core.policy import RunPolicy
 from core.ports import ChatNotifier, Clock, WorkflowBackend
 from core.routing import Router
 from core.run_watch import RunWatch
-from core.runs import RunManager, RunPolicy
+from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
 
 log = logging.getLogger(__name__)
 
 MB = 1_000_000
+
+
+@runtime_checkable
+class RouteProvider(Protocol):
+    """A backend that receives webhooks registers its own route(s) on our HTTP server."""
+
+    def routes(self, ingress: WebhookIngress) -> list[web.RouteDef]: ...
 
 
 @dataclass
@@ -50,7 +64,7 @@ class Container:
     metrics: Metrics
     mongo_client: Client
     db: Database
-    backend: WorkflowBackend
+    backends: BackendRegistry
     runs_store: MongoRunStore
     kv: MongoKeyValueStore
     users: MongoUserStore
@@ -58,22 +72,26 @@ class Container:
     costs: CostService
     files: FileManager
     delivery: DeliveryService
-    runs: RunManager
+    tracker: RunTracker
+    launcher: RunLauncher
     watch: RunWatch
     signer: WebhookSigner
+    ingress: WebhookIngress
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
-    scheduler: EngineScheduler | None = None
+    scheduler: Scheduler | None = None
     _closers: list[contextlib.AsyncExitStack] = field(default_factory=list)
 
     def chat_service(self, rules: CommandRules) -> ChatService:
+        """The chat layer for one platform (its commands compiled under `rules`)."""
         return ChatService(
+            book=CommandBook(self.catalog, rules),
             catalog=self.catalog,
-            runs=self.runs,
+            launcher=self.launcher,
+            tracker=self.tracker,
             store=self.runs_store,
             users=self.users,
             admins=self.settings.admin_ids,
-            rules=rules,
             clock=self.clock,
         )
 
@@ -90,22 +108,39 @@ class Container:
             await before_reconcile()
         await self.watch.reconcile()
 
+    def backend_routes(self) -> list[web.RouteDef]:
+        return [
+            route
+            for backend in self.backends
+            if isinstance(backend, RouteProvider)
+            for route in backend.routes(self.ingress)
+        ]
+
     async def start_http(self, routes: Iterable[web.RouteDef] = ()) -> HttpServer:
         app = build_http_app(
-            runs=self.runs,
             store=self.runs_store,
-            signer=self.signer,
             metrics=self.metrics,
             db_ping=self._db_ping,
-            backend_ping=self.backend.ping,
-            extra_routes=routes,
+            backend_ping=self._backends_ping,
+            routes=[*self.backend_routes(), *routes],
         )
         self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
         await self.http.start()
         return self.http
 
-    def start_scheduler(self) -> EngineScheduler:
-        self.scheduler = EngineScheduler(self, self.settings)
+    def jobs(self) -> list[Job]:
+        settings = self.settings
+        poll_every = min(settings.poll_interval_seconds, settings.poll_after_seconds, 5.0)
+        return [
+            Job("poll quiet runs", poll_every, self.watch.poll_due),
+            Job("time out overdue runs", 30, self.watch.expire_overdue),
+            Job("deliver owed results", 10, self.delivery.deliver_due),
+            Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
+            Job("refresh prices", 3600, self.costs.refresh),
+        ]
+
+    def start_scheduler(self) -> Scheduler:
+        self.scheduler = Scheduler(self.jobs())
         self.scheduler.start()
         return self.scheduler
 
@@ -116,10 +151,15 @@ class Container:
             return False
         return True
 
+    async def _backends_ping(self) -> bool:
+        for backend in self.backends:
+            if not await backend.ping():
+                return False
+        return True
+
     async def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
-        await self.runs.drain()
         await self.delivery.drain()
         await self.delivery.close()
         if self.http is not None:
@@ -131,20 +171,20 @@ class Container:
 async def build_container(
     settings: Settings,
     *,
-    backend: WorkflowBackend | None = None,
+    backends: Sequence[WorkflowBackend] | None = None,
     clock: Clock | None = None,
     notifiers: Iterable[ChatNotifier] = (),
     delivery_policy: DeliveryPolicy | None = None,
     shared_database: bool = False,
 ) -> Container:
     """Start the database (embedded when MONGODB_URI is unset) and wire every service.
-
+    `backends` replaces the configured ones (tests); the container closes them either way.
     `shared_database`: a short-lived command; an embedded database then uses the running
     bot's server if there is one (see `EmbeddedMongo`)."""
     stack = contextlib.AsyncExitStack()
     try:
         return await _build(
-            settings, stack, backend, clock, notifiers, delivery_policy, shared_database
+            settings, stack, backends, clock, notifiers, delivery_policy, shared_database
         )
     except BaseException:
         await stack.aclose()
@@ -154,7 +194,7 @@ async def build_container(
 async def _build(
     settings: Settings,
     stack: contextlib.AsyncExitStack,
-    backend: WorkflowBackend | None,
+    backends: Sequence[WorkflowBackend] | None,
     clock: Clock | None,
     notifiers: Iterable[ChatNotifier],
     delivery_policy: DeliveryPolicy | None,
@@ -173,15 +213,10 @@ async def _build(
         uri = settings.mongodb_uri.get_secret_value()
     client, db = await open_database(uri, settings.mongodb_db)
     stack.push_async_callback(client.close)
-    if backend is None:
-        key = settings.comfydeploy_api_key
-        client_backend = ComfyDeployClient(
-            settings.comfydeploy_api_url,
-            key.get_secret_value() if key else "",
-            timeout_s=settings.comfydeploy_timeout_seconds,
-        )
-        stack.push_async_callback(client_backend.close)
-        backend = client_backend
+    registry = BackendRegistry(
+        list(backends) if backends is not None else build_backends(settings)
+    )
+    stack.push_async_callback(registry.close)
     metrics = Metrics()
     runs_store = MongoRunStore(db)
     kv = MongoKeyValueStore(db)
@@ -193,56 +228,73 @@ async def _build(
     )
     signer = WebhookSigner(webhook_secret, settings.public_base_url)
     catalog = Catalog(
-        backend,
+        registry,
         MongoCatalogStore(db),
         catalog_file,
         clock,
         timedelta(seconds=settings.catalog_refresh_seconds),
     )
-    costs = CostService(backend)
-    files = FileManager(
-        backend,
-        settings.data_dir,
+    costs = CostService(registry, catalog)
+    policy = RunPolicy(
+        poll_after=timedelta(seconds=settings.poll_after_seconds),
+        poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+        poll_max_backoff=timedelta(minutes=5),
+        run_timeout=timedelta(seconds=settings.run_timeout_seconds),
+        webhooks=signer.enabled,
+        max_prompt_chars=settings.max_prompt_chars,
         max_input_bytes=int(settings.max_input_image_mb * MB),
+    )
+    files = FileManager(
+        registry,
+        settings.data_dir,
+        max_input_bytes=policy.max_input_bytes,
         max_output_bytes=int(settings.max_output_mb * MB),
         fetch_timeout_s=120,
     )
     delivery = DeliveryService(
         store=runs_store,
         files=files,
-        costs=costs,
         clock=clock,
         metrics=metrics,
         policy=delivery_policy or DeliveryPolicy(),
         notifiers=notifiers,
     )
-    run_policy = RunPolicy(
-        poll_after=timedelta(seconds=settings.poll_after_seconds),
-        poll_interval=timedelta(seconds=settings.poll_interval_seconds),
-        poll_max_backoff=timedelta(minutes=5),
-        run_timeout=timedelta(seconds=settings.run_timeout_seconds),
-        max_prompt_chars=settings.max_prompt_chars,
-    )
-    runs = RunManager(
+    tracker = RunTracker(
         store=runs_store,
-        backend=backend,
-        catalog=catalog,
-        router=Router(routing_file),
-        costs=costs,
-        files=files,
+        backends=registry,
         delivery=delivery,
         clock=clock,
-        signer=signer,
-        policy=run_policy,
+        policy=policy,
         metrics=metrics,
     )
-    watch = RunWatch(
-        runs=runs,
+    dispatcher = Dispatcher(
         store=runs_store,
-        backend=backend,
+        backends=registry,
+        costs=costs,
+        tracker=tracker,
+        signer=signer,
+        clock=clock,
+        policy=policy,
+    )
+    launcher = RunLauncher(
+        store=runs_store,
+        catalog=catalog,
+        router=Router(routing_file, registry.default.name),
+        backends=registry,
+        costs=costs,
+        files=files,
+        dispatcher=dispatcher,
         delivery=delivery,
         clock=clock,
-        policy=run_policy,
+        policy=policy,
+    )
+    watch = RunWatch(
+        tracker=tracker,
+        store=runs_store,
+        backends=registry,
+        delivery=delivery,
+        clock=clock,
+        policy=policy,
     )
     return Container(
         settings=settings,
@@ -250,7 +302,7 @@ async def _build(
         metrics=metrics,
         mongo_client=client,
         db=db,
-        backend=backend,
+        backends=registry,
         runs_store=runs_store,
         kv=kv,
         users=MongoUserStore(db),
@@ -258,9 +310,11 @@ async def _build(
         costs=costs,
         files=files,
         delivery=delivery,
-        runs=runs,
+        tracker=tracker,
+        launcher=launcher,
         watch=watch,
         signer=signer,
+        ingress=WebhookIngress(tracker, runs_store, signer, metrics),
         embedded=embedded,
         _closers=[stack],
     )

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
 from bot.container import Container
-from core.commands import TELEGRAM_RULES
+from core.chat.commands import TELEGRAM_RULES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ async def start_platforms(container: Container) -> Platforms:
             settings.telegram_bot_token.get_secret_value(),
             settings.telegram_api_base_url,
             container.chat_service(TELEGRAM_RULES),
-            container.files,
             container.kv,
             settings.telegram_webhook_url,
             secret.get_secret_value() if secret else None,

@@ -1,7 +1,9 @@
-"""The workflow cache manager: discover from the backend, merge the catalog file, index, persist.
+"""The workflow catalog: discover from every backend, merge the catalog file, index, persist.
 
-The catalog serves from memory; a snapshot in the database lets the bot start and serve while the
-backend is down. Listeners hear of a change only when the compiled catalog actually differs.
+The catalog serves from memory; a snapshot per backend in the database lets the bot start and
+serve while a backend is down. A workflow offered by several backends under one name is one
+workflow with deployments on each (the first backend's inputs). Listeners hear of a change only
+when the merged catalog actually differs.
 """
 
 from __future__ import annotations
@@ -14,9 +16,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from core.backends import BackendRegistry
 from core.errors import BackendError
-from core.models import Deployment, InputSpec, InputType, Workflow
-from core.ports import CatalogStore, Clock, WorkflowBackend
+from core.ports import CatalogStore, Clock
+from core.workflow import (
+    Deployment,
+    DeploymentRef,
+    Discovery,
+    InputSpec,
+    InputType,
+    NodeBinding,
+    Workflow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,7 @@ class InputOverride(BaseModel):
     choices: tuple[str, ...] | None = None
     description: str | None = None
     max_length: int | None = None
+    bind: tuple[NodeBinding, ...] | None = None
 
 
 class WorkflowOverride(BaseModel):
@@ -49,6 +61,7 @@ class WorkflowOverride(BaseModel):
     hidden: bool | None = None
     gpu: str | None = None
     deployment_ids: tuple[str, ...] | None = None
+    """`backend:id`, or a bare id on the first configured backend."""
     inputs: dict[str, InputOverride] = {}
 
 
@@ -59,28 +72,23 @@ class CatalogFile(BaseModel):
 
 
 class CatalogView:
-    """An immutable, indexed catalog: by name, by command and by deployment."""
+    """An immutable, indexed catalog: workflows by name, deployments by `backend:id`.
+
+    Compare views by identity: a refresh that changes nothing keeps the same view object."""
 
     def __init__(self, workflows: Iterable[Workflow], deployments: Iterable[Deployment]) -> None:
         self.workflows = tuple(sorted(workflows, key=lambda w: w.name))
-        self.deployments = {d.id: d for d in deployments}
+        self.deployments = {d.ref.key: d for d in deployments}
         self._by_name = {w.name: w for w in self.workflows}
-        self._by_command = {w.command.lower(): w for w in self.workflows}
-        self._by_deployment = {d: w for w in self.workflows for d in w.deployment_ids}
 
     def get(self, name: str) -> Workflow | None:
         return self._by_name.get(name)
-
-    def by_command(self, command: str) -> Workflow | None:
-        return self._by_command.get(command.lower())
-
-    def by_deployment(self, deployment_id: str) -> Workflow | None:
-        return self._by_deployment.get(deployment_id)
 
     def visible(self) -> list[Workflow]:
         return [w for w in self.workflows if not w.hidden]
 
     def fingerprint(self) -> str:
+        """Everything users and routing see, serialised once per refresh to detect a change."""
         parts = [w.model_dump_json() for w in self.workflows]
         parts += [self.deployments[k].model_dump_json() for k in sorted(self.deployments)]
         return "\n".join(parts)
@@ -89,18 +97,19 @@ class CatalogView:
 class Catalog:
     def __init__(
         self,
-        backend: WorkflowBackend,
+        backends: BackendRegistry,
         store: CatalogStore,
         catalog_file: CatalogFile,
         clock: Clock,
         ttl: timedelta,
     ) -> None:
-        self._backend = backend
+        self._backends = backends
         self._store = store
         self._file = catalog_file
         self._clock = clock
         self._ttl = ttl
-        self._view = CatalogView(merge_catalog([], catalog_file), [])
+        self._discovered: dict[str, Discovery] = {}
+        self._view = self._build()
         self._fetched_at: datetime | None = None
         self._listeners: list[ChangeListener] = []
         self._lock = asyncio.Lock()
@@ -114,32 +123,55 @@ class Catalog:
         self._listeners.append(listener)
 
     async def start(self) -> None:
-        """Serve the stored snapshot at once, then try the backend."""
-        snapshot = await self._store.load_snapshot()
-        if snapshot is not None:
-            discovered, deployments = snapshot
-            self._view = CatalogView(merge_catalog(discovered, self._file), deployments)
+        """Serve the stored snapshots at once, then try the backends."""
+        snapshots = await self._store.load_snapshots()
+        names = {backend.name for backend in self._backends}
+        self._discovered = {name: found for name, found in snapshots.items() if name in names}
+        self._view = self._build()
         await self.refresh()
 
+    def _build(self) -> CatalogView:
+        ordered = [self._discovered[b.name] for b in self._backends if b.name in self._discovered]
+        workflows = merge_catalog(merge_backends(ordered), self._file, self._backends.default.name)
+        return CatalogView(workflows, [d for found in ordered for d in found.deployments])
+
     async def refresh(self, force: bool = True) -> bool:
-        """Discover again (when forced or stale); True when the catalog changed."""
+        """Discover again (when forced or stale); True when the catalog changed. A backend that
+        fails keeps serving its last discovery; `last_error` says which failed and why."""
         async with self._lock:
             now = self._clock.now()
             if not force and self._fetched_at and now - self._fetched_at < self._ttl:
                 return False
-            try:
-                discovered, deployments = await self._backend.list_workflows()
-            except BackendError as error:
-                self.last_error = str(error)
-                log.warning("catalog refresh failed, serving the last snapshot: %s", error)
+            backends = list(self._backends)
+            results = await asyncio.gather(
+                *(backend.discover() for backend in backends), return_exceptions=True
+            )
+            errors: list[str] = []
+            fresh: dict[str, Discovery] = {}
+            for backend, result in zip(backends, results, strict=True):
+                if isinstance(result, BackendError):
+                    errors.append(f"{backend.name}: {result}")
+                    log.warning(
+                        "discovery on %s failed, serving its last snapshot: %s",
+                        backend.name,
+                        result,
+                    )
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    fresh[backend.name] = result
+            self.last_error = "; ".join(errors) or None
+            if not fresh:
                 return False
-            self.last_error = None
             self._fetched_at = now
-            view = CatalogView(merge_catalog(discovered, self._file), deployments)
+            changed = {n: d for n, d in fresh.items() if self._discovered.get(n) != d}
+            self._discovered.update(fresh)
+            view = self._build()
             if view.fingerprint() == self._view.fingerprint():
                 return False
             self._view = view
-            await self._store.save_snapshot(discovered, deployments)
+            for name, discovery in changed.items():
+                await self._store.save_snapshot(name, discovery)
         log.info("catalog changed: %d workflows", len(view.workflows))
         for listener in self._listeners:
             try:
@@ -149,7 +181,25 @@ class Catalog:
         return True
 
 
-def merge_catalog(discovered: Iterable[Workflow], catalog_file: CatalogFile) -> list[Workflow]:
+def merge_backends(discoveries: Iterable[Discovery]) -> list[Workflow]:
+    """One workflow per name: the first backend's, with the deployments of every backend."""
+    merged: dict[str, Workflow] = {}
+    for discovery in discoveries:
+        for workflow in discovery.workflows:
+            first = merged.get(workflow.name)
+            if first is None:
+                merged[workflow.name] = workflow
+                continue
+            extra = tuple(d for d in workflow.deployments if d not in first.deployments)
+            merged[workflow.name] = first.model_copy(
+                update={"deployments": first.deployments + extra}
+            )
+    return list(merged.values())
+
+
+def merge_catalog(
+    discovered: Iterable[Workflow], catalog_file: CatalogFile, default_backend: str
+) -> list[Workflow]:
     """Apply the catalog file to what was discovered; add its stand-alone entries."""
     merged: dict[str, Workflow] = {w.name: w for w in discovered}
     for name, override in catalog_file.workflows.items():
@@ -157,12 +207,12 @@ def merge_catalog(discovered: Iterable[Workflow], catalog_file: CatalogFile) -> 
         if base is None:
             if not override.deployment_ids:
                 continue
-            base = Workflow(name=name, command=name, source="catalog")
-        merged[name] = _apply(base, override)
+            base = Workflow(name=name, command=name)
+        merged[name] = _apply(base, override, default_backend)
     return list(merged.values())
 
 
-def _apply(workflow: Workflow, override: WorkflowOverride) -> Workflow:
+def _apply(workflow: Workflow, override: WorkflowOverride, default_backend: str) -> Workflow:
     inputs = {i.name: i for i in workflow.inputs}
     for name, change in override.inputs.items():
         current = inputs.get(name)
@@ -170,12 +220,14 @@ def _apply(workflow: Workflow, override: WorkflowOverride) -> Workflow:
             if change.type is None:
                 continue
             current = InputSpec(name=name, type=change.type)
-        inputs[name] = current.model_copy(update=change.model_dump(exclude_unset=True))
+        changes = change.model_dump(exclude_unset=True)
+        inputs[name] = InputSpec.model_validate({**current.model_dump(), **changes})
     fields: dict[str, Any] = {
         k: v
         for k, v in override.model_dump(exclude_unset=True, exclude={"inputs"}).items()
         if v is not None
     }
-    if "deployment_ids" in fields:
-        fields["deployment_ids"] = tuple(fields["deployment_ids"])
+    ids = fields.pop("deployment_ids", None)
+    if ids is not None:
+        fields["deployments"] = tuple(DeploymentRef.parse(i, default_backend) for i in ids)
     return workflow.model_copy(update={**fields, "inputs": tuple(inputs.values())})

@@ -1,39 +1,56 @@
-"""Progress and results to the chat a run came from.
+"""Results to the chat a run came from, exactly once per message, and live progress before that.
 
-Results: the right to deliver is claimed with one conditional update, so one process posts each
-result once, even with several instances; failed sends go back with a backoff. Progress: edits are
-coalesced per chat (the latest view wins) and spaced by `progress_interval`.
+The right to deliver is a claim with an owner token and a lease, renewed while sending; only its
+owner can finish it, give it back or record what it sent (core/journal.py), so a delivery that
+outlives its lease, a second process or a crash never posts a message twice: the next holder
+resumes after the last message confirmed sent. Failed sends are retried with a backoff within a
+time budget; a platform that is down is kept apart from a chat that is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.costs import CostService
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from core.actions import Action, ActionKind
 from core.errors import SendFailed
 from core.files import FileManager
+from core.journal import Claim, ClaimLost, DeliveryJournal
 from core.metrics import Metrics
-from core.models import ProgressView, ResultFile, Run, RunResult, RunStatus
+from core.models import ResultFile, Run, RunResult, RunStatus
+from core.policy import DEFAULT_LEASE
 from core.ports import ChatNotifier, Clock, RunStore
+from core.progress import ProgressBoard
 
 log = logging.getLogger(__name__)
 
+ActionsFor = Callable[[Run], tuple[Action, ...]]
 
-DEFAULT_LEASE = timedelta(minutes=5)
+
+def rerun_only(run: Run) -> tuple[Action, ...]:
+    return (Action(ActionKind.RERUN, run.id),)
 
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
     lease: timedelta = DEFAULT_LEASE
-    """How long a claim holds before another process may take the delivery over."""
-    max_attempts: int = 8
+    """How long a claim holds unless renewed; a crashed sender's delivery waits this long."""
+    retry_budget: timedelta = timedelta(hours=24)
+    """How long after a run's end its delivery is retried before it is given up."""
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_max: timedelta = timedelta(minutes=10)
     progress_interval_s: float = 1.5
+    max_concurrent: int = 8
+    """Deliveries posting at once; more wait (their claims renewed meanwhile)."""
+
+    @property
+    def renew_every_s(self) -> float:
+        return self.lease.total_seconds() / 3
 
 
 class DeliveryService:
@@ -42,184 +59,194 @@ class DeliveryService:
         *,
         store: RunStore,
         files: FileManager,
-        costs: CostService,
         clock: Clock,
         metrics: Metrics,
         policy: DeliveryPolicy,
         notifiers: Iterable[ChatNotifier] = (),
+        actions_for: ActionsFor = rerun_only,
     ) -> None:
         self._store = store
         self._files = files
-        self._costs = costs
         self._clock = clock
         self._metrics = metrics
         self._policy = policy
+        self._actions_for = actions_for
         self._notifiers = {n.platform: n for n in notifiers}
-        self._chats: dict[tuple[str, str], _ChatQueue] = {}
+        self._progress = ProgressBoard(
+            store, self._notifiers, self._final_result, policy.progress_interval_s
+        )
+        self._slots = asyncio.Semaphore(policy.max_concurrent)
+        self._active: dict[str, asyncio.Task[bool]] = {}
+        self._stopping = False
 
     def add_notifier(self, notifier: ChatNotifier) -> None:
         self._notifiers[notifier.platform] = notifier
 
-    async def run_changed(self, run: Run, claimed: bool = False) -> None:
+    @property
+    def platforms(self) -> frozenset[str]:
+        return frozenset(self._notifiers)
+
+    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
+        """Progress is queued for the chat; a result is delivered in the background."""
         if run.status.terminal:
-            await self.deliver(run.id, run, claimed)
+            self._start(run.id, run, claim)
         else:
-            await self.show_progress(run)
+            await self._progress.show(run)
 
-    # -- progress ------------------------------------------------------------------------
+    def _start(self, run_id: str, run: Run | None, claim: Claim | None) -> bool:
+        if run_id in self._active or (self._stopping and claim is None):
+            return False
+        task = asyncio.create_task(self.deliver(run_id, run, claim))
+        self._active[run_id] = task
+        task.add_done_callback(lambda _: self._active.pop(run_id, None))
+        return True
 
-    async def show_progress(self, run: Run) -> None:
-        """Queue the latest view of a run for its chat; the chat's sender edits at its pace."""
-        if run.chat.platform not in self._notifiers:
-            return
-        key = (run.chat.platform, run.chat.chat_id)
-        queue = self._chats.get(key)
-        if queue is None:
-            queue = self._chats[key] = _ChatQueue()
-        queue.latest[run.id] = ProgressView(
-            run=run,
-            status=run.status,
-            progress=run.progress,
-            live_status=run.live_status,
-            queue_position=run.queue_position,
-        )
-        if queue.sender is None or queue.sender.done():
-            queue.sender = asyncio.create_task(self._send_progress(key, queue))
-            await asyncio.sleep(0)
-
-    async def _send_progress(self, key: tuple[str, str], queue: _ChatQueue) -> None:
-        loop = asyncio.get_running_loop()
-        notifier = self._notifiers[key[0]]
-        while queue.latest:
-            wait = queue.next_at - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if not queue.latest:
-                break
-            run_id = next(iter(queue.latest))
-            view = queue.latest.pop(run_id)
-            known = queue.message_ids.get(run_id) or view.run.progress_message_id
-            run = view.run.model_copy(update={"progress_message_id": known})
-            async with queue.lock:
-                if run_id in queue.finished:
-                    continue
-                try:
-                    created = await notifier.show_progress(view.model_copy(update={"run": run}))
-                except SendFailed as error:
-                    log.info("run %s: progress edit failed: %s", run_id, error)
-                    if error.retry_after:
-                        queue.next_at = loop.time() + error.retry_after
-                    continue
-                except Exception:
-                    log.exception("run %s: progress edit failed", run_id)
-                    continue
-                if created and created != run.progress_message_id:
-                    queue.message_ids[run_id] = created
-                    await self._store.set_progress_message(run_id, created)
-            queue.next_at = loop.time() + self._policy.progress_interval_s
-        if not queue.latest and self._chats.get(key) is queue and not queue.message_ids:
-            del self._chats[key]
-
-    # -- results -------------------------------------------------------------------------
-
-    async def deliver(self, run_id: str, run: Run | None = None, claimed: bool = False) -> bool:
-        """Claim (unless `claimed`) and post a finished run's result. True when delivered here.
-
-        `run`, when given, is the run as just read after its terminal event (saves a read)."""
+    async def deliver(
+        self, run_id: str, run: Run | None = None, claim: Claim | None = None
+    ) -> bool:
+        """Claim (unless the caller holds `claim`) and post a finished run's result."""
         if run is None:
             run = await self._store.get(run_id)
         if run is None or not run.status.terminal:
             return False
         notifier = self._notifiers.get(run.chat.platform)
         now = self._clock.now()
-        if notifier is None:
-            if claimed:  # not ours to show: hand it to a process that serves that platform
-                await self._store.retry_delivery(run_id, now)
+        if notifier is None or self._stopping:
+            if claim is not None:  # not ours to show (now): hand it on at once, no attempt spent
+                await self._store.retry_delivery(run_id, claim.owner, now, count=False)
             return False
-        if not claimed and not await self._store.claim_delivery(
-            run_id, now, now + self._policy.lease
-        ):
-            return False
-        queue = self._chats.get((run.chat.platform, run.chat.chat_id))
-        if queue is not None:
-            queue.latest.pop(run_id, None)
-            known = queue.message_ids.pop(run_id, None)
-            queue.finished.add(run_id)
-            if known and not run.progress_message_id:
-                run = run.model_copy(update={"progress_message_id": known})
-        if run.cost_usd is None:
-            run = run.model_copy(update={"cost_usd": self._costs.final_cost(run)})
+        if claim is None:
+            claim = Claim.new(now + self._policy.lease)
+            if not await self._store.claim_delivery(run_id, now, claim):
+                return False
+            run = await self._store.get(run_id) or run  # what was sent before, by whoever
+        journal = DeliveryJournal(self._store, run_id, claim.owner, run.delivery_parts)
+        keeper = asyncio.create_task(self._keep(run_id, claim, journal))
         try:
-            if queue is not None:
-                async with queue.lock:
-                    await self._post(notifier, run)
-            else:
-                await self._post(notifier, run)
+            async with self._slots:
+                await self._post(notifier, run, journal)
+        except ClaimLost:
+            log.warning("run %s: delivery taken over by another process; stopped", run_id)
+            self._metrics.deliveries["lost_claim"] += 1
+            return False
+        except asyncio.CancelledError:
+            await self._release(run, claim)
+            raise
         except Exception as error:
-            await self._give_back(run, error)
+            await self._give_back(run, claim, error)
             return False
         finally:
-            if queue is not None:
-                queue.finished.discard(run_id)
-        await self._store.finish_delivery(run_id, self._clock.now(), run.cost_usd)
-        since = run.last_event_at or run.updated_at
-        self._metrics.delivery_latency.observe((self._clock.now() - since).total_seconds())
-        self._metrics.deliveries["delivered"] += 1
-        log.info("run %s delivered to %s:%s", run_id, run.chat.platform, run.chat.chat_id)
+            keeper.cancel()
+        await self._finish(run, claim)
         return True
 
-    async def _post(self, notifier: ChatNotifier, run: Run) -> None:
+    async def _post(self, notifier: ChatNotifier, run: Run, journal: DeliveryJournal) -> None:
         files: list[ResultFile] = []
         texts: list[str] = []
         if run.status is RunStatus.SUCCESS:
             files, texts = await self._files.save_outputs(run)
-        await notifier.deliver_result(RunResult(run=run, files=tuple(files), texts=tuple(texts)))
+        async with self._progress.holding(run) as shown:
+            result = RunResult(
+                run=shown, files=tuple(files), texts=tuple(texts), actions=self._actions_for(shown)
+            )
+            await notifier.deliver_result(result, journal)
 
-    async def _give_back(self, run: Run, error: Exception) -> None:
+    def _final_result(self, run: Run) -> RunResult:
+        return RunResult(run=run, actions=self._actions_for(run))
+
+    async def _keep(self, run_id: str, claim: Claim, journal: DeliveryJournal) -> None:
+        """Renew the lease while the delivery runs; a failed renewal stops it at its next
+        message."""
+        while True:
+            await self._clock.sleep(self._policy.renew_every_s)
+            renewed = Claim(claim.owner, self._clock.now() + self._policy.lease)
+            try:
+                if not await self._store.renew_claim(run_id, renewed):
+                    journal.lost = True
+                    return
+            except Exception:
+                log.exception("run %s: could not renew the delivery claim", run_id)
+
+    async def _finish(self, run: Run, claim: Claim) -> None:
+        """Retried: a database error here would leave the claim to expire and the next holder
+        to find every message already sent, which is safe, but slower."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(3),
+            wait=wait_fixed(0.2),
+            retry=retry_if_exception_type(Exception),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._store.finish_delivery(run.id, claim.owner, self._clock.now())
+        except Exception:
+            log.exception(
+                "run %s: delivered, but the record failed; its claim will expire", run.id
+            )
+            return
+        since = run.last_event_at or run.updated_at
+        self._metrics.delivery_latency.observe((self._clock.now() - since).total_seconds())
+        self._metrics.deliveries["delivered"] += 1
+        log.info("run %s delivered to %s:%s", run.id, run.chat.platform, run.chat.chat_id)
+
+    async def _release(self, run: Run, claim: Claim) -> None:
+        """Stopped mid-delivery (shutdown): give it back at once for the next process."""
+        try:
+            await self._store.retry_delivery(run.id, claim.owner, self._clock.now(), count=False)
+        except Exception:
+            log.exception(
+                "run %s: could not give the delivery back; its claim will expire", run.id
+            )
+
+    async def _give_back(self, run: Run, claim: Claim, error: Exception) -> None:
+        now = self._clock.now()
         attempts = run.delivery_attempts + 1
-        permanent = isinstance(error, SendFailed) and error.permanent
-        abandon = permanent or attempts >= self._policy.max_attempts
+        failure = error if isinstance(error, SendFailed) else None
         backoff = min(self._policy.backoff_base * (2 ** (attempts - 1)), self._policy.backoff_max)
-        if isinstance(error, SendFailed) and error.retry_after:
-            backoff = max(backoff, timedelta(seconds=error.retry_after))
-        if isinstance(error, SendFailed):
-            log.warning("run %s: delivery failed (attempt %d): %s", run.id, attempts, error)
+        if failure is not None and failure.retry_after:
+            backoff = max(backoff, timedelta(seconds=failure.retry_after))
+        ended = run.ended_at or run.updated_at
+        out_of_time = now + backoff - ended > self._policy.retry_budget
+        give_up = (failure is not None and failure.permanent) or out_of_time
+        if failure is not None:
+            log.warning("run %s: delivery failed (attempt %d): %s", run.id, attempts, failure)
         else:
-            log.exception("run %s: delivery failed (attempt %d)", run.id, attempts)
-        self._metrics.deliveries["abandoned" if abandon else "retried"] += 1
-        due = None if abandon else self._clock.now() + backoff
-        await self._store.retry_delivery(run.id, due, abandon=abandon)
+            log.exception("run %s: delivery failed (attempt %d)", run.id, attempts, exc_info=error)
+        self._metrics.deliveries["abandoned" if give_up else "retried"] += 1
+        platform_down = failure is not None and failure.platform_down
+        await self._store.retry_delivery(
+            run.id, claim.owner, None if give_up else now + backoff, count=not platform_down
+        )
 
     async def deliver_due(self, limit: int = 50) -> int:
-        """Deliver results still owed: after a failed send, a restart, another process's crash."""
-        delivered = 0
-        for run in await self._store.deliveries_due(self._clock.now(), limit):
-            if run.chat.platform in self._notifiers and await self.deliver(run.id):
-                delivered += 1
-        return delivered
-
-    async def close(self) -> None:
-        senders = [q.sender for q in self._chats.values() if q.sender and not q.sender.done()]
-        for sender in senders:
-            sender.cancel()
-        await asyncio.gather(*senders, return_exceptions=True)
+        """Start the deliveries still owed to the platforms this process serves (after a failed
+        send, a restart, another process's crash); returns how many were started."""
+        if not self._notifiers or self._stopping:
+            return 0
+        due = await self._store.deliveries_due(self._clock.now(), limit, self.platforms)
+        return sum(1 for run in due if self._start(run.id, run, None))
 
     async def drain(self) -> None:
-        """Wait until every queued progress edit has been sent (tests, clean shutdown)."""
+        """Wait for queued progress edits and running deliveries (tests, clean shutdown)."""
         while True:
-            senders = [q.sender for q in self._chats.values() if q.sender and not q.sender.done()]
-            if not senders:
+            await self._progress.drain()
+            active = list(self._active.values())
+            if not active:
                 return
-            await asyncio.gather(*senders, return_exceptions=True)
+            await asyncio.gather(*active, return_exceptions=True)
 
+    async def stop(self, grace_s: float) -> None:
+        """Take no new deliveries; let running ones finish within `grace_s`, then give the rest
+        back (their claims released, so another process takes them at once)."""
+        self._stopping = True
+        active = list(self._active.values())
+        if active:
+            _, late = await asyncio.wait(active, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._progress.close()
 
-class _ChatQueue:
-    """Progress waiting for one chat: the latest view per run, and the chat's single sender."""
-
-    def __init__(self) -> None:
-        self.latest: dict[str, ProgressView] = {}
-        self.message_ids: dict[str, str] = {}
-        self.finished: set[str] = set()
-        self.sender: asyncio.Task[None] | None = None
-        self.next_at = 0.0
-        self.lock = asyncio.Lock()
+    async def close(self) -> None:
+        await self.stop(0)

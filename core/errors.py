@@ -1,22 +1,29 @@
-"""Errors users can fix (shown in chat) versus everything else (logged with the run id)."""
+"""Errors users can fix (shown in chat as a notice) versus everything else (logged with the run
+id; the user gets an apology with a reference)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from core.notices import Notice, Problem
+
 
 class UserFacingError(Exception):
-    """A problem the user can fix; its message is shown in chat as it is."""
+    """A problem the user can fix; each platform renders its notice in its own words."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.notice = Notice.of(key, **params)
 
 
 class InvalidInput(UserFacingError):
-    """One or more command arguments are wrong; `problems` holds one message per problem."""
+    """One or more inputs of a run request are wrong: every problem at once, each naming its
+    input. `workflow` is the workflow's name (platforms show their own command for it)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(self, workflow: str, problems: Sequence[Problem]) -> None:
+        super().__init__("invalid_input", workflow=workflow)
+        self.workflow = workflow
+        self.problems = tuple(problems)
 
 
 class UnknownWorkflow(UserFacingError):
@@ -33,6 +40,13 @@ class NotAllowed(UserFacingError):
 
 class FileRejected(UserFacingError):
     """A user's file is too large or not an accepted type."""
+
+
+class MediaUnavailable(UserFacingError):
+    """A user's file could not be fetched from the platform it was sent on."""
+
+    def __init__(self) -> None:
+        super().__init__("media_unavailable")
 
 
 class BackendError(Exception):
@@ -68,9 +82,24 @@ class FileTooLarge(Exception):
 
 
 class SendFailed(Exception):
-    """A chat platform refused or failed to take a message; `retry_after` when it said so."""
+    """A chat platform refused or failed to take a message.
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+    `retry_after`: the platform said when to try again. `permanent`: the chat is gone or the bot
+    was blocked; trying again cannot help. `platform_down`: this process cannot reach the
+    platform now (not started, outage); it says nothing about the chat. `maybe_sent`: the
+    message may have gone out all the same (a timeout after the upload)."""
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        *,
+        platform_down: bool = False,
+        maybe_sent: bool = False,
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.platform_down = platform_down
+        self.maybe_sent = maybe_sent

@@ -7,6 +7,7 @@ import logging
 import re
 from pathlib import Path
 
+from core.backends import BackendRegistry
 from core.errors import BackendError, FileRejected, FileTooLarge
 from core.models import Output, OutputKind, ResultFile, Run, UploadedFile
 from core.ports import WorkflowBackend
@@ -50,13 +51,13 @@ def safe_filename(name: str, fallback: str) -> str:
 class FileManager:
     def __init__(
         self,
-        backend: WorkflowBackend,
+        backends: BackendRegistry,
         data_dir: Path,
         max_input_bytes: int,
         max_output_bytes: int,
         fetch_timeout_s: float,
     ) -> None:
-        self._backend = backend
+        self._backends = backends
         self._outputs = data_dir / "outputs"
         self.max_input_bytes = max_input_bytes
         self._max_output_bytes = max_output_bytes
@@ -65,17 +66,14 @@ class FileManager:
     def check_image(self, data: bytes, filename: str = "") -> UploadedFile:
         """Accept a user's image only by its bytes: size first, then type."""
         if len(data) > self.max_input_bytes:
-            limit_mb = self.max_input_bytes / 1_000_000
-            raise FileRejected(f"That image is too large: at most {limit_mb:g} MB.")
+            limit_mb = f"{self.max_input_bytes / 1_000_000:g}"
+            raise FileRejected("input.image_too_large", limit_mb=limit_mb)
         kind = sniff_image(data)
         if kind is None:
-            raise FileRejected("That file is not an image I can use (PNG, JPEG, WebP or GIF).")
+            raise FileRejected("input.not_an_image")
         mime, ext = kind
         stem = Path(safe_filename(filename, "input")).stem or "input"
         return UploadedFile(filename=f"{stem}.{ext}", mime=mime, data=data)
-
-    async def upload(self, file: UploadedFile) -> str:
-        return await self._backend.upload(file.filename, file.mime, file.data)
 
     async def save_outputs(self, run: Run) -> tuple[list[ResultFile], list[str]]:
         """Fetch every media output of a finished run; texts are returned as they are.
@@ -84,6 +82,7 @@ class FileManager:
         """
         files: list[ResultFile] = []
         texts: list[str] = []
+        backend = self._backends.get(run.backend)
         folder = self._outputs / run.id
         for index, output in enumerate(run.outputs):
             if output.kind is OutputKind.TEXT:
@@ -92,17 +91,19 @@ class FileManager:
                 continue
             if output.url is None:
                 continue
-            files.append(await self._save_one(output, folder, index))
+            files.append(await self._save_one(backend, output, folder, index))
         return files, texts
 
-    async def _save_one(self, output: Output, folder: Path, index: int) -> ResultFile:
+    async def _save_one(
+        self, backend: WorkflowBackend, output: Output, folder: Path, index: int
+    ) -> ResultFile:
         assert output.url is not None
         name = safe_filename(output.filename or output.url.rsplit("/", 1)[-1], f"output{index}")
         mime = _OUTPUT_MIME.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
         link = ResultFile(kind=output.kind, filename=name, mime=mime, size=0, url=output.url)
         try:
             async with asyncio.timeout(self._fetch_timeout_s):
-                data = await self._backend.fetch(output.url, self._max_output_bytes)
+                data = await backend.fetch(output.url, self._max_output_bytes)
         except FileTooLarge:
             return link.model_copy(update={"size": self._max_output_bytes + 1})
         except (BackendError, TimeoutError) as error:

@@ -1,4 +1,5 @@
-"""Typed, immutable records the engine passes around. Adapters translate to and from these."""
+"""Runs and what happens to them: statuses, events, outputs, results. Typed and immutable;
+adapters translate to and from these."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from core.actions import Action
+from core.workflow import Frozen
 
 
 class RunStatus(StrEnum):
@@ -62,80 +62,6 @@ def run_stage(status: RunStatus, progress: float | None, queue_position: int | N
     permille = round(max(0.0, min(1.0, progress or 0.0)) * 1000)
     waiting = 999 - min(queue_position, 999) if queue_position is not None else 0
     return status.rank * 1_000_000 + permille * 1000 + waiting
-
-
-class InputType(StrEnum):
-    """The neutral input schema of reference/backends.md."""
-
-    TEXT = "text"
-    NUMBER = "number"
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    IMAGE = "image"
-    CHOICE = "choice"
-
-
-class InputSpec(Frozen):
-    name: str
-    label: str = ""
-    type: InputType
-    required: bool = False
-    default: Any = None
-    min: float | None = None
-    max: float | None = None
-    step: float | None = None
-    choices: tuple[str, ...] | None = None
-    multiline: bool = False
-    description: str = ""
-    max_length: int | None = None
-    """For text inputs: the longest value accepted (prompt length limit)."""
-
-
-class Workflow(Frozen):
-    """A workflow a user can run: discovered from a backend and/or declared in the catalog."""
-
-    name: str
-    command: str
-    title: str = ""
-    """Display name; the name when empty."""
-    description: str = ""
-    deployment_ids: tuple[str, ...] = ()
-    inputs: tuple[InputSpec, ...] = ()
-    hidden: bool = False
-    gpu: str | None = None
-    source: str = "comfydeploy"
-
-    @property
-    def text_only(self) -> bool:
-        """No required media input, and at least one text input to take the prompt."""
-        has_text = any(i.type is InputType.TEXT for i in self.inputs)
-        needs_media = any(i.type is InputType.IMAGE and i.required for i in self.inputs)
-        return has_text and not needs_media
-
-    @property
-    def main_text_input(self) -> InputSpec | None:
-        """Where free text goes: the first required text input, else the first text input."""
-        texts = [i for i in self.inputs if i.type is InputType.TEXT]
-        required = [i for i in texts if i.required]
-        if required:
-            return required[0]
-        return texts[0] if texts else None
-
-    @property
-    def image_inputs(self) -> tuple[InputSpec, ...]:
-        return tuple(i for i in self.inputs if i.type is InputType.IMAGE)
-
-    def input(self, name: str) -> InputSpec | None:
-        return next((i for i in self.inputs if i.name == name), None)
-
-
-class Deployment(Frozen):
-    """A backend deployment as discovered: what routing and costing need to know."""
-
-    id: str
-    workflow_name: str
-    gpu: str | None = None
-    machine_id: str | None = None
 
 
 class ChatRef(Frozen):
@@ -210,11 +136,21 @@ class DeliveryState(StrEnum):
     ABANDONED = "abandoned"
 
 
+class PartState(StrEnum):
+    """One message of a result: about to be sent (and maybe sent), or confirmed sent."""
+
+    SENDING = "sending"
+    SENT = "sent"
+
+
 class Run(Frozen):
     """A run as stored. State lives in the database; this is a snapshot of one document."""
 
     id: str
     workflow: str
+    backend: str = "comfydeploy"
+    """The backend it runs on; with `deployment_id` and `backend_run_id` it addresses the run
+    there. Runs stored before several backends existed ran on ComfyDeploy."""
     deployment_id: str
     inputs: dict[str, Any] = Field(default_factory=dict)
     chat: ChatRef
@@ -241,6 +177,8 @@ class Run(Frozen):
     delivery_attempts: int = 0
     delivery_due_at: datetime | None = None
     delivered_at: datetime | None = None
+    delivery_parts: dict[str, PartState] = Field(default_factory=dict)
+    """The messages of the result posted so far (see core/journal.py)."""
     progress_message_id: str | None = None
     rerun_of: str | None = None
 
@@ -257,6 +195,7 @@ class Submission(Frozen):
     """What the backend accepted: recorded on the run when it leaves `pending`."""
 
     backend_run_id: str
+    backend: str
     deployment_id: str
     gpu: str | None
     rate_usd_per_s: float | None
@@ -277,11 +216,12 @@ class ResultFile(Frozen):
 
 
 class RunResult(Frozen):
-    """What a user is shown when a run ends."""
+    """What a user is shown when a run ends, with what they can do next."""
 
     run: Run
     files: tuple[ResultFile, ...] = ()
     texts: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
 
 
 class ProgressView(Frozen):
@@ -300,14 +240,3 @@ class UploadedFile(Frozen):
     filename: str
     mime: str
     data: bytes
-
-
-class RunRequest(Frozen):
-    """A chat command turned into a request to run a workflow."""
-
-    workflow: str
-    raw_inputs: dict[str, str] = Field(default_factory=dict)
-    duplicates: tuple[str, ...] = ()
-    text: str = ""
-    chat: ChatRef
-    images: tuple[UploadedFile, ...] = ()

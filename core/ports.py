@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.journal import Claim, DeliveryJournal
 from core.models import (
-    Deployment,
+    PartState,
     ProgressView,
     Run,
     RunEvent,
     RunResult,
     RunStatus,
     Submission,
-    Workflow,
+    UploadedFile,
 )
+from core.workflow import Deployment, Discovery, InputSpec
 
 
 class Clock(Protocol):
@@ -23,32 +26,70 @@ class Clock(Protocol):
         """The current time, timezone-aware UTC."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait that long on this clock (long-running loops wait here, so tests drive them)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunAddress:
+    """Where a run lives on its backend: some backends need the deployment to find a run."""
+
+    deployment_id: str
+    backend_run_id: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a backend needs to start a run."""
+
+    run_id: str
+    """Ours: usable as an idempotency key, so an unclear submit can be retried safely."""
+    deployment_id: str
+    inputs: Mapping[str, Any]
+    """Typed values by input name; media already uploaded (`WorkflowBackend.upload`)."""
+    specs: tuple[InputSpec, ...]
+    """The workflow's inputs, with the graph bindings of backends that patch graphs."""
+    webhook_url: str | None
+
 
 class WorkflowBackend(Protocol):
-    """A ComfyUI execution service (ComfyDeploy, the simulator, later others)."""
+    """A ComfyUI execution service (ComfyDeploy, Comfy API v2, RunComfy, the simulator)."""
 
-    async def list_workflows(self) -> tuple[list[Workflow], list[Deployment]]:
-        """Discover every runnable workflow and the deployments behind them."""
+    @property
+    def name(self) -> str:
+        """The name runs, deployments and routing refer to it by."""
         ...
 
-    async def gpu_prices(self) -> dict[str, float]:
-        """USD per GPU-second by GPU name."""
+    @property
+    def webhook_path(self) -> str | None:
+        """Where its status webhooks arrive on our HTTP server; None if it sends none."""
         ...
 
-    async def submit(
-        self, deployment_id: str, inputs: Mapping[str, Any], webhook_url: str | None
-    ) -> str:
+    async def discover(self) -> Discovery:
+        """Every runnable workflow and the deployments behind them."""
+        ...
+
+    async def refresh_prices(self) -> None:
+        """Fetch the backend's current price list, if it publishes one."""
+        ...
+
+    def usd_per_second(self, deployment: Deployment | None) -> float | None:
+        """What a second of a run on `deployment` costs; None when unknown."""
+        ...
+
+    async def submit(self, job: Job) -> str:
         """Queue a run; returns the backend's run id."""
         ...
 
-    async def get_run(self, backend_run_id: str) -> RunEvent:
+    async def get_run(self, address: RunAddress) -> RunEvent:
         """The run's current state, as a poll event."""
         ...
 
-    async def cancel(self, backend_run_id: str) -> None: ...
+    async def cancel(self, address: RunAddress) -> None: ...
 
-    async def upload(self, filename: str, mime: str, data: bytes) -> str:
-        """Store a user's file; returns the URL to pass as an input value."""
+    async def upload(self, file: UploadedFile) -> str:
+        """Store a user's file; returns the value to pass as the input."""
         ...
 
     async def fetch(self, url: str, max_bytes: int) -> bytes:
@@ -58,6 +99,8 @@ class WorkflowBackend(Protocol):
     async def ping(self) -> bool:
         """True when the backend answers at all (for health checks)."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class RunStore(Protocol):
@@ -77,12 +120,14 @@ class RunStore(Protocol):
         event: RunEvent,
         now: datetime,
         next_poll_at: datetime | None,
-        claim_until: datetime | None = None,
+        claim: Claim | None = None,
     ) -> bool:
         """Apply a status event if it moves the run forward (see `run_stage`) and is about the
-        run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it
-        and makes delivery pending, or, with `claim_until`, claimed by the caller until then:
-        only one caller can win the terminal change, so it may deliver without a second claim.
+        run's backend run. Non-terminal changes set `next_poll_at`. A terminal change clears it,
+        records the final cost (rate x billed seconds, see `Run.duration_s`, in the same update,
+        so every ended run is costed once, delivered or not) and makes delivery pending, or,
+        with `claim`, claimed by the caller: only one caller can win the terminal change, so it
+        may deliver without a second claim.
         Returns whether the stored run changed; duplicate and late events change nothing."""
         ...
 
@@ -96,23 +141,45 @@ class RunStore(Protocol):
 
     async def unfinished(self, limit: int) -> list[Run]: ...
 
-    async def claim_delivery(self, run_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Atomically take the right to deliver a finished run's result: succeeds for exactly one
-        caller while delivery is pending and due, or claimed with an expired lease."""
+    async def is_finished(self, run_id: str) -> bool:
+        """Whether the run has ended (a cheap read for a progress sender racing the end)."""
         ...
 
-    async def finish_delivery(self, run_id: str, now: datetime, cost_usd: float | None) -> None:
-        """Mark a claimed delivery done, storing the run's final cost with it."""
+    async def claim_delivery(self, run_id: str, now: datetime, claim: Claim) -> bool:
+        """Take the right to deliver a finished run's result: succeeds for exactly one caller
+        while delivery is pending and due, or claimed with a lease that ran out."""
+        ...
+
+    async def renew_claim(self, run_id: str, claim: Claim) -> bool:
+        """Extend the lease to `claim.until`; False when the claim is no longer `claim.owner`'s."""
+        ...
+
+    async def set_part(self, run_id: str, owner: str, part: str, state: PartState | None) -> bool:
+        """Record one message of the result (None forgets it), only while `owner` holds the
+        claim."""
+        ...
+
+    async def finish_delivery(self, run_id: str, owner: str, now: datetime) -> bool:
+        """Mark a delivery done, only by the owner of its claim."""
         ...
 
     async def retry_delivery(
-        self, run_id: str, due_at: datetime | None, abandon: bool = False
-    ) -> None:
-        """Give a claimed delivery back, to be tried again at `due_at` (or given up)."""
+        self, run_id: str, owner: str, due_at: datetime | None, *, count: bool = True
+    ) -> bool:
+        """Give a claimed delivery back, to be tried again at `due_at` (None: given up), only by
+        its owner. `count`: whether this was a real attempt (not "platform not served here")."""
         ...
 
-    async def deliveries_due(self, now: datetime, limit: int) -> list[Run]:
-        """Finished runs whose delivery is pending and due, or claimed with an expired lease."""
+    async def deliveries_due(
+        self, now: datetime, limit: int, platforms: Collection[str]
+    ) -> list[Run]:
+        """Finished runs of those platforms whose delivery is pending and due, or claimed with
+        an expired lease."""
+        ...
+
+    async def redeliver(self, run_id: str, now: datetime, fresh: bool) -> bool:
+        """Make a finished run's delivery due again (an admin's request). `fresh` forgets which
+        messages were sent, so all of them go again. False when it is being delivered now."""
         ...
 
     async def set_progress_message(self, run_id: str, message_id: str) -> None: ...
@@ -127,13 +194,13 @@ class RunStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    """The last catalog discovered, so the bot starts and serves while the backend is down."""
+    """What each backend offered last, so the bot starts and serves while a backend is down."""
 
-    async def load_snapshot(self) -> tuple[list[Workflow], list[Deployment]] | None: ...
+    async def load_snapshots(self) -> dict[str, Discovery]:
+        """Backend name -> its last discovery."""
+        ...
 
-    async def save_snapshot(
-        self, workflows: Sequence[Workflow], deployments: Sequence[Deployment]
-    ) -> None: ...
+    async def save_snapshot(self, backend: str, discovery: Discovery) -> None: ...
 
 
 class KeyValueStore(Protocol):
@@ -169,16 +236,24 @@ class ChatNotifier(Protocol):
         """Create or edit the run's status message; returns its message id when created."""
         ...
 
-    async def deliver_result(self, result: RunResult) -> None:
-        """Post the outcome (files, or the reason it failed). Raises on failure to send."""
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+        """Post the outcome (files, or the reason it failed) with its actions, each message
+        through `core.journal.send_once`, then show the status message in its final state.
+        Raises SendFailed when a message could not be sent, ClaimLost when the delivery was
+        taken over."""
+        ...
+
+    async def show_final(self, result: RunResult) -> None:
+        """Best effort: the run's status message in its final state (a progress edit from
+        another process may have raced the end)."""
         ...
 
 
 class RunFollower(Protocol):
     """Hears of every stored change to a run: shows progress, delivers results."""
 
-    async def run_changed(self, run: Run, claimed: bool = False) -> None:
-        """`claimed`: the caller holds the delivery claim of this finished run."""
+    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
+        """`claim`: the caller holds the delivery claim of this finished run."""
         ...
 
     async def deliver_due(self) -> int: ...

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from core.backends import BackendRegistry
 from core.errors import BackendError, RunNotFound
 from core.models import EventSource, Run, RunEvent, RunStatus
-from core.ports import Clock, RunFollower, RunStore, WorkflowBackend
-from core.runs import RunManager, RunPolicy
+from core.policy import RunPolicy
+from core.ports import Clock, RunAddress, RunFollower, RunStore
+from core.tracker import RunTracker
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +23,16 @@ class RunWatch:
     def __init__(
         self,
         *,
-        runs: RunManager,
+        tracker: RunTracker,
         store: RunStore,
-        backend: WorkflowBackend,
+        backends: BackendRegistry,
         delivery: RunFollower,
         clock: Clock,
         policy: RunPolicy,
     ) -> None:
-        self._runs = runs
+        self._runs = tracker
         self._store = store
-        self._backend = backend
+        self._backends = backends
         self._delivery = delivery
         self._clock = clock
         self._policy = policy
@@ -49,7 +51,8 @@ class RunWatch:
             await self._time_out(run)
             return
         try:
-            event = await self._backend.get_run(run.backend_run_id)
+            backend = self._backends.get(run.backend)
+            event = await backend.get_run(RunAddress(run.deployment_id, run.backend_run_id))
         except RunNotFound:
             event = RunEvent(
                 backend_run_id=run.backend_run_id,
@@ -59,14 +62,14 @@ class RunWatch:
             )
         except BackendError as error:
             delay = min(
-                self._runs.quiet_poll_delay() * (2 ** min(run.poll_failures + 1, 10)),
+                self._policy.quiet_poll_delay * (2 ** min(run.poll_failures + 1, 10)),
                 self._policy.poll_max_backoff,
             )
             log.warning("run %s: poll failed (%s); next in %s", run.id, error, delay)
             await self._store.note_poll(run.id, now + delay, failed=True)
             return
         if not await self._runs.apply(run.id, event) and not event.status.terminal:
-            await self._store.note_poll(run.id, now + self._runs.quiet_poll_delay(), failed=False)
+            await self._store.note_poll(run.id, now + self._policy.quiet_poll_delay, failed=False)
 
     async def expire_overdue(self, limit: int = 200) -> int:
         """Time out runs older than the run timeout, including ones never polled."""
@@ -90,8 +93,9 @@ class RunWatch:
             f"The run took longer than {limit} seconds.",
         )
         if run.backend_run_id:
+            address = RunAddress(run.deployment_id, run.backend_run_id)
             try:
-                await self._backend.cancel(run.backend_run_id)
+                await self._backends.get(run.backend).cancel(address)
             except BackendError as error:
                 log.info("run %s: cancel after timeout failed: %s", run.id, error)
 

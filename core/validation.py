@@ -1,58 +1,59 @@
-"""Check a command's arguments against a workflow's inputs: one specific message per problem."""
+"""A run request's values checked against the workflow's inputs: typed values, or every problem.
+
+Values come typed (Discord options, JSON) or as text (chat lines); text is converted by the
+input's type. Each problem names its input, so every platform can say it in its own words.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from core.errors import InvalidInput
-from core.models import InputSpec, InputType, Workflow
+from core.notices import Problem
+from core.requests import InputValue
+from core.workflow import InputSpec, InputType, Workflow
 
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""Graph values are 64-bit integers (ComfyUI's INT): anything wider cannot run."""
+
+
+class Rejected(ValueError):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.key)
+        self.problem = problem
 
 
 def validate_inputs(
     workflow: Workflow,
-    text: str,
-    options: Mapping[str, str],
+    inputs: Mapping[str, InputValue],
     *,
-    image_inputs: frozenset[str] = frozenset(),
+    media: Collection[str] = (),
     max_prompt_chars: int = 2000,
-    duplicates: tuple[str, ...] = (),
+    found: Sequence[Problem] = (),
 ) -> dict[str, Any]:
-    """Return typed input values, or raise InvalidInput listing every problem found.
+    """Typed values of the inputs given, or InvalidInput listing every problem.
 
-    `image_inputs` names image inputs that the caller fills from attached media.
-    """
-    problems: list[str] = [f"`{name}` is given more than once." for name in duplicates]
-    values: dict[str, Any] = {}
+    `media` names inputs the caller fills with attached files; `found` holds problems already
+    seen by the front door (duplicates, stray free text), reported with the rest."""
+    problems = list(found)
+    known = {spec.name for spec in workflow.inputs}
+    names = ", ".join(spec.name for spec in workflow.inputs) or "-"
+    problems += [
+        Problem.of("input.unknown", name, known=names) for name in inputs if name not in known
+    ]
     main = workflow.main_text_input
-    known = ", ".join(i.name for i in workflow.inputs) or "none"
-    by_lower = {i.name.lower(): i.name for i in workflow.inputs}
-    given: dict[str, str] = {}
-    for name, option in options.items():
-        if name.lower() in by_lower:
-            given[by_lower[name.lower()]] = option
-        else:
-            problems.append(f"Unknown option `{name}`. Options of /{workflow.command}: {known}.")
-    if text:
-        if main is None:
-            problems.append(f"/{workflow.command} takes no free text; use key=value options.")
-        elif main.name in given:
-            problems.append(
-                f"Give `{main.name}` either as free text or as {main.name}=…, not both."
-            )
-        else:
-            values[main.name] = text
+    values: dict[str, Any] = {}
     for spec in workflow.inputs:
-        raw = given.get(spec.name)
-        if raw is not None:
+        if spec.name in inputs:
             try:
-                values[spec.name] = convert_value(spec, raw)
-            except ValueError as problem:
-                problems.append(str(problem))
+                values[spec.name] = convert_value(spec, inputs[spec.name])
+            except Rejected as rejected:
+                problems.append(rejected.problem)
                 continue
         value = values.get(spec.name)
         if isinstance(value, str) and spec.type is InputType.TEXT:
@@ -60,76 +61,108 @@ def validate_inputs(
             limit = min((n for n in limits if n is not None), default=None)
             if limit is not None and len(value) > limit:
                 problems.append(
-                    f"`{spec.name}` is too long: {len(value)} characters, at most {limit}."
+                    Problem.of("input.too_long", spec.name, length=len(value), limit=limit)
                 )
-        if spec.required and spec.name not in values and spec.name not in image_inputs:
+        if spec.required and spec.name not in values and spec.name not in media:
             problems.append(_missing(workflow, spec))
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInput(workflow.name, problems)
     return values
 
 
-def convert_value(spec: InputSpec, raw: str) -> Any:
-    """Turn one option's text into the input's type, checking its limits."""
-    raw = raw.strip()
+def convert_value(spec: InputSpec, value: InputValue) -> Any:
+    """One value in the input's type, within its limits; raises Rejected naming the input."""
+    text = value.strip() if isinstance(value, str) else None
+    shown = text if text is not None else str(value)
     if spec.type is InputType.INTEGER:
-        try:
-            number: float = int(raw)
-        except ValueError:
-            raise ValueError(f"`{spec.name}` must be a whole number, not '{raw}'.") from None
-        return _in_range(spec, number)
+        return _in_range(spec, _integer(spec, value, shown), integer=True)
     if spec.type is InputType.NUMBER:
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"`{spec.name}` must be a number, not '{raw}'.") from None
+        number = _number(spec, value, shown)
         if not math.isfinite(number):
-            raise ValueError(f"`{spec.name}` must be a finite number.")
-        return _in_range(spec, number)
+            raise Rejected(Problem.of("input.not_finite", spec.name))
+        return _in_range(spec, number, integer=False)
     if spec.type is InputType.BOOLEAN:
-        lowered = raw.lower()
-        if lowered in _TRUE:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in _TRUE:
             return True
-        if lowered in _FALSE:
+        if text is not None and text.lower() in _FALSE:
             return False
-        raise ValueError(f"`{spec.name}` must be yes or no, not '{raw}'.")
+        raise Rejected(Problem.of("input.not_boolean", spec.name, value=shown))
+    if text is None:
+        raise Rejected(Problem.of("input.not_text", spec.name, value=shown))
     if spec.type is InputType.CHOICE:
         choices = spec.choices or ()
-        match = next((c for c in choices if c.lower() == raw.lower()), None)
+        match = next((c for c in choices if c.lower() == text.lower()), None)
         if match is None:
-            raise ValueError(f"`{spec.name}` must be one of: {', '.join(choices)} (not '{raw}').")
+            choice_list = ", ".join(choices)
+            raise Rejected(
+                Problem.of("input.not_choice", spec.name, choices=choice_list, value=text)
+            )
         return match
     if spec.type is InputType.IMAGE:
-        if not raw.startswith(("https://", "http://")):
-            raise ValueError(f"`{spec.name}` must be an image URL, or attach an image.")
-        return raw
-    if not raw:
-        raise ValueError(f"`{spec.name}` is empty.")
-    return raw
+        if not text.startswith(("https://", "http://")):
+            raise Rejected(Problem.of("input.not_image_url", spec.name))
+        return text
+    if not text:
+        raise Rejected(Problem.of("input.empty", spec.name))
+    return text
 
 
-def _in_range(spec: InputSpec, number: float) -> float:
+def _integer(spec: InputSpec, value: InputValue, shown: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise Rejected(Problem.of("input.not_integer", spec.name, value=shown))
+
+
+def _number(spec: InputSpec, value: InputValue, shown: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise Rejected(Problem.of("input.not_number", spec.name, value=shown))
+
+
+def _in_range(spec: InputSpec, number: float, *, integer: bool) -> Any:
     low, high = spec.min, spec.max
-    if (low is not None and number < low) or (high is not None and number > high):
-        if low is not None and high is not None:
-            bounds = f"between {_fmt(low)} and {_fmt(high)}"
-        elif low is not None:
-            bounds = f"at least {_fmt(low)}"
-        else:
-            bounds = f"at most {_fmt(high)}"
-        raise ValueError(f"`{spec.name}` must be {bounds}, not {_fmt(number)}.")
-    return number
+    if integer:  # what a graph can hold bounds every whole-number input
+        low = INT64_MIN if low is None else max(low, INT64_MIN)
+        high = INT64_MAX if high is None else min(high, INT64_MAX)
+    if (low is None or number >= low) and (high is None or number <= high):
+        return number
+    shown = {"min": _fmt(low), "max": _fmt(high), "value": _fmt(number)}
+    explicit_low = spec.min is not None or (integer and number < INT64_MIN)
+    explicit_high = spec.max is not None or (integer and number > INT64_MAX)
+    if integer and spec.min is None and spec.max is None:
+        explicit_low = explicit_high = True  # both limits are the graph's: name both
+    if explicit_low and explicit_high:
+        key = "input.between"
+    elif explicit_low:
+        key = "input.at_least"
+    else:
+        key = "input.at_most"
+    raise Rejected(Problem.of(key, spec.name, **shown))
 
 
 def _fmt(number: float | None) -> str:
     if number is None:
         return ""
+    if isinstance(number, int):
+        return str(number)
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
-def _missing(workflow: Workflow, spec: InputSpec) -> str:
-    if spec.type is InputType.IMAGE:
-        return f"/{workflow.command} needs an image: attach one with the command as its caption."
+def _missing(workflow: Workflow, spec: InputSpec) -> Problem:
+    if spec.type.media:
+        return Problem.of("input.missing_image", spec.name)
     if spec is workflow.main_text_input:
-        return f"/{workflow.command} needs a {spec.name}: /{workflow.command} <{spec.name}>."
-    return f"`{spec.name}` is required: add {spec.name}=…"
+        return Problem.of("input.missing_main", spec.name)
+    return Problem.of("input.missing", spec.name)

@@ -1,12 +1,11 @@
-"""Per-run webhook URLs. ComfyDeploy does not sign webhooks, so the URL carries our own HMAC."""
+"""Per-run webhook URLs. Backends such as ComfyDeploy and RunComfy do not sign their webhooks,
+so the URL carries our run id and an HMAC of it; each backend has its own path."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from urllib.parse import urlencode
-
-WEBHOOK_PATH = "/webhooks/comfydeploy"
 
 
 class WebhookSigner:
@@ -16,17 +15,18 @@ class WebhookSigner:
 
     @property
     def enabled(self) -> bool:
-        """False when no public URL is set: the backend cannot reach us, so we poll everything."""
+        """False when no public URL is set: no backend can reach us, so we poll everything."""
         return self._base is not None
 
     def token(self, run_id: str) -> str:
         return hmac.new(self._key, run_id.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def url_for(self, run_id: str) -> str | None:
-        if self._base is None:
+    def url_for(self, path: str | None, run_id: str) -> str | None:
+        """The webhook URL of one run at `path`; None without a public URL or a path."""
+        if self._base is None or path is None:
             return None
         query = urlencode({"run": run_id, "token": self.token(run_id)})
-        return f"{self._base}{WEBHOOK_PATH}?{query}"
+        return f"{self._base}{path}?{query}"
 
     def verify(self, run_id: str, token: str) -> bool:
         return hmac.compare_digest(self.token(run_id).encode(), token.encode())

@@ -1,6 +1,13 @@
-"""comfydeploy adapter: the ComfyDeploy API client and its run-report parsing."""
+"""comfydeploy adapter: the ComfyDeploy API as a backend, its client and run-report parsing."""
 
+from adapters.comfydeploy.backend import ComfyDeployBackend
 from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.comfydeploy.events import MalformedEvent, parse_run, parse_webhook
 
-__all__ = ["ComfyDeployClient", "MalformedEvent", "parse_run", "parse_webhook"]
+__all__ = [
+    "ComfyDeployBackend",
+    "ComfyDeployClient",
+    "MalformedEvent",
+    "parse_run",
+    "parse_webhook",
+]

@@ -1,6 +1,6 @@
 """ComfyDeploy deployments (+ machines) -> core `Workflow`s and `Deployment`s.
 
-Pure functions over the JSON of `GET /deployments` and `GET /machines` (reference §7).
+Pure functions over the JSON of `GET /deployments` and `GET /machines` (https://github.com/comfy-deploy/api/blob/main/src/api/routes/deployments.py).
 Deployments are grouped by their workflow's name; the `production` one comes first, so routing
 and the input schema follow what the owner has promoted.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from adapters.comfydeploy.inputs import map_inputs
-from core.models import Deployment, Workflow
+from core.workflow import Deployment, DeploymentRef, Workflow
 
 SOURCE = "comfydeploy"
 COMMAND_MAX = 32
@@ -59,16 +59,21 @@ def machine_gpus(machines: Iterable[Any]) -> dict[str, str]:
 
 
 def build_catalog(
-    deployments: Iterable[dict[str, Any]], gpus_by_machine: dict[str, str]
+    deployments: Iterable[dict[str, Any]], gpus_by_machine: dict[str, str], backend: str = SOURCE
 ) -> tuple[list[Workflow], list[Deployment]]:
-    """Group deployments by workflow name; the deployment's own `gpu` wins over its machine's."""
+    """Group deployments by workflow name; the deployment's own `gpu` wins over its machine's.
+    `backend` is the name this ComfyDeploy account is registered under."""
     groups: dict[str, list[dict[str, Any]]] = {}
     found: list[Deployment] = []
     for raw in deployments:
         name = _workflow_name(raw)
         machine_id = _str(raw.get("machine_id"))
         gpu = _str(raw.get("gpu")) or (gpus_by_machine.get(machine_id) if machine_id else None)
-        found.append(Deployment(id=raw["id"], workflow_name=name, gpu=gpu, machine_id=machine_id))
+        found.append(
+            Deployment(
+                backend=backend, id=raw["id"], workflow_name=name, gpu=gpu, machine_id=machine_id
+            )
+        )
         groups.setdefault(name, []).append(raw)
 
     gpu_of = {d.id: d.gpu for d in found}
@@ -83,10 +88,10 @@ def build_catalog(
                 name=name,
                 command=slug_command(name),
                 description=description,
-                deployment_ids=tuple(r["id"] for r in ordered),
+                deployments=tuple(DeploymentRef(backend=backend, id=r["id"]) for r in ordered),
                 inputs=map_inputs(inputs if isinstance(inputs, list) else ()),
                 gpu=gpu_of[first["id"]],
-                source=SOURCE,
+                backend=backend,
             )
         )
     return workflows, found

@@ -1,6 +1,7 @@
 """`ComfyDeployClient`: the v2 ComfyDeploy API as a `core.ports.WorkflowBackend`.
 
-Endpoints and wire formats follow reference/comfydeploy-api.md. The base URL includes `/api`,
+Endpoints and wire formats as ComfyDeploy's server defines them (https://github.com/comfy-deploy/api,
+https://www.comfydeploy.com/docs/v2/api-reference). The base URL includes `/api`,
 e.g. `https://api.comfydeploy.com/api`.
 """
 
@@ -15,12 +16,13 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from adapters.comfydeploy.catalog import build_catalog, machine_gpus, merge_deployments
+from adapters.comfydeploy.catalog import SOURCE, build_catalog, machine_gpus, merge_deployments
 from adapters.comfydeploy.events import MalformedEvent, parse_run
 from adapters.comfydeploy.retry import NOT_IDEMPOTENT, REPEATABLE, SAFE, RetryPolicy
 from adapters.comfydeploy.transport import Reply, Request, Sleep, Transport
 from core.errors import BackendError, FileTooLarge, RunNotFound
-from core.models import Deployment, RunEvent, Workflow
+from core.models import RunEvent
+from core.workflow import Deployment, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,12 @@ class ComfyDeployClient:
 
     # -- catalog ---------------------------------------------------------------------------
 
-    async def list_workflows(self) -> tuple[list[Workflow], list[Deployment]]:
-        """Both deployment lists (classic and `is_fluid=true`, reference §7) and machine GPUs.
+    async def list_workflows(
+        self, backend: str = SOURCE
+    ) -> tuple[list[Workflow], list[Deployment]]:
+        """Both deployment lists (classic and `is_fluid=true`) and machine GPUs, as the
+        workflows of the backend called `backend`; see
+        https://github.com/comfy-deploy/api/blob/main/src/api/routes/deployments.py.
 
         A failure to list machines is logged and tolerated: it only loses the GPU fallback.
         """
@@ -101,7 +107,7 @@ class ComfyDeployClient:
             raise machines
         else:
             gpus = machine_gpus(machines)
-        return build_catalog(merge_deployments(regular, fluid), gpus)
+        return build_catalog(merge_deployments(regular, fluid), gpus, backend)
 
     async def gpu_prices(self) -> dict[str, float]:
         """USD per GPU-second (public route, sent without the key)."""

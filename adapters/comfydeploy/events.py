@@ -1,5 +1,6 @@
-"""Parse ComfyDeploy run reports into `RunEvent`s: the poll reply (WorkflowRunModel, reference §3)
-and webhook deliveries (reference §5). Pure: no I/O, no aiohttp.
+"""Parse ComfyDeploy run reports into `RunEvent`s: the poll reply (WorkflowRunModel) and
+webhook deliveries, as the server sends them (https://github.com/comfy-deploy/api/blob/main/src/api/routes/run.py).
+Pure: no I/O, no aiohttp.
 
 Top-level problems (no run id, unknown status, wrong types) raise `MalformedEvent`. Inside
 `outputs`, items that do not fit the MediaItem model are skipped, as the server itself does.

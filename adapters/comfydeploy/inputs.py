@@ -1,4 +1,5 @@
-"""ComfyDeploy `input_types[]` items -> the neutral `InputSpec` schema (reference/backends.md §4).
+"""ComfyDeploy `input_types[]` items -> the neutral `InputSpec` schema (one input per
+ComfyDeploy external input node: https://github.com/BennyKok/comfyui-deploy).
 
 `required` means "no usable default": empty text, a missing image (or one whose default is a node
 link such as `["12", 0]`), a number without a default, an enum whose default is not an option.
@@ -15,7 +16,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from core.models import InputSpec, InputType
+from core.workflow import InputSpec, InputType
 
 CLASS_PREFIXES = ("ComfyUIDeployExternal", "ComfyDeployExternal")
 

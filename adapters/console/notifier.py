@@ -6,37 +6,46 @@ import asyncio
 import sys
 from typing import TextIO
 
+from core.chat.text_render import TextRenderer
+from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, RunResult
-from core.presentation import format_progress, format_result_caption
+
+PLATFORM = "console"
 
 
 class ConsoleNotifier:
-    platform = "console"
+    platform = PLATFORM
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, words: TextRenderer, out: TextIO | None = None) -> None:
+        self._words = words
         self._out = out or sys.stdout
         self._last: dict[str, str] = {}
         self.result_shown = asyncio.Event()
         """Set after every result, so a waiting session re-checks what is still running."""
 
     async def show_progress(self, view: ProgressView) -> str | None:
-        text = format_progress(
-            view.run, view.status, view.progress, view.live_status, view.queue_position
-        ).replace("\n", " · ")
+        text = self._words.progress(view).replace("\n", " · ")
         if self._last.get(view.run.id) != text:
             self._last[view.run.id] = text
             self._print(text)
         return view.run.progress_message_id or view.run.id
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._last.pop(result.run.id, None)
-        lines = [format_result_caption(result.run).replace("\n", " · ")]
+        lines = [self._words.result_summary(result.run).replace("\n", " · ")]
         for file in result.files:
             where = file.path or f"{file.url} (too large to download)"
             lines.append(f"  {file.kind.value}: {where}")
         lines += [f"  text: {text}" for text in result.texts]
-        self._print("\n".join(lines))
+
+        async def show() -> None:
+            self._print("\n".join(lines))
+
+        await send_once(journal, "result", show)
         self.result_shown.set()
+
+    async def show_final(self, result: RunResult) -> None:
+        """A terminal shows lines, not messages to edit: nothing to put right."""
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

@@ -6,29 +6,84 @@ At end of input it waits until every run it started has ended and been shown, th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from adapters.console.notifier import ConsoleNotifier
-from core.chat import ChatService
+from adapters.console.files import LocalImage, is_url
+from adapters.console.notifier import PLATFORM, ConsoleNotifier
+from adapters.console.wording import SYNTAX
+from core.chat.content import Content
+from core.chat.operations import Operation, RunWorkflow
+from core.chat.service import ChatService
+from core.chat.text_door import TextFrontDoor
+from core.chat.text_render import TextRenderer, TextReply
 from core.models import ChatRef, DeliveryState
 from core.ports import Clock, RunStore
+from core.requests import Attachment
 
-CONSOLE_USER = ChatRef(platform="console", chat_id="console", user_id="local", user_name="you")
+CONSOLE_USER = ChatRef(platform=PLATFORM, chat_id="console", user_id="local", user_name="you")
 SETTLED = frozenset({DeliveryState.DELIVERED, DeliveryState.ABANDONED})
+
+
+def console_words() -> TextRenderer:
+    return TextRenderer(SYNTAX)
+
+
+class ConsoleFront:
+    """A line -> content: the text front door, with image paths turned into attachments."""
+
+    def __init__(self, chat: ChatService, words: TextRenderer) -> None:
+        self.chat = chat
+        self._door = TextFrontDoor(chat.book)
+        self.words = words
+
+    async def answer(
+        self, line: str, who: ChatRef = CONSOLE_USER, attachments: Sequence[Attachment] = ()
+    ) -> Content | None:
+        """None when the line is not a command. `attachments` go to the image inputs."""
+        parsed = self._door.parse(line)
+        if parsed is None:
+            return None
+        operation = self._with_files(parsed.operation)
+        if isinstance(operation, RunWorkflow):
+            operation = self._door.attach(operation, attachments)
+        return await self.chat.execute(operation, who)
+
+    async def say(
+        self, line: str, who: ChatRef = CONSOLE_USER, attachments: Sequence[Attachment] = ()
+    ) -> TextReply | None:
+        content = await self.answer(line, who, attachments)
+        return None if content is None else self.words.render(content)
+
+    def _with_files(self, operation: Operation) -> Operation:
+        if not isinstance(operation, RunWorkflow):
+            return operation
+        workflow = self.chat.book.workflow_named(operation.workflow)
+        images = {spec.name for spec in workflow.image_inputs} if workflow else set()
+        inputs = dict(operation.inputs)
+        media: dict[str, Attachment] = dict(operation.media)
+        for name in images & inputs.keys():
+            value = inputs[name]
+            if isinstance(value, str) and not is_url(value):
+                media[name] = LocalImage(Path(value).expanduser())
+                del inputs[name]
+        return dataclasses.replace(operation, inputs=inputs, media=media)
 
 
 class ConsoleSession:
     def __init__(
         self,
-        chat: ChatService,
+        front: ConsoleFront,
         notifier: ConsoleNotifier,
         store: RunStore,
         clock: Clock,
         stdin: TextIO | None = None,
         out: TextIO | None = None,
     ) -> None:
-        self._chat = chat
+        self._front = front
         self._notifier = notifier
         self._store = store
         now = clock.now()
@@ -49,7 +104,7 @@ class ConsoleSession:
                 break
             if not line.strip():
                 continue
-            reply = await self._chat.handle(line.strip(), CONSOLE_USER)
+            reply = await self._front.say(line.strip())
             if reply is not None:
                 self._print(reply.text)
         await self.wait_for_runs()

@@ -1,4 +1,5 @@
-"""The bot's own aiohttp server: ComfyDeploy webhooks, health, metrics, and platform routes."""
+"""The bot's own aiohttp server: health, metrics, and the routes every backend and platform
+registers for itself (their webhooks)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,27 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from adapters.http.observability import Observability
-from adapters.http.webhooks import MAX_BODY_BYTES, ComfyDeployWebhook
 from core.metrics import Metrics
 from core.ports import RunStore
-from core.runs import RunManager
-from core.webhook_tokens import WEBHOOK_PATH, WebhookSigner
 
 Ping = Callable[[], Awaitable[bool]]
+MAX_REQUEST_BYTES = 2_000_000
+"""aiohttp's own cap on request bodies; each route reads within its own, smaller limit."""
 
 
 def build_http_app(
     *,
-    runs: RunManager,
     store: RunStore,
-    signer: WebhookSigner,
     metrics: Metrics,
     db_ping: Ping,
     backend_ping: Ping,
-    extra_routes: Iterable[web.RouteDef] = (),
+    routes: Iterable[web.RouteDef] = (),
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
-    webhook = ComfyDeployWebhook(runs, store, signer, metrics)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     observability = Observability(store, metrics, db_ping, backend_ping)
-    app.router.add_post(WEBHOOK_PATH, webhook.handle)
     app.router.add_get("/healthz", observability.health)
     app.router.add_get("/metrics", observability.metrics)
-    app.add_routes(list(extra_routes))
+    app.add_routes(list(routes))
     return app
 
 

@@ -1,35 +1,33 @@
-"""`CatalogStore` on MongoDB: the last discovered catalog as one document."""
+"""`CatalogStore` on MongoDB: one document per backend with what it offered last."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from pydantic import ValidationError
 
 from adapters.mongo.database import CATALOG, Collection, Database
-from core.models import Deployment, Workflow
+from core.workflow import Discovery
 
-_SNAPSHOT_ID = "current"
+_KIND = "backend"
 
 
 class MongoCatalogStore:
     def __init__(self, db: Database) -> None:
         self._snapshots: Collection = db[CATALOG]
 
-    async def load_snapshot(self) -> tuple[list[Workflow], list[Deployment]] | None:
-        doc = await self._snapshots.find_one({"_id": _SNAPSHOT_ID})
-        if doc is None:
-            return None
-        workflows = [Workflow.model_validate(w) for w in doc["workflows"]]
-        deployments = [Deployment.model_validate(d) for d in doc["deployments"]]
-        return workflows, deployments
+    async def load_snapshots(self) -> dict[str, Discovery]:
+        """Snapshots by backend; one that no longer fits the model (an older version's) is
+        skipped: the next discovery replaces it."""
+        found: dict[str, Discovery] = {}
+        async for doc in self._snapshots.find({"kind": _KIND}):
+            try:
+                found[doc["backend"]] = Discovery.model_validate(doc["discovery"])
+            except (KeyError, ValidationError):
+                continue
+        return found
 
-    async def save_snapshot(
-        self, workflows: Sequence[Workflow], deployments: Sequence[Deployment]
-    ) -> None:
+    async def save_snapshot(self, backend: str, discovery: Discovery) -> None:
         await self._snapshots.replace_one(
-            {"_id": _SNAPSHOT_ID},
-            {
-                "workflows": [w.model_dump(mode="json") for w in workflows],
-                "deployments": [d.model_dump(mode="json") for d in deployments],
-            },
+            {"_id": f"{_KIND}:{backend}"},
+            {"kind": _KIND, "backend": backend, "discovery": discovery.model_dump(mode="json")},
             upsert=True,
         )

@@ -49,7 +49,14 @@ async def ensure_indexes(db: Database) -> None:
                 partialFilterExpression={"backend_run_id": {"$type": "string"}},
             ),
             IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
-            IndexModel([("delivery", ASCENDING), ("delivery_due_at", ASCENDING)], name="delivery"),
+            IndexModel(
+                [
+                    ("delivery", ASCENDING),
+                    ("chat.platform", ASCENDING),
+                    ("delivery_due_at", ASCENDING),
+                ],
+                name="delivery_by_platform",
+            ),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
             IndexModel(
                 [

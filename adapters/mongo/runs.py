@@ -1,6 +1,8 @@
 """`RunStore` on MongoDB. Every state change is one conditional `update_one`: the database decides.
 
-`find_one_and_update` is avoided on purpose: on the embedded server it is ~20x slower.
+`find_one_and_update` is avoided on purpose: on the embedded server it is ~20x slower. A run's end
+is an update pipeline (see run_updates.py), so the cost is computed from the stored rate and
+timestamps in that same conditional update: whoever records the end records the cost, once.
 """
 
 from __future__ import annotations
@@ -9,85 +11,20 @@ from datetime import datetime
 from typing import Any
 
 from adapters.mongo.database import RUNS, Collection, Database, Document
+from adapters.mongo.delivery_claims import DeliveryClaims
 from adapters.mongo.run_codec import document_to_run, outputs_to_documents, run_to_document
-from core.models import (
-    TERMINAL_RANK,
-    DeliveryState,
-    Run,
-    RunEvent,
-    RunStatus,
-    Submission,
-    run_stage,
+from adapters.mongo.run_updates import (
+    NOT_TERMINAL,
+    event_update,
+    forward_filter,
+    run_key,
+    terminal_pipeline,
 )
-
-_STARTED_RANK = RunStatus.STARTED.rank
-_NOT_TERMINAL = {"status_rank": {"$lt": TERMINAL_RANK}}
-
-
-def _delivery_due(now: datetime) -> Document:
-    return {
-        "$or": [
-            {"delivery": DeliveryState.PENDING.value, "delivery_due_at": {"$lte": now}},
-            {"delivery": DeliveryState.CLAIMED.value, "delivery_lease_until": {"$lt": now}},
-        ]
-    }
+from core.journal import Claim
+from core.models import TERMINAL_RANK, Run, RunEvent, RunStatus, Submission, run_stage
 
 
-def _run_key(run_id: str, event: RunEvent) -> Document:
-    """The run, and only if the event is about the backend run recorded on it."""
-    key: Document = {"_id": run_id}
-    if event.backend_run_id:
-        key["backend_run_id"] = event.backend_run_id
-    return key
-
-
-def _forward_filter(run_id: str, event: RunEvent) -> Document:
-    """Matches the run only when `event` moves it forward: one range condition on `stage`."""
-    stage = run_stage(event.status, event.progress, event.queue_position)
-    return {**_run_key(run_id, event), "stage": {"$lt": stage}}
-
-
-def _event_update(
-    event: RunEvent, now: datetime, next_poll_at: datetime | None, claim_until: datetime | None
-) -> Document:
-    status = event.status
-    changes: Document = {
-        "status": status.value,
-        "status_rank": status.rank,
-        "stage": run_stage(status, event.progress, event.queue_position),
-        "last_event_at": now,
-        "updated_at": now,
-    }
-    if event.progress is not None:
-        changes["progress"] = event.progress
-    if event.queue_position is not None:
-        changes["queue_position"] = event.queue_position
-    elif status.rank >= _STARTED_RANK:
-        changes["queue_position"] = None
-    optional = {
-        "live_status": event.live_status,
-        "queued_at": event.queued_at,
-        "started_at": event.started_at,
-        "gpu": event.gpu,
-        "error": event.error,
-    }
-    changes.update({k: v for k, v in optional.items() if v is not None})
-    if status.terminal:
-        changes.update(ended_at=event.ended_at or now, delivery_due_at=now, next_poll_at=None)
-        if claim_until is None:
-            changes["delivery"] = DeliveryState.PENDING.value
-        else:
-            changes["delivery"] = DeliveryState.CLAIMED.value
-            changes["delivery_lease_until"] = claim_until
-    else:
-        if event.ended_at is not None:
-            changes["ended_at"] = event.ended_at
-        if next_poll_at is not None:
-            changes["next_poll_at"] = next_poll_at
-    return {"$set": changes}
-
-
-class MongoRunStore:
+class MongoRunStore(DeliveryClaims):
     def __init__(self, db: Database) -> None:
         self._runs: Collection = db[RUNS]
 
@@ -99,12 +36,15 @@ class MongoRunStore:
         return None if doc is None else document_to_run(doc)
 
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
+        """Moves `pending` to `not-started`. A run that ended meanwhile (cancelled during its
+        submit) still gets the backend's run id recorded, so it can be cancelled there."""
         status = RunStatus.NOT_STARTED
+        fields = submission.model_dump(mode="python")
         result = await self._runs.update_one(
             {"_id": run_id, "status": RunStatus.PENDING.value},
             {
                 "$set": {
-                    **submission.model_dump(mode="python"),
+                    **fields,
                     "status": status.value,
                     "status_rank": status.rank,
                     "stage": run_stage(status, 0.0, None),
@@ -112,7 +52,13 @@ class MongoRunStore:
                 }
             },
         )
-        return result.modified_count == 1
+        if result.modified_count == 1:
+            return True
+        known = {k: fields[k] for k in ("backend_run_id", "backend", "deployment_id")}
+        await self._runs.update_one(
+            {"_id": run_id, "backend_run_id": {"$exists": False}}, {"$set": known}
+        )
+        return False
 
     async def apply_event(
         self,
@@ -120,21 +66,22 @@ class MongoRunStore:
         event: RunEvent,
         now: datetime,
         next_poll_at: datetime | None,
-        claim_until: datetime | None = None,
+        claim: Claim | None = None,
     ) -> bool:
         if event.status.terminal:
-            update = _event_update(event, now, next_poll_at, claim_until)
+            changes = event_update(event, now, next_poll_at, claim)["$set"]
             if event.outputs:
-                update["$set"]["outputs"] = outputs_to_documents(event.outputs)
-                update["$set"]["output_count"] = len(event.outputs)
-            result = await self._runs.update_one(_forward_filter(run_id, event), update)
+                changes["outputs"] = outputs_to_documents(event.outputs)
+                changes["output_count"] = len(event.outputs)
+            pipeline = terminal_pipeline(event, changes)
+            result = await self._runs.update_one(forward_filter(run_id, event), pipeline)
             return result.modified_count == 1
         # Outputs first, and only while the run is unfinished: once terminal, the run is final.
         outputs_changed = False
         if event.outputs:
             count = len(event.outputs)
             result = await self._runs.update_one(
-                {**_run_key(run_id, event), **_NOT_TERMINAL, "output_count": {"$lt": count}},
+                {**run_key(run_id, event), **NOT_TERMINAL, "output_count": {"$lt": count}},
                 {
                     "$set": {
                         "outputs": outputs_to_documents(event.outputs),
@@ -145,7 +92,7 @@ class MongoRunStore:
             )
             outputs_changed = result.modified_count == 1
         result = await self._runs.update_one(
-            _forward_filter(run_id, event), _event_update(event, now, next_poll_at, None)
+            forward_filter(run_id, event), event_update(event, now, next_poll_at, None)
         )
         return outputs_changed or result.modified_count == 1
 
@@ -153,63 +100,24 @@ class MongoRunStore:
         update: Document = {"$set": {"next_poll_at": next_poll_at}}
         if failed:
             update["$inc"] = {"poll_failures": 1}
-        await self._runs.update_one({"_id": run_id, **_NOT_TERMINAL}, update)
+        await self._runs.update_one({"_id": run_id, **NOT_TERMINAL}, update)
 
     async def due_for_poll(self, now: datetime, limit: int) -> list[Run]:
         query = {
-            **_NOT_TERMINAL,
+            **NOT_TERMINAL,
             "backend_run_id": {"$type": "string"},
             "next_poll_at": {"$lte": now},
         }
         return await self._find(query, [("next_poll_at", 1)], limit)
 
     async def unfinished(self, limit: int) -> list[Run]:
-        return await self._find(dict(_NOT_TERMINAL), [("created_at", 1)], limit)
+        return await self._find(dict(NOT_TERMINAL), [("created_at", 1)], limit)
 
-    async def claim_delivery(self, run_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Pending and due, else a claim whose lease ran out: two plain conditions, since an
-        `$or` filter halves the update rate on the embedded server."""
-        claim = {
-            "$set": {"delivery": DeliveryState.CLAIMED.value, "delivery_lease_until": lease_until}
-        }
-        for due in (
-            {"delivery": DeliveryState.PENDING.value, "delivery_due_at": {"$lte": now}},
-            {"delivery": DeliveryState.CLAIMED.value, "delivery_lease_until": {"$lt": now}},
-        ):
-            result = await self._runs.update_one({"_id": run_id, **due}, claim)
-            if result.modified_count == 1:
-                return True
-        return False
-
-    async def finish_delivery(self, run_id: str, now: datetime, cost_usd: float | None) -> None:
-        changes: Document = {
-            "delivery": DeliveryState.DELIVERED.value,
-            "delivered_at": now,
-            "delivery_lease_until": None,
-        }
-        if cost_usd is not None:
-            changes["cost_usd"] = cost_usd
-        await self._runs.update_one({"_id": run_id}, {"$set": changes})
-
-    async def retry_delivery(
-        self, run_id: str, due_at: datetime | None, abandon: bool = False
-    ) -> None:
-        """Without `due_at` there is no time to try again at, so the delivery is abandoned."""
-        state = DeliveryState.ABANDONED if abandon or due_at is None else DeliveryState.PENDING
-        await self._runs.update_one(
-            {"_id": run_id},
-            {
-                "$set": {
-                    "delivery": state.value,
-                    "delivery_due_at": due_at,
-                    "delivery_lease_until": None,
-                },
-                "$inc": {"delivery_attempts": 1},
-            },
+    async def is_finished(self, run_id: str) -> bool:
+        found = await self._runs.find_one(
+            {"_id": run_id, "status_rank": TERMINAL_RANK}, {"_id": 1}
         )
-
-    async def deliveries_due(self, now: datetime, limit: int) -> list[Run]:
-        return await self._find(_delivery_due(now), [("delivery_due_at", 1)], limit)
+        return found is not None
 
     async def set_progress_message(self, run_id: str, message_id: str) -> None:
         await self._runs.update_one({"_id": run_id}, {"$set": {"progress_message_id": message_id}})

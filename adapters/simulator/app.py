@@ -77,8 +77,10 @@ class Api:
         driver: RunDriver,
         api_key: str,
         on_queued: Callable[[SimRun], None],
+        gpu_pricing: dict[str, float] | None = None,
     ) -> None:
         self._book = book
+        self._pricing = dict(GPU_PRICING if gpu_pricing is None else gpu_pricing)
         self._files = files
         self._driver = driver
         self._api_key = api_key
@@ -149,7 +151,7 @@ class Api:
         return web.json_response(machine.detail_json())
 
     async def gpu_pricing(self, request: web.Request) -> web.Response:
-        return web.json_response(GPU_PRICING)
+        return web.json_response(self._pricing)
 
     async def queue_run(self, request: web.Request) -> web.Response:
         text = await request.text()

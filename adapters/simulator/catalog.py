@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.simulator.wire import JsonDict, iso_naive, iso_z
-from core.costs import FALLBACK_USD_PER_SECOND
 
 SIM_USER_ID = "user_simulator"
 
@@ -21,8 +20,19 @@ TXT2IMG_MACHINE_ID = "5a2e8351-75d7-58a5-bb61-b1221f3e9636"
 IMG2IMG_MACHINE_ID = "34fc0ab0-32dd-5454-aa6b-6d05ef7c5956"
 UPSCALE_MACHINE_ID = "41dcbc14-5c23-5c42-bd5e-57c03bbf1903"
 
-GPU_PRICING: dict[str, float] = dict(FALLBACK_USD_PER_SECOND)
-"""`GET /api/platform/gpu-pricing`: USD per GPU-second (reference §9)."""
+GPU_PRICING: dict[str, float] = {
+    "CPU": 0.000042,
+    "T4": 0.000180,
+    "L4": 0.000320,
+    "A10G": 0.000337,
+    "L40S": 0.000596,
+    "A100": 0.001140,
+    "A100-80GB": 0.001708,
+    "H100": 0.002338,
+    "H200": 0.001891,
+    "B200": 0.002604,
+}
+"""`GET /api/platform/gpu-pricing`: USD per GPU-second, as ComfyDeploy's server publishes it."""
 
 _CATALOG_TIME = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -147,7 +157,7 @@ class DeploymentDef:
         return nodes
 
     def to_json(self) -> JsonDict:
-        """A DeploymentModel (reference §7)."""
+        """A DeploymentModel (https://github.com/comfy-deploy/api/blob/main/src/api/routes/deployments.py)."""
         created = iso_z(_CATALOG_TIME)
         return {
             "id": self.id,

@@ -79,7 +79,7 @@ class FileStore:
         return Upload(file_id, file_name, url)
 
     def upload_data_uri(self, value: str) -> str | None:
-        """A png/jpeg base64 data URI becomes an uploaded file's URL, as on queue (§6)."""
+        """A png/jpeg base64 data URI becomes an uploaded file's URL, as on queue (https://github.com/comfy-deploy/api)."""
         for prefix, extension in _UPLOADED_DATA_URIS.items():
             if value.startswith(prefix):
                 try:

@@ -67,7 +67,7 @@ class SimOutput:
     )
 
     def to_json(self) -> JsonDict:
-        """As in `GET /api/run/{id}` (§3)."""
+        """As in `GET /api/run/{id}` (https://github.com/comfy-deploy/api/blob/main/src/api/routes/run.py)."""
         return {
             "id": self.id,
             "output_id": self.output_id,
@@ -81,7 +81,8 @@ class SimOutput:
         }
 
     def to_webhook_json(self) -> JsonDict:
-        """As in webhook bodies (§5): millisecond timestamps, no `type`/`node_id`."""
+        """As in webhook bodies: millisecond timestamps, no `type`/`node_id` (see
+        https://github.com/comfy-deploy/api/blob/main/src/api/routes/run.py)."""
         stamp = iso_millis_z(self.created_at)
         return {
             "id": self.id,
@@ -162,7 +163,7 @@ class SimRun:
         return body
 
     def to_json(self, queue_position: int | None = None) -> JsonDict:
-        """A WorkflowRunModel (§3)."""
+        """A WorkflowRunModel (https://github.com/comfy-deploy/api/blob/main/src/api/routes/run.py)."""
         return {
             "id": self.id,
             "workflow_version_id": self.deployment.workflow_version_id,

@@ -47,8 +47,10 @@ class SimulatorServer:
         port: int = 0,
         public_url: str | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        gpu_pricing: dict[str, float] | None = None,
     ) -> None:
-        """`public_url` (e.g. `http://sim.local:3011`) overrides the root of file/output URLs."""
+        """`public_url` (e.g. `http://sim.local:3011`) overrides the root of file/output URLs;
+        `gpu_pricing` replaces the published price list (USD per GPU-second)."""
         self.mode: Mode = mode
         self.step_delay = step_delay
         self.host = host
@@ -61,7 +63,7 @@ class SimulatorServer:
         self.faults = RouteFaults()
         """Route faults: `fail_next`, `hold`, and request counts in `hits`."""
         self._driver = RunDriver(self.files, self.webhooks, clock, fetch_timeout)
-        api = Api(self.runs, self.files, self._driver, api_key, self._on_queued)
+        api = Api(self.runs, self.files, self._driver, api_key, self._on_queued, gpu_pricing)
         self._app = build_app(api, self.faults)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None

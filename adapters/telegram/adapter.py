@@ -22,13 +22,14 @@ from adapters.telegram.handlers import Context, UpdateHandlers
 from adapters.telegram.keyboards import CALLBACK_PATTERN
 from adapters.telegram.limits import UPLOAD_MAX_BYTES
 from adapters.telegram.log_redaction import redact_token
-from adapters.telegram.media import ImageFetcher
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
 from adapters.telegram.webhook import WebhookReceiver
+from adapters.telegram.wording import SYNTAX
 from core.catalog import CatalogView
-from core.chat import ChatService
-from core.files import FileManager
+from core.chat.service import ChatService
+from core.chat.text_door import TextFrontDoor
+from core.chat.text_render import TextRenderer
 from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ class TelegramAdapter:
         token: str,
         api_base_url: str,
         chat: ChatService,
-        files: FileManager,
         kv: KeyValueStore,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
@@ -78,10 +78,13 @@ class TelegramAdapter:
         self._kv = kv
         self._poll_timeout_s = poll_timeout_s
         bot_id = token.split(":", 1)[0]
-        self._menu = CommandMenu(self._app.bot, chat, kv, f"telegram:commands:{bot_id}")
+        words = TextRenderer(SYNTAX)
+        self._menu = CommandMenu(
+            self._app.bot, chat.book, words, kv, f"telegram:commands:{bot_id}"
+        )
         self._receiver = WebhookReceiver(self._feed)
-        self.notifier = TelegramNotifier(self._app.bot, upload_max_bytes)
-        handlers = UpdateHandlers(chat, ImageFetcher(files))
+        self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
+        handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words)
         self._app.add_handler(
             MessageHandler(
                 filters.UpdateType.MESSAGE & (filters.TEXT | filters.CAPTION), handlers.on_message

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
@@ -38,10 +39,21 @@ def is_message_gone(error: BadRequest) -> bool:
     return "message to edit not found" in text or "message can't be edited" in text
 
 
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures before the request left this machine: the message surely did not go out."""
+
+
+def maybe_sent(error: TelegramError) -> bool:
+    """Whether Telegram may have taken the message although we got no answer (a timeout or a
+    dropped connection after the upload). PTB keeps the HTTP client's error as the cause."""
+    return not isinstance(error.__cause__, _NEVER_SENT)
+
+
 @asynccontextmanager
 async def sending(what: str) -> AsyncIterator[None]:
     """Raise SendFailed for any Telegram error inside: `retry_after` on 429, `permanent` when
-    sending the same request again cannot succeed (blocked, chat gone, bad request)."""
+    sending the same request again cannot succeed (blocked, chat gone, bad request), and
+    `maybe_sent` when no answer came after the request went out."""
     try:
         yield
     except RetryAfter as error:
@@ -50,4 +62,4 @@ async def sending(what: str) -> AsyncIterator[None]:
     except (Forbidden, ChatMigrated, BadRequest) as error:
         raise SendFailed(f"{what}: {error.message}", permanent=True) from error
     except TelegramError as error:
-        raise SendFailed(f"{what}: {error.message}") from error
+        raise SendFailed(f"{what}: {error.message}", maybe_sent=maybe_sent(error)) from error

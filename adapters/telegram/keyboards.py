@@ -1,33 +1,29 @@
-"""Inline buttons on run messages. Callback data holds only the action and the run id, so a
-button keeps working after a restart."""
+"""Inline buttons for a content's actions. Callback data is the core's button grammar (action
+and run id only), so a button keeps working after a restart."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-Action = Literal["cancel", "rerun"]
-CALLBACK_PATTERN = r"^(cancel|rerun):[A-Za-z0-9_-]{1,48}$"
+from core.actions import Action, ActionKind
+from core.chat import buttons
+from core.chat.text_render import TextRenderer
+
+CALLBACK_PATTERN = buttons.PATTERN
 
 
-def cancel_keyboard(run_id: str) -> InlineKeyboardMarkup:
-    button = InlineKeyboardButton("✖ Cancel", callback_data=f"cancel:{run_id}")
-    return InlineKeyboardMarkup([[button]])
-
-
-def rerun_keyboard(run_id: str) -> InlineKeyboardMarkup:
-    button = InlineKeyboardButton("🔁 Rerun", callback_data=f"rerun:{run_id}")
-    return InlineKeyboardMarkup([[button]])
-
-
-def parse_callback(data: str | None) -> tuple[Action, str] | None:
-    """`cancel:<run id>` / `rerun:<run id>` -> (action, run id); None for anything else."""
-    action, _, run_id = (data or "").partition(":")
-    if not run_id or not run_id.replace("-", "").replace("_", "").isalnum():
+def keyboard(actions: Sequence[Action], words: TextRenderer) -> InlineKeyboardMarkup | None:
+    if not actions:
         return None
-    if action == "cancel":
-        return "cancel", run_id
-    if action == "rerun":
-        return "rerun", run_id
-    return None
+    row = [InlineKeyboardButton(words.button(a), callback_data=buttons.encode(a)) for a in actions]
+    return InlineKeyboardMarkup([row])
+
+
+def cancel_keyboard(run_id: str, words: TextRenderer) -> InlineKeyboardMarkup | None:
+    return keyboard([Action(ActionKind.CANCEL, run_id)], words)
+
+
+def rerun_keyboard(run_id: str, words: TextRenderer) -> InlineKeyboardMarkup | None:
+    return keyboard([Action(ActionKind.RERUN, run_id)], words)

@@ -9,22 +9,26 @@ import logging
 
 from telegram import Bot, BotCommand
 
-from core.chat import ChatService
+from core.chat.book import CommandBook
+from core.chat.text_render import TextRenderer
 from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
 
 
 class CommandMenu:
-    def __init__(self, bot: Bot, chat: ChatService, kv: KeyValueStore, key: str) -> None:
+    def __init__(
+        self, bot: Bot, book: CommandBook, words: TextRenderer, kv: KeyValueStore, key: str
+    ) -> None:
         self._bot = bot
-        self._chat = chat
+        self._book = book
+        self._words = words
         self._kv = kv
         self._key = key
         self._lock = asyncio.Lock()
 
     def compile(self) -> list[tuple[str, str]]:
-        return [(spec.name, spec.description) for spec in self._chat.menu()]
+        return [(s.name, self._words.command_description(s)) for s in self._book.menu()]
 
     async def sync(self) -> bool:
         """Register the menu if it changed; True when setMyCommands was called."""

@@ -1,4 +1,10 @@
-"""core.ports.ChatNotifier for Telegram: the live status message and the result of a run."""
+"""core.ports.ChatNotifier for Telegram: the live status message and the result of a run.
+
+A result is a few messages (photos or albums, videos, documents, a text with links); each is one
+part of the delivery journal, so a retry resumes after the last one confirmed and none is posted
+twice (Telegram has no idempotency key: a message whose upload timed out is not sent again).
+A run that failed or was cancelled is announced once: its status message becomes the notice.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram.chat_refs import PLATFORM, send_target
 from adapters.telegram.errors import is_message_gone, is_not_modified, sending
-from adapters.telegram.keyboards import cancel_keyboard, rerun_keyboard
+from adapters.telegram.keyboards import cancel_keyboard, keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
 from adapters.telegram.result_plan import ResultPlan, SendAs, plan_result
+from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
+from core.journal import DeliveryJournal, send_once
 from core.models import ChatRef, ProgressView, ResultFile, Run, RunResult, RunStatus
-from core.presentation import format_progress, format_result_caption
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +32,11 @@ log = logging.getLogger(__name__)
 class TelegramNotifier:
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, upload_max_bytes: int = UPLOAD_MAX_BYTES) -> None:
+    def __init__(
+        self, bot: Bot, words: TextRenderer, upload_max_bytes: int = UPLOAD_MAX_BYTES
+    ) -> None:
         self._bot = bot
+        self._words = words
         self._upload_max = upload_max_bytes
         self.ready = False
         """Set by the adapter once the bot is initialised; sends fail (and are retried) before."""
@@ -36,10 +46,8 @@ class TelegramNotifier:
     async def show_progress(self, view: ProgressView) -> str | None:
         self._check_ready()
         run = view.run
-        text = format_progress(
-            run, view.status, view.progress, view.live_status, view.queue_position
-        )
-        markup = cancel_keyboard(run.id)
+        text = self._words.progress(view)
+        markup = cancel_keyboard(run.id, self._words)
         async with sending(f"run {run.id} progress"):
             if run.progress_message_id and await self._edit(run, text, markup):
                 return None
@@ -68,48 +76,97 @@ class TelegramNotifier:
 
     # -- results ---------------------------------------------------------------------------
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._check_ready()
         run = result.run
-        caption = fit_text(format_result_caption(run), CAPTION_MAX)
-        async with sending(f"run {run.id} result"):
-            if run.status is RunStatus.SUCCESS:
-                rerun_placed = await self._send_outputs(result, caption)
-            else:
-                await self._send_text(run.chat, format_result_caption(run), rerun_keyboard(run.id))
-                rerun_placed = True
-            if not rerun_placed and not run.progress_message_id:
-                await self._send_text(run.chat, "🔁 Run it again?", rerun_keyboard(run.id))
-                rerun_placed = True
-        await self._finish_status(run, format_result_caption(run), rerun_placed)
+        summary = self._words.result_summary(run)
+        markup = keyboard(result.actions, self._words)
+        if run.status is not RunStatus.SUCCESS:
+            await self._announce(run, summary, markup, journal)
+            return
+        buttons_placed = await self._send_outputs(result, summary, markup, journal)
+        if not buttons_placed and not run.progress_message_id:
+            again = self._words.text("run.again")
+            await self._part(journal, "buttons", lambda: self._text(run.chat, again, markup))
+            buttons_placed = True
+        await self._finish_status(run, summary, None if buttons_placed else markup)
 
-    async def _send_outputs(self, result: RunResult, caption: str) -> bool:
-        """Post the files (caption on the first), then texts and links. True when a Rerun
-        button went out with them (albums cannot carry one)."""
+    async def show_final(self, result: RunResult) -> None:
         run = result.run
+        markup = None if run.status is RunStatus.SUCCESS else keyboard(result.actions, self._words)
+        await self._finish_status(run, self._words.result_summary(run), markup)
+
+    async def _announce(
+        self,
+        run: Run,
+        summary: str,
+        markup: InlineKeyboardMarkup | None,
+        journal: DeliveryJournal,
+    ) -> None:
+        """Why the run ended, once: in its status message when there is one, else a message."""
+        if run.progress_message_id:
+            try:
+                async with sending(f"run {run.id} notice"):
+                    if await self._edit(run, summary, markup):
+                        return
+            except SendFailed as failure:
+                if not failure.permanent:
+                    raise
+        await self._part(journal, "notice", lambda: self._text(run.chat, summary, markup))
+
+    async def _send_outputs(
+        self,
+        result: RunResult,
+        summary: str,
+        markup: InlineKeyboardMarkup | None,
+        journal: DeliveryJournal,
+    ) -> bool:
+        """Post the files (the summary under the first), then texts and links. True when the
+        buttons went out with them (albums cannot carry any)."""
+        run = result.run
+        caption: str | None = fit_text(summary, CAPTION_MAX)
         plan = plan_result(result.files, self._upload_max)
-        extra = _extra_text(plan, result.texts)
+        extra = _extra_text(plan, result.texts, self._words.text("run.too_large"))
         alone = plan.media_messages == 1 and not extra
-        markup = rerun_keyboard(run.id) if alone else None
-        first_caption: str | None = caption
-        for group in plan.photo_groups:
+        single_markup = markup if alone else None
+        for index, group in enumerate(plan.photo_groups):
+            shown = caption
             if len(group) == 1:
-                await self._send_file(run.chat, "photo", group[0], first_caption, markup)
+                await self._part(
+                    journal,
+                    f"photos-{index}",
+                    lambda f=group[0], c=shown: self._file(run.chat, "photo", f, c, single_markup),
+                )
             else:
-                await self._send_album(run.chat, group, first_caption)
-            first_caption = None
-        for send_as, file in plan.singles:
-            await self._send_file(run.chat, send_as, file, first_caption, markup)
-            first_caption = None
-        if extra or plan.media_messages == 0:
-            head = caption if plan.media_messages == 0 else ""
-            await self._send_text(
-                run.chat, "\n\n".join(p for p in (head, extra) if p), rerun_keyboard(run.id)
+                await self._part(
+                    journal,
+                    f"photos-{index}",
+                    lambda g=group, c=shown: self._album(run.chat, g, c),
+                )
+            caption = None
+        for index, (send_as, file) in enumerate(plan.singles):
+            shown = caption
+            await self._part(
+                journal,
+                f"file-{index}",
+                lambda a=send_as, f=file, c=shown: self._file(run.chat, a, f, c, single_markup),
             )
+            caption = None
+        if extra or plan.media_messages == 0:
+            head = summary if plan.media_messages == 0 else ""
+            text = "\n\n".join(p for p in (head, extra) if p)
+            await self._part(journal, "text", lambda: self._text(run.chat, text, markup))
             return True
         return alone and not (plan.photo_groups and len(plan.photo_groups[0]) > 1)
 
-    async def _send_file(
+    async def _part(self, journal: DeliveryJournal, part: str, send: Any) -> None:
+        async def attempt() -> None:
+            async with sending(f"{part} of a result"):
+                await send()
+
+        await send_once(journal, part, attempt)
+
+    async def _file(
         self,
         chat: ChatRef,
         send_as: SendAs,
@@ -118,46 +175,32 @@ class TelegramNotifier:
         markup: InlineKeyboardMarkup | None,
     ) -> Message:
         data = await _read(file)
-        target = send_target(chat)
-        common: dict[str, Any] = {"caption": caption, "reply_markup": markup, **target}
+        common: dict[str, Any] = {"caption": caption, "reply_markup": markup, **send_target(chat)}
+        name = file.filename
         if send_as == "photo":
             try:
-                return await self._bot.send_photo(photo=data, filename=file.filename, **common)
+                return await self._bot.send_photo(photo=data, filename=name, **common)
             except BadRequest as error:
-                log.info(
-                    "photo %s refused (%s); sending it as a document", file.filename, error.message
-                )
+                log.info("photo %s refused (%s); sending it as a document", name, error.message)
         if send_as == "video":
-            return await self._bot.send_video(video=data, filename=file.filename, **common)
+            return await self._bot.send_video(video=data, filename=name, **common)
         if send_as == "animation":
-            return await self._bot.send_animation(animation=data, filename=file.filename, **common)
-        return await self._bot.send_document(document=data, filename=file.filename, **common)
+            return await self._bot.send_animation(animation=data, filename=name, **common)
+        return await self._bot.send_document(document=data, filename=name, **common)
 
-    async def _send_album(
-        self, chat: ChatRef, group: list[ResultFile], caption: str | None
-    ) -> None:
-        contents = [await _read(file) for file in group]
+    async def _album(self, chat: ChatRef, group: list[ResultFile], caption: str | None) -> None:
         target = send_target(chat)
-        photos = [
-            InputMediaPhoto(data, caption=caption if index == 0 else None, filename=file.filename)
-            for index, (file, data) in enumerate(zip(group, contents, strict=True))
-        ]
+        contents = [await _read(file) for file in group]
         try:
+            photos = _media(group, contents, caption, InputMediaPhoto)
             await self._bot.send_media_group(media=photos, **target)
             return
         except BadRequest as error:
             log.info("album refused (%s); sending it as documents", error.message)
-        documents = [
-            InputMediaDocument(
-                data, caption=caption if index == 0 else None, filename=file.filename
-            )
-            for index, (file, data) in enumerate(zip(group, contents, strict=True))
-        ]
+        documents = _media(group, contents, caption, InputMediaDocument)
         await self._bot.send_media_group(media=documents, **target)
 
-    async def _send_text(
-        self, chat: ChatRef, text: str, markup: InlineKeyboardMarkup | None
-    ) -> None:
+    async def _text(self, chat: ChatRef, text: str, markup: InlineKeyboardMarkup | None) -> None:
         pieces = split_text(text)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
@@ -165,12 +208,13 @@ class TelegramNotifier:
                 text=piece, reply_markup=markup if last else None, **send_target(chat)
             )
 
-    async def _finish_status(self, run: Run, text: str, rerun_placed: bool) -> None:
+    async def _finish_status(
+        self, run: Run, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
         """Best effort: the status message shows the final state, without its Cancel button.
-        A failure here must not fail the delivery (that would post the result twice)."""
+        A failure here must not fail the delivery (the result went out already)."""
         if not run.progress_message_id:
             return
-        markup = None if rerun_placed else rerun_keyboard(run.id)
         try:
             await self._edit(run, text, markup)
         except TelegramError as error:
@@ -178,19 +222,31 @@ class TelegramNotifier:
 
     def _check_ready(self) -> None:
         if not self.ready:
-            raise SendFailed("the Telegram adapter is not running")
+            raise SendFailed("the Telegram adapter is not running", platform_down=True)
 
 
-def _extra_text(plan: ResultPlan, texts: tuple[str, ...]) -> str:
-    parts = list(texts)
-    if plan.links:
-        lines = ["Too large to send here:"]
-        lines += [f"{file.filename}: {file.url}" for file in plan.links if file.url]
-        if len(lines) > 1:
-            parts.append("\n".join(lines))
-    return "\n\n".join(parts)
+def _media(
+    group: list[ResultFile],
+    contents: list[bytes],
+    caption: str | None,
+    kind: type[InputMediaPhoto | InputMediaDocument],
+) -> list[Any]:
+    return [
+        kind(data, caption=caption if index == 0 else None, filename=file.filename)
+        for index, (file, data) in enumerate(zip(group, contents, strict=True))
+    ]
 
 
 async def _read(file: ResultFile) -> bytes:
     assert file.path is not None
     return await asyncio.to_thread(Path(file.path).read_bytes)
+
+
+def _extra_text(plan: ResultPlan, texts: tuple[str, ...], too_large: str) -> str:
+    parts = list(texts)
+    if plan.links:
+        lines = [too_large]
+        lines += [f"{file.filename}: {file.url}" for file in plan.links if file.url]
+        if len(lines) > 1:
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts)

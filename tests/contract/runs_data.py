@@ -55,6 +55,7 @@ def image(n: int) -> Output:
 def submission(backend_run_id: str, next_poll_at: datetime) -> Submission:
     return Submission(
         backend_run_id=backend_run_id,
+        backend="comfydeploy",
         deployment_id="dep-2",
         gpu="A10G",
         rate_usd_per_s=0.0005,

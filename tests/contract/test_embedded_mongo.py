@@ -46,7 +46,7 @@ async def test_data_survives_restart_and_folder_is_exclusive(tmp_path: Path) -> 
             assert stored is not None
             assert (stored.status, stored.delivery) == (RunStatus.SUCCESS, DeliveryState.PENDING)
             index_names = set(await db["runs"].index_information())
-            assert {"backend_run_id", "poll", "delivery"} <= index_names
+            assert {"backend_run_id", "poll", "delivery_by_platform"} <= index_names
         finally:
             await client.close()
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +18,19 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from adapters.comfydeploy.client import ComfyDeployClient
+from adapters.comfydeploy import ComfyDeployBackend, ComfyDeployClient
 from adapters.console.notifier import ConsoleNotifier
-from adapters.console.session import CONSOLE_USER
+from adapters.console.session import CONSOLE_USER, ConsoleFront, console_words
 from adapters.simulator import SimulatorServer
 from bot.container import Container, build_container
 from bot.settings import Settings
-from core.chat import ChatService, Reply
-from core.commands import CONSOLE_RULES
+from core.chat.commands import CONSOLE_RULES
+from core.chat.service import ChatService
+from core.chat.text_render import TextReply
 from core.delivery import DeliveryPolicy
-from core.models import ChatRef, Run, UploadedFile
-from core.ports import ChatNotifier
+from core.models import ChatRef, Run
+from core.ports import ChatNotifier, WorkflowBackend
+from core.requests import Attachment
 from tests.fakes.clock import FakeClock
 
 ADMIN = ChatRef(platform="console", chat_id="console", user_id="local", user_name="you")
@@ -47,17 +49,20 @@ class Engine:
 
     container: Container
     out: io.StringIO
-    chat: ChatService
+    front: ConsoleFront
+
+    @property
+    def chat(self) -> ChatService:
+        return self.front.chat
 
     async def say(
-        self, line: str, who: ChatRef = CONSOLE_USER, images: Iterable[UploadedFile] = ()
-    ) -> Reply | None:
-        reply = await self.chat.handle(line, who, tuple(images))
+        self, line: str, who: ChatRef = CONSOLE_USER, images: Iterable[Attachment] = ()
+    ) -> TextReply | None:
+        reply = await self.front.say(line, who, tuple(images))
         await self.settle()
         return reply
 
     async def settle(self) -> None:
-        await self.container.runs.drain()
         await self.container.delivery.drain()
 
     async def last_run(self) -> Run:
@@ -83,21 +88,29 @@ class World:
     async def _record_wait(self, seconds: float) -> None:
         self.retry_waits.append(seconds)
 
-    @asynccontextmanager
-    async def engine(
-        self, notifiers: Iterable[ChatNotifier] = (), http: bool = True
-    ) -> AsyncIterator[Engine]:
-        out = io.StringIO()
-        console = ConsoleNotifier(out)
-        backend = ComfyDeployClient(
-            self.sim.base_url,
+    def simulated(self, sim: SimulatorServer, name: str = "comfydeploy") -> ComfyDeployBackend:
+        """A ComfyDeploy backend called `name` on a simulator (retry waits recorded)."""
+        client = ComfyDeployClient(
+            sim.base_url,
             "sim-key",
             timeout_s=self.settings.comfydeploy_timeout_seconds,
             sleep=self._record_wait,
         )
+        return ComfyDeployBackend(client, name)
+
+    @asynccontextmanager
+    async def engine(
+        self,
+        notifiers: Iterable[ChatNotifier] = (),
+        http: bool = True,
+        backends: Sequence[WorkflowBackend] | None = None,
+    ) -> AsyncIterator[Engine]:
+        out = io.StringIO()
+        words = console_words()
+        console = ConsoleNotifier(words, out)
         container = await build_container(
             self.settings,
-            backend=backend,
+            backends=backends if backends is not None else [self.simulated(self.sim)],
             clock=self.clock,
             notifiers=[console, *notifiers],
             delivery_policy=DeliveryPolicy(progress_interval_s=0),
@@ -106,13 +119,13 @@ class World:
             if http:
                 await container.start_http()
             await container.start_engine()
-            engine = Engine(container, out, container.chat_service(CONSOLE_RULES))
+            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words)
+            engine = Engine(container, out, front)
             self.engines.append(engine)
             yield engine
             await engine.settle()
         finally:
             await container.close()
-            await backend.close()
 
 
 @asynccontextmanager

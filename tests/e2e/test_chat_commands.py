@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from core.actions import Action, ActionKind
 from core.models import ChatRef, RunStatus
 from tests.e2e.harness import Engine, world
+from tests.fakes.attachments import BytesAttachment, png
 
 STRANGER = ChatRef(platform="console", chat_id="elsewhere", user_id="stranger", user_name="S")
-
-
-def png(size: tuple[int, int] = (16, 16)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ BAD_ARGUMENTS = [
     ),
     (
         "/img2img make it blue",
-        "/img2img needs an image: attach one with the command as its caption.",
+        "/img2img needs an image: give one as input_image=./picture.png.",
     ),
     ("/paint a fox", "I don't know /paint. See /workflows."),
 ]
@@ -74,7 +69,7 @@ async def test_workflows_and_help(bot: Engine) -> None:
     listing = await bot.say("/workflows")
     assert listing is not None
     assert "/txt2img" in listing.text
-    assert "/img2img" in listing.text and "send an image" in listing.text
+    assert "/img2img" in listing.text and "(needs an image file or URL)" in listing.text
     assert "/upscale" in listing.text  # from the is_fluid=true listing
     helped = await bot.say("/help txt2img")
     assert helped is not None
@@ -90,7 +85,8 @@ async def test_status_and_cancel(bot: Engine) -> None:
     run = await bot.last_run()
     status = await bot.say(f"/status {run.id}")
     assert status is not None
-    assert f"run {run.id}" in status.text and status.cancel_run_id == run.id
+    assert f"run {run.id}" in status.text
+    assert status.actions == (Action(ActionKind.CANCEL, run.id),)
 
     refused = await bot.say(f"/cancel {run.id}", who=STRANGER)
     assert refused is not None and "Only the person who started a run" in refused.text
@@ -107,7 +103,7 @@ async def test_status_and_cancel(bot: Engine) -> None:
 
 
 async def test_image_input_is_checked_uploaded_and_used(bot: Engine) -> None:
-    image = bot.container.files.check_image(png((40, 30)), "photo.png")
+    image = BytesAttachment(png((40, 30)), "photo.png")
     assert await bot.say("/img2img make it blue", images=[image]) is None
     run = await bot.last_run()
     assert str(run.inputs["input_image"]).startswith("http://127.0.0.1")
@@ -152,3 +148,24 @@ async def test_rerun_is_for_the_owner_and_the_chat_it_was_shown_in(bot: Engine) 
     assert rerun.rerun_of == original.id
     assert rerun.inputs == original.inputs
     assert rerun.chat.user_id == "neighbour"
+
+
+async def test_messages_name_the_command_as_this_platform_compiled_it(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("workflows:\n  img2img:\n    command: txt2img\n")  # a collision
+    async with world(mongo_uri, tmp_path, catalog_file=catalog) as w, w.engine() as bot:
+        listing = await bot.say("/workflows")
+        assert listing is not None
+        assert "/txt2img — Image to image" in listing.text
+        assert "/txt2img_2 — Text to image" in listing.text
+        refused = await bot.say("/txt2img_2 steps=500")
+        assert refused is not None
+        assert refused.text.splitlines() == [
+            "/txt2img_2 needs a prompt: /txt2img_2 <prompt>.",
+            "`steps` must be between 1 and 50, not 500.",
+        ]
+        helped = await bot.say("/help txt2img_2")
+        assert helped is not None and helped.text.startswith("/txt2img_2 <prompt> [key=value …]")
+        assert w.sim.runs.all() == []

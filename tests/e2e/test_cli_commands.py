@@ -56,7 +56,7 @@ async def test_catalog_runs_and_doctor(mongo_uri: str, tmp_path: Path) -> None:
         assert catalog["img2img"]["text_only"] is False
         steps = next(i for i in txt2img["inputs"] if i["name"] == "steps")
         assert steps == {"name": "steps", "type": "integer", "required": False, "default": 20}
-        assert set(txt2img) == {
+        assert set(txt2img) >= {  # fields may be added, never lost
             "name",
             "command",
             "description",
@@ -64,6 +64,10 @@ async def test_catalog_runs_and_doctor(mongo_uri: str, tmp_path: Path) -> None:
             "deployment_ids",
             "inputs",
         }
+        assert txt2img["backend"] == "comfydeploy"
+        assert txt2img["deployments"] == [
+            {"backend": "comfydeploy", "id": i} for i in txt2img["deployment_ids"]
+        ]
 
         code, out, _ = await comfybot("runs", "--json", "--limit", "5", env=env, cwd=tmp_path)
         assert (code, json.loads(out)) == (0, [])

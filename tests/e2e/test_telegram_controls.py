@@ -47,12 +47,11 @@ async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> No
         assert answer.params["text"] == f"Run {run.id} is cancelled."
         stored = await tg.run_for(command)
         assert stored.status is RunStatus.CANCELLED
-        notice = fake.sent("sendMessage", 5)[-1]
+        # Announced once: the status message becomes the notice, with a Rerun button.
+        assert fake.sent("sendMessage", 5) == [status]
+        notice = fake.history(5, status.result["message_id"]).final
         assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
-        assert notice.reply_to == command["message_id"]
         assert notice.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
-        final = fake.sent("editMessageText")[-1]
-        assert "🚫 Cancelled" in (final.text or "") and final.buttons == []
 
 
 async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
@@ -64,8 +63,11 @@ async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
         command = fake.send_text(5, USER_ID, "/txt2img this will FAIL width=32 height=32")
         await tg.wait_handled(1)
         await tg.finish(await tg.run_for(command))
-        notice = fake.sent("sendMessage", 5)[-1]
-        assert "❌ Failed" in (notice.text or "") and notice.reply_to == command["message_id"]
+        status = fake.sent("sendMessage", 5)
+        assert len(status) == 1 and status[0].reply_to == command["message_id"]
+        notice = fake.history(5, status[0].result["message_id"]).final
+        assert "❌ Failed" in (notice.text or "")
+        assert notice.buttons == [("🔁 Rerun", f"rerun:{(await tg.run_for(command)).id}")]
         assert not fake.sent("sendPhoto")
 
 
@@ -218,5 +220,6 @@ async def test_rate_limited_result_is_retried_after_retry_after(
         assert await tg.engine.container.delivery.deliver_due() == 0  # not due yet
         w.clock.advance(31)
         assert await tg.engine.container.delivery.deliver_due() == 1
+        await tg.engine.settle()
         assert len(fake.sent("sendPhoto")) == 1
         assert (await tg.run_for(command)).delivery is DeliveryState.DELIVERED

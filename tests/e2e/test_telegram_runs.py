@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.simulator import Route
+from core.chat.operations import ListWorkflows
 from core.models import RunStatus
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
@@ -184,7 +186,23 @@ async def test_images_are_checked_before_anything_is_uploaded(
         )
         assert refusal.chat_id == 5
         assert await tg.engine.container.runs_store.recent(5) == []
-        assert tg.chat.handled == []
+        assert w.sim.faults.hits[Route.UPLOAD] == 0
+        assert [media for _, media, _ in tg.chat.handled] == [1, 1]
+        assert len(fake.sent("getFile")) == 1  # only the small one was downloaded
+
+
+async def test_a_banned_users_image_is_never_downloaded(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        await tg.engine.container.users.ban(f"telegram:{USER_ID}", "test", w.clock.now())
+        fake.send_photo(5, USER_ID, png_bytes(), caption="/img2img make it blue")
+        refused = await tg.wait_handled(1)
+        assert refused is not None and refused.text == "You are not allowed to use this bot."
+        assert not fake.sent("getFile")
+        assert w.sim.runs.all() == []
 
 
 async def test_bad_arguments_get_one_specific_reply(mongo_uri: str, tmp_path: Path) -> None:
@@ -221,7 +239,7 @@ async def test_commands_for_other_bots_and_plain_text_are_ignored(
         fake.send_text(GROUP, USER_ID, f"/workflows@{fake.username.upper()}")
         reply = await tg.wait_handled(1)
         assert reply is not None and reply.text.startswith("Workflows:")
-        assert [line for line, _, _ in tg.chat.handled] == [f"/workflows@{fake.username.upper()}"]
+        assert [type(op) for op, _, _ in tg.chat.handled] == [ListWorkflows]
         assert w.sim.runs.all() == []
 
 

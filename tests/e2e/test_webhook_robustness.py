@@ -11,8 +11,9 @@ import aiohttp
 
 from adapters.simulator import Route
 from core.models import RunStatus
-from core.webhook_tokens import WEBHOOK_PATH
 from tests.e2e.harness import Engine, world
+
+WEBHOOK_PATH = "/webhooks/comfydeploy"
 
 
 async def _post(bot: Engine, query: str, body: bytes) -> int:

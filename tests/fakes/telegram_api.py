@@ -2,50 +2,74 @@
 
 Routes: `/bot{token}/{method}` (form-encoded, multipart or JSON bodies, as Telegram accepts) and
 `/file/bot{token}/{path}` for downloads. Tests push user updates (`send_text`, `send_photo`,
-`send_document`, `press_button`), await what the bot did (`wait_for`), and inject faults
-(`fail_next`: 429 with `retry_after`, or any other error).
+`send_document`, `press_button`, `pre_checkout`, ...: telegram_users, telegram_payments), await
+what the bot did (`wait_for`), and inject faults (`fail_next`: 429 with `retry_after`, or any
+other error; `accept_then_stall`: carried out, but the response held back).
 
-The Bot API methods themselves live in `telegram_service` and `telegram_messages`; the
-recorded `Call`, `Upload` and `ApiError` in `telegram_calls` (re-exported here).
+Options, all off by default: `limits=FloodLimits()` enforces Telegram's flood limits
+(telegram_limits) on the fake's `clock` (`time.monotonic`, or a `ManualClock`);
+`push_webhooks=True` POSTs updates to the bot's webhook like Telegram (telegram_webhook).
+
+The Bot API methods themselves live in `telegram_service`, `telegram_messages`,
+`telegram_edits`, `telegram_menus` and `telegram_payments`; the recorded `Call`, `Upload` and
+`ApiError` in `telegram_calls` (re-exported here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
+import contextlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aiohttp
 from aiohttp import web
 
-from tests.fakes.telegram_calls import MB, ApiError, Call, Upload, read_params
-from tests.fakes.telegram_messages import MessageMethods
-from tests.fakes.telegram_objects import (
-    JsonDict,
-    callback_query_json,
-    chat_json,
-    document_json,
-    message_json,
-    photo_sizes_json,
-    user_json,
-)
+from tests.fakes.telegram_calls import MB, ApiError, Call, Upload, WebhookAttempt, read_params
+from tests.fakes.telegram_edits import EditMethods
+from tests.fakes.telegram_history import MessageHistory, Version
+from tests.fakes.telegram_limits import Clock, FloodLimits, ManualClock, Rate
+from tests.fakes.telegram_menus import MenuMethods
+from tests.fakes.telegram_payments import PaymentMethods
 from tests.fakes.telegram_service import ServiceMethods
+from tests.fakes.telegram_state import Stall
+from tests.fakes.telegram_users import UserActions
+from tests.fakes.telegram_webhook import WebhookDelivery
 
-__all__ = ["ApiError", "Call", "FakeTelegram", "Upload"]
+__all__ = [
+    "ApiError",
+    "Call",
+    "FakeTelegram",
+    "FloodLimits",
+    "ManualClock",
+    "MessageHistory",
+    "Rate",
+    "Stall",
+    "Upload",
+    "Version",
+    "WebhookAttempt",
+]
 
 T = TypeVar("T")
 
 
-class FakeTelegram(MessageMethods, ServiceMethods):
+class FakeTelegram(
+    UserActions, WebhookDelivery, PaymentMethods, EditMethods, MenuMethods, ServiceMethods
+):
     """Start with `async with FakeTelegram() as tg:`; point the bot at `tg.base_url`."""
 
     def __init__(
-        self, token: str = "123456:TEST-token_abc", username: str = "comfy_test_bot"
+        self,
+        token: str = "123456:TEST-token_abc",
+        username: str = "comfy_test_bot",
+        *,
+        limits: FloodLimits | None = None,
+        clock: Clock | None = None,
+        push_webhooks: bool = False,
     ) -> None:
-        super().__init__(token, username)
+        super().__init__(token, username, limits=limits, clock=clock)
+        self.push_webhooks = push_webhooks
         self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pusher: asyncio.Task[None] | None = None
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -60,14 +84,21 @@ class FakeTelegram(MessageMethods, ServiceMethods):
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}"
+        if self.push_webhooks:
+            self._pusher = asyncio.create_task(self._push_webhooks())
         return self.base_url
 
     async def stop(self) -> None:
         self._closing.set()
+        for stall in self._held:
+            stall.release()
         async with self._changed:
             self._changed.notify_all()
-        if self._session is not None:
-            await self._session.close()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+        await self._close_webhook_session()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -127,107 +158,31 @@ class FakeTelegram(MessageMethods, ServiceMethods):
         error = ApiError(code, text, retry_after if code == 429 else None)
         self._faults.setdefault(method.lower(), []).extend([error] * times)
 
-    # -- what users do ---------------------------------------------------------------------
+    def accept_then_stall(self, method: str, drop: bool = False) -> Stall:
+        """The next call of `method` is carried out (the message really is in the chat) but
+        its response is held until `stall.release()`, so the client times out not knowing
+        whether it worked. With `drop`, the connection is closed instead of answered."""
+        stall = Stall(method, drop=drop)
+        self._stalls.setdefault(method.lower(), []).append(stall)
+        return stall
 
-    def send_text(
+    def history(self, chat_id: int, message_id: int) -> MessageHistory:
+        """Every version of one bot message: as sent, then after each accepted edit."""
+        return self.history_book.get(chat_id, message_id)
+
+    def histories(
         self,
-        chat_id: int,
-        user_id: int,
-        text: str,
-        *,
-        thread_id: int | None = None,
-        reply_to: JsonDict | None = None,
-        user_name: str = "Ann",
-    ) -> JsonDict:
-        return self._user_message(chat_id, user_id, user_name, thread_id, reply_to, text=text)
-
-    def send_photo(
-        self,
-        chat_id: int,
-        user_id: int,
-        data: bytes,
-        *,
-        caption: str | None = None,
-        thread_id: int | None = None,
-        reply_to: JsonDict | None = None,
-        file_size: int | None = None,
-    ) -> JsonDict:
-        """A photo message; `file_size` overrides the size Telegram reports."""
-        file_id = self.add_file(data, "photos/file.jpg")
-        sizes = photo_sizes_json(file_id, len(data) if file_size is None else file_size)
-        return self._user_message(
-            chat_id, user_id, "Ann", thread_id, reply_to, photo=sizes, caption=caption
-        )
-
-    def send_document(
-        self,
-        chat_id: int,
-        user_id: int,
-        data: bytes,
-        *,
-        file_name: str = "image.png",
-        mime_type: str = "image/png",
-        caption: str | None = None,
-        thread_id: int | None = None,
-    ) -> JsonDict:
-        file_id = self.add_file(data, f"documents/{file_name}")
-        document = document_json(file_id, len(data), file_name, mime_type)
-        return self._user_message(
-            chat_id, user_id, "Ann", thread_id, None, document=document, caption=caption
-        )
-
-    def press_button(self, user_id: int, message: JsonDict, data: str) -> str:
-        """A tap on an inline button of `message`; returns the callback query id."""
-        query_id = secrets.token_hex(8)
-        query = callback_query_json(query_id, user_json(user_id), message, data)
-        self.push_update({"callback_query": query})
-        return query_id
-
-    def push_update(self, body: JsonDict) -> int:
-        update_id = next(self._update_ids)
-        self._updates.append({"update_id": update_id, **body})
-        self._notify()
-        return update_id
-
-    def _user_message(
-        self,
-        chat_id: int,
-        user_id: int,
-        user_name: str,
-        thread_id: int | None,
-        reply_to: JsonDict | None,
-        **content: Any,
-    ) -> JsonDict:
-        sender = user_json(user_id, user_name)
-        chat = chat_json(chat_id, sender, forum=thread_id is not None)
-        message = message_json(
-            self._next_message_id(chat_id),
-            chat,
-            sender,
-            thread_id=thread_id,
-            reply_to=reply_to,
-            **content,
-        )
-        self.messages[(chat_id, message["message_id"])] = message
-        self.push_update({"message": message})
-        return message
-
-    # -- webhook delivery, as Telegram does it -----------------------------------------------
-
-    async def deliver_webhook(self, body: JsonDict, secret: str | None = None) -> int:
-        """POST an update to the registered webhook URL with its secret header; the HTTP status."""
-        assert self.webhook_url, "no webhook set"
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        update = {"update_id": next(self._update_ids), **body}
-        token = self.webhook_secret if secret is None else secret
-        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
-        async with self._session.post(self.webhook_url, json=update, headers=headers) as response:
-            return response.status
+        chat_id: int | None = None,
+        where: Callable[[MessageHistory], bool] = lambda h: True,
+    ) -> list[MessageHistory]:
+        """Histories of the bot's messages (optionally in one chat), in the order sent; e.g.
+        every status message ended without a Cancel button:
+        `all(h.final.buttons == [] for h in fake.histories(5, lambda h: h.first.buttons))`."""
+        return self.history_book.select(chat_id, where)
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
@@ -243,16 +198,36 @@ class FakeTelegram(MessageMethods, ServiceMethods):
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found")
+            if self.flood is not None:
+                self.flood.check(method, call.chat_id)
             if method.lower() == "getupdates":
                 call.result = await handler(params)
             else:
                 call.result = handler(call)
+                if self.flood is not None:
+                    self.flood.accepted(method, call.chat_id)
         except ApiError as error:
             call.ok = False
             call.error = error.to_json()
+            if error.code == 429:
+                self.flood_429s[call.chat_id] += 1
             self._notify()
             return web.json_response(call.error, status=error.code)
         self._notify()
+        stalls = self._stalls.get(method.lower())
+        if stalls:
+            return await self._stall(request, call, stalls.pop(0))
+        return web.json_response({"ok": True, "result": call.result})
+
+    async def _stall(self, request: web.Request, call: Call, stall: Stall) -> web.StreamResponse:
+        call.stalled = True
+        stall.call = call
+        stall.accepted.set()
+        if stall.drop and request.transport is not None:
+            request.transport.abort()
+        else:
+            self._held.append(stall)
+            await stall.released.wait()
         return web.json_response({"ok": True, "result": call.result})
 
     async def _download(self, request: web.Request) -> web.Response:

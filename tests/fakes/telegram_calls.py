@@ -1,4 +1,5 @@
-"""What the fake Bot API records: requests (`Call`), their files (`Upload`), errors (`ApiError`).
+"""What the fake Bot API records: requests (`Call`), their files (`Upload`), errors (`ApiError`),
+webhook deliveries (`WebhookAttempt`).
 
 Also how a request's parameters are read — query string, then a form-encoded, multipart or
 JSON body, as Telegram accepts — and the size limits Telegram enforces.
@@ -29,6 +30,8 @@ JSON_FIELDS = frozenset(
         "entities",
         "caption_entities",
         "link_preview_options",
+        "prices",
+        "suggested_tip_amounts",
     }
 )
 
@@ -71,6 +74,8 @@ class Call:
     ok: bool = True
     result: Any = None
     error: JsonDict | None = None
+    stalled: bool = False
+    """Carried out, but its response was held back (see `FakeTelegram.accept_then_stall`)."""
 
     @property
     def chat_id(self) -> int | str | None:
@@ -168,3 +173,17 @@ def truthy(value: object) -> bool:
 
 def is_int(value: str) -> bool:
     return value.lstrip("-").isdigit()
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of an update to the bot's webhook: the HTTP status, or why there was none."""
+
+    update_id: int
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Telegram counts any 2XY answer as delivered."""
+        return self.status is not None and 200 <= self.status < 300

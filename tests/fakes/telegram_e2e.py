@@ -1,21 +1,26 @@
 """The Telegram adapter on the whole engine (tests/e2e/harness.py), talking to FakeTelegram.
 
-`TelegramBot.wait_handled(n)` waits until the adapter's handlers finished `n` chat lines; it
-observes ChatService.handle without changing what it does.
+`TelegramBot.wait_handled(n)` waits until the adapter's handlers executed `n` operations; it
+observes ChatService.execute without changing what it does, and keeps each answer as the
+Telegram adapter renders it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.telegram import TelegramAdapter
-from core.chat import ChatService, Reply
-from core.commands import TELEGRAM_RULES
-from core.models import ChatRef, Run, UploadedFile
+from adapters.telegram.wording import SYNTAX
+from core.chat.commands import TELEGRAM_RULES
+from core.chat.content import Content
+from core.chat.operations import Operation, RunWorkflow
+from core.chat.service import ChatService
+from core.chat.text_render import TextRenderer, TextReply
+from core.models import ChatRef, Run
 from tests.e2e.harness import Engine, World
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -25,24 +30,24 @@ WEBHOOK_PATH = "/webhooks/telegram"
 
 
 class ObservedChat:
-    """A ChatService whose handled lines are recorded (line, images, reply), in order."""
+    """A ChatService whose operations are recorded (operation, attachments, reply), in order."""
 
     def __init__(self, chat: ChatService) -> None:
         self._chat = chat
-        self.handled: list[tuple[str, int, Reply | None]] = []
+        self._words = TextRenderer(SYNTAX)
+        self.handled: list[tuple[Operation, int, TextReply | None]] = []
         self.changed = asyncio.Condition()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._chat, name)
 
-    async def handle(
-        self, line: str, chat: ChatRef, images: Sequence[UploadedFile] = ()
-    ) -> Reply | None:
-        reply = await self._chat.handle(line, chat, images)
-        self.handled.append((line, len(images), reply))
+    async def execute(self, operation: Operation, chat: ChatRef) -> Content:
+        content = await self._chat.execute(operation, chat)
+        media = len(operation.media) if isinstance(operation, RunWorkflow) else 0
+        self.handled.append((operation, media, self._words.render(content)))
         async with self.changed:
             self.changed.notify_all()
-        return reply
+        return content
 
 
 @dataclass
@@ -54,8 +59,8 @@ class TelegramBot:
     world: World
     runs_seen: list[str] = field(default_factory=list)
 
-    async def wait_handled(self, count: int, within: float = 10.0) -> Reply | None:
-        """Wait for the `count`-th handled line (1-based) and the work it started; its reply."""
+    async def wait_handled(self, count: int, within: float = 10.0) -> TextReply | None:
+        """Wait for the `count`-th operation (1-based) and the work it started; its reply."""
         async with asyncio.timeout(within), self.chat.changed:
             await self.chat.changed.wait_for(lambda: len(self.chat.handled) >= count)
         await self.engine.settle()
@@ -98,7 +103,6 @@ async def telegram_bot(
             fake.token,
             fake.base_url,
             chat,  # type: ignore[arg-type]
-            container.files,
             container.kv,
             webhook_url=webhook_url,
             webhook_secret="s3cret-token" if webhook else None,

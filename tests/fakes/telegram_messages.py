@@ -1,4 +1,4 @@
-"""Bot API handlers that send or edit messages: text, photos, documents, videos, albums.
+"""Bot API handlers that send messages: text, photos, documents, videos, albums.
 
 Each builds the message Telegram would return and records it, enforcing Telegram's limits
 (text and caption length, file sizes, callback data, replies to missing messages).
@@ -31,31 +31,6 @@ class MessageMethods(FakeTelegramState):
         if len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
         return self._bot_message(call, text=text)
-
-    def _m_editmessagetext(self, call: Call) -> JsonDict | bool:
-        if "inline_message_id" in call.params:
-            return True
-        text = str(call.params.get("text", ""))
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        key = (int(call.params["chat_id"]), int(call.params["message_id"]))
-        message = self.messages.get(key)
-        if message is None or message["from"]["id"] != self.bot_id:
-            raise ApiError(400, "Bad Request: message to edit not found")
-        markup = call.params.get("reply_markup")
-        if message.get("text") == text and message.get("reply_markup") == markup:
-            raise ApiError(
-                400,
-                "Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message",
-            )
-        message["text"] = text
-        message["edit_date"] = message["date"]
-        if markup is None:
-            message.pop("reply_markup", None)
-        else:
-            message["reply_markup"] = markup
-        return message
 
     def _m_sendphoto(self, call: Call) -> JsonDict:
         return self._media_message(call, "photo")
@@ -143,6 +118,7 @@ class MessageMethods(FakeTelegramState):
             **content,
         )
         self.messages[(chat_id, message["message_id"])] = message
+        self.history_book.record(message)
         return message
 
 

@@ -16,10 +16,18 @@ def now_seconds() -> int:
     return int(time.time())
 
 
-def user_json(user_id: int, first_name: str = "Ann", username: str | None = None) -> JsonDict:
+def user_json(
+    user_id: int,
+    first_name: str = "Ann",
+    username: str | None = None,
+    *,
+    last_name: str | None = None,
+    language_code: str | None = None,
+) -> JsonDict:
+    """A User; `language_code` is the IETF tag of the user's language, when Telegram knows it."""
     user: JsonDict = {"id": user_id, "is_bot": False, "first_name": first_name}
-    if username:
-        user["username"] = username
+    optional = {"last_name": last_name, "username": username, "language_code": language_code}
+    user.update({k: v for k, v in optional.items() if v})
     return user
 
 
@@ -41,7 +49,7 @@ def chat_json(chat_id: int, user: JsonDict | None = None, forum: bool = False) -
     if chat_id > 0:
         chat: JsonDict = {"id": chat_id, "type": "private"}
         if user is not None:
-            chat["first_name"] = user["first_name"]
+            chat.update({k: user[k] for k in ("first_name", "last_name", "username") if k in user})
         return chat
     chat = {"id": chat_id, "type": "supergroup", "title": "Test group"}
     if forum:

@@ -1,16 +1,18 @@
-"""Bot API handlers for everything but sending: getMe, updates, webhook, commands, files."""
+"""Bot API handlers for everything but sending: getMe, updates, webhook, callbacks, files.
+
+getUpdates as https://core.telegram.org/bots/api#getupdates describes it: an update is
+confirmed by calling with a higher `offset`, and long polling waits up to `timeout`. An update
+a test asks to deliver again (`redeliver`) comes first in the next answer, whatever the offset.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 from tests.fakes.telegram_calls import DOWNLOAD_LIMIT, ApiError, Call, truthy
 from tests.fakes.telegram_objects import JsonDict
 from tests.fakes.telegram_state import FakeTelegramState
-
-COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 class ServiceMethods(FakeTelegramState):
@@ -31,15 +33,16 @@ class ServiceMethods(FakeTelegramState):
         timeout = float(params.get("timeout", 0) or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0:
+        if not self._updates and not self._again and timeout > 0:
             try:
                 async with asyncio.timeout(timeout), self._changed:
                     await self._changed.wait_for(
-                        lambda: bool(self._updates) or self._closing.is_set()
+                        lambda: bool(self._updates or self._again) or self._closing.is_set()
                     )
             except TimeoutError:
                 pass
-        return self._updates[:limit]
+        again, self._again = self._again[:limit], self._again[limit:]
+        return again + self._updates[: limit - len(again)]
 
     def _m_deletewebhook(self, call: Call) -> bool:
         self.webhook_url = None
@@ -49,38 +52,25 @@ class ServiceMethods(FakeTelegramState):
         return True
 
     def _m_setwebhook(self, call: Call) -> bool:
-        self.webhook_url = str(call.params["url"])
         secret = call.params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook_url = str(call.params.get("url", "")) or None  # an empty url removes it
         self.webhook_secret = None if secret is None else str(secret)
+        if truthy(call.params.get("drop_pending_updates")):
+            self._updates.clear()
+        self._notify()
         return True
 
     def _m_getwebhookinfo(self, call: Call) -> JsonDict:
-        return {
+        info: JsonDict = {
             "url": self.webhook_url or "",
             "has_custom_certificate": False,
-            "pending_update_count": 0,
+            "pending_update_count": len(self._updates) + len(self._again),
         }
-
-    def _m_setmycommands(self, call: Call) -> bool:
-        commands = call.params.get("commands")
-        if not isinstance(commands, list) or len(commands) > 100:
-            raise ApiError(400, "Bad Request: too many commands")
-        for command in commands:
-            if not COMMAND_NAME.match(str(command.get("command", ""))):
-                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-            if not 1 <= len(str(command.get("description", ""))) <= 256:
-                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[_scope_key(call.params)] = commands
-        return True
-
-    def _m_getmycommands(self, call: Call) -> list[JsonDict]:
-        return self.commands.get(_scope_key(call.params), [])
-
-    def _m_deletemycommands(self, call: Call) -> bool:
-        self.commands.pop(_scope_key(call.params), None)
-        return True
+        if self.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_error
+        return info
 
     def _m_answercallbackquery(self, call: Call) -> bool:
         if len(str(call.params.get("text", ""))) > 200:
@@ -100,8 +90,3 @@ class ServiceMethods(FakeTelegramState):
             "file_size": len(stored.data),
             "file_path": stored.path,
         }
-
-
-def _scope_key(params: JsonDict) -> str:
-    scope = params.get("scope") or {"type": "default"}
-    return json.dumps([scope, params.get("language_code", "")], sort_keys=True)

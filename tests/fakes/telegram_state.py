@@ -1,7 +1,8 @@
 """The fake Bot API's state, shared by the server and its method handlers.
 
-Holds what the bot registered (commands, webhook), every message in every chat, stored
-files, pending updates and injected faults; hands out message and file ids.
+Holds what the bot registered (commands, webhook), every message in every chat and its
+history, the users tests act as, stored files, pending and past updates, injected faults and
+stalls, flood control and Stars payments; hands out message, file and update ids.
 """
 
 from __future__ import annotations
@@ -9,30 +10,72 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import time
+from collections import Counter
 
-from tests.fakes.telegram_calls import ApiError, Call, StoredFile
-from tests.fakes.telegram_objects import JsonDict, bot_user_json
+from tests.fakes.telegram_calls import ApiError, Call, StoredFile, WebhookAttempt
+from tests.fakes.telegram_history import HistoryBook
+from tests.fakes.telegram_limits import Clock, FloodControl, FloodLimits
+from tests.fakes.telegram_objects import JsonDict, bot_user_json, user_json
+from tests.fakes.telegram_payments_state import StarLedger
+
+
+class Stall:
+    """A request the fake accepts (its effect is real) but answers only once released."""
+
+    def __init__(self, method: str, drop: bool = False) -> None:
+        self.method = method
+        self.drop = drop
+        self.accepted = asyncio.Event()
+        """Set once the request was carried out and the response is being held back."""
+        self.released = asyncio.Event()
+        self.call: Call | None = None
+
+    def release(self) -> None:
+        """Let the held response go (to a client that has most likely given up)."""
+        self.released.set()
 
 
 class FakeTelegramState:
     def __init__(
-        self, token: str = "123456:TEST-token_abc", username: str = "comfy_test_bot"
+        self,
+        token: str = "123456:TEST-token_abc",
+        username: str = "comfy_test_bot",
+        *,
+        limits: FloodLimits | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.username = username
         self.bot_user = bot_user_json(self.bot_id, username)
+        self.clock: Clock = clock or time.monotonic
+        """The fake's sense of time for flood limits and answer deadlines."""
         self.calls: list[Call] = []
         self.commands: dict[str, list[JsonDict]] = {}
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
+        self.webhook_error: tuple[int, str] | None = None
+        """(date, message) of the latest failed webhook delivery, for getWebhookInfo."""
+        self.webhook_log: list[WebhookAttempt] = []
         self.messages: dict[tuple[int, int], JsonDict] = {}
+        self.history_book = HistoryBook()
+        self.users: dict[int, JsonDict] = {}
+        self.flood = None if limits is None else FloodControl(limits, self.clock)
+        self.flood_429s: Counter[int | str | None] = Counter()
+        """Every 429 sent (flood control's and `fail_next`'s), per chat_id of the request."""
+        self.stars = StarLedger()
+        self.update_log: dict[int, JsonDict] = {}
+        """Every update ever queued, by update_id, for delivering one again."""
         self._files: dict[str, StoredFile] = {}
         self._updates: list[JsonDict] = []
+        self._again: list[JsonDict] = []
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._file_ids = itertools.count(1)
         self._faults: dict[str, list[ApiError]] = {}
+        self._stalls: dict[str, list[Stall]] = {}
+        self._held: list[Stall] = []
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
 
@@ -42,6 +85,25 @@ class FakeTelegramState:
         stem, _, ext = path_hint.rpartition(".")
         self._files[file_id] = StoredFile(f"{stem}_{file_id}.{ext}", data)
         return file_id
+
+    def user(self, user_id: int, first_name: str | None = None) -> JsonDict:
+        """The User object for `user_id`: as registered with `add_user`, else a plain one."""
+        known = self.users.get(user_id)
+        if known is None:
+            return user_json(user_id, first_name or "Ann")
+        return known if first_name is None else {**known, "first_name": first_name}
+
+    def push_update(self, body: JsonDict) -> int:
+        """Queue an update (`body` without update_id) for getUpdates or the webhook; its id."""
+        update = self._new_update(body)
+        self._updates.append(update)
+        self._notify()
+        return int(update["update_id"])
+
+    def _new_update(self, body: JsonDict) -> JsonDict:
+        update = {"update_id": next(self._update_ids), **body}
+        self.update_log[update["update_id"]] = update
+        return update
 
     def _next_message_id(self, chat_id: int) -> int:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))

@@ -8,11 +8,11 @@ import pytest
 
 from adapters.comfydeploy.catalog import slug_command
 from adapters.comfydeploy.inputs import map_inputs
-from core.models import InputType
+from core.workflow import InputType
 
 
 def item(class_type: str, input_id: str, default: Any = None, **extra: Any) -> dict[str, Any]:
-    """An `input_types[]` element as `GET /deployments` sends it (reference §7)."""
+    """An `input_types[]` element as `GET /deployments` sends it ."""
     base: dict[str, Any] = {
         "type": "string",
         "class_type": f"ComfyUIDeployExternal{class_type}",

@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestServer
 
 from adapters.comfydeploy.client import ComfyDeployClient
 from core.errors import BackendError, BackendUnavailable, FileTooLarge, RunNotFound
-from core.models import EventSource, InputType, OutputKind, RunStatus
+from core.models import EventSource, OutputKind, RunStatus
+from core.workflow import InputType
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXVzZXI.sekrit-signature"
 RUN_ID = "b888f774-3e7c-4135-a18c-6b985523c4bc"
@@ -32,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def input_type(
     class_type: str, input_id: str, kind: str, default: Any, **extra: Any
 ) -> dict[str, Any]:
-    """One `input_types[]` item of a DeploymentModel (reference §7)."""
+    """One `input_types[]` item of a DeploymentModel (comfy-deploy/api, deployments route)."""
     return {
         "type": kind,
         "class_type": f"ComfyUIDeployExternal{class_type}",
@@ -67,7 +68,7 @@ def deployment(
     inputs: list[Any],
     description: str = "",
 ) -> dict[str, Any]:
-    """A DeploymentModel as `GET /deployments` lists it (reference §7); `version` trimmed."""
+    """A DeploymentModel as `GET /deployments` lists it; `version` trimmed."""
     return {
         "id": dep_id,
         "user_id": "user_2x",
@@ -105,7 +106,7 @@ def deployment(
 
 
 def machine(machine_id: str, gpu: str) -> dict[str, Any]:
-    """A `GET /machines` item (reference §7: datetimes without `Z`)."""
+    """A `GET /machines` item (comfy-deploy/api machines route: datetimes without `Z`)."""
     return {
         "id": machine_id, "user_id": "user_2x", "name": f"m-{gpu}",
         "created_at": "2025-05-01T12:00:00.000000", "updated_at": "2025-05-01T12:00:00.000000",
@@ -116,7 +117,7 @@ def machine(machine_id: str, gpu: str) -> dict[str, Any]:
 
 
 def run_reply(status: str, **extra: Any) -> dict[str, Any]:
-    """A WorkflowRunModel (reference §3), trimmed to the fields the bot reads plus a few more."""
+    """A WorkflowRunModel, trimmed to the fields the bot reads plus a few more."""
     body: dict[str, Any] = {
         "id": RUN_ID, "workflow_version_id": None, "workflow_inputs": {"prompt": "a red fox"},
         "workflow_id": None, "machine_id": MACHINE_A10G, "origin": "api", "status": status,
@@ -294,10 +295,10 @@ async def test_list_workflows_merges_classic_and_fluid_deployments(env: Env) -> 
 
     flux = by_name["Flux Dev"]
     assert flux.command == "flux_dev"
-    assert flux.deployment_ids == (DEP_PROD, DEP_STAGING)
+    assert [ref.id for ref in flux.deployments] == [DEP_PROD, DEP_STAGING]
     assert flux.description == "Fast FLUX"
     assert flux.gpu == "H100"
-    assert flux.source == "comfydeploy"
+    assert flux.backend == "comfydeploy"
     assert flux.text_only is True
     inputs = {i.name: i for i in flux.inputs}
     assert [i.name for i in flux.inputs] == ["prompt", "steps", "cfg", "style", "upscale"]

@@ -1,4 +1,4 @@
-"""Parsing ComfyDeploy run reports: poll replies (reference §3) and webhook bodies (§5)."""
+"""Parsing ComfyDeploy run reports: poll replies and webhook bodies."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.models import EventSource, OutputKind, RunStatus
 RUN_ID = "b888f774-3e7c-4135-a18c-6b985523c4bc"
 IMAGE_URL = f"https://bucket.s3.us-east-1.amazonaws.com/outputs/runs/{RUN_ID}/ComfyUI_00001_.png"
 
-# The WorkflowRunModel example of reference §3.
+# A WorkflowRunModel as GET /run/{id} returns it.
 RUN_REPLY: dict[str, Any] = {
     "id": RUN_ID,
     "workflow_version_id": "0c5f4b8e-0000-4000-8000-000000000001",
@@ -73,7 +73,7 @@ RUN_REPLY: dict[str, Any] = {
     "queue_position": None,
 }
 
-# The webhook example of reference §5.
+# A webhook body as ComfyDeploy posts it.
 WEBHOOK: dict[str, Any] = {
     "event_type": "run.updated",
     "status": "running",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.command_line import CommandLine, parse_command_line
+from core.chat.command_line import CommandLine, parse_command_line
 
 
 def parse(line: str) -> CommandLine:

@@ -1,4 +1,4 @@
-"""Workflows compiled to Telegram commands: name rules, collisions, menu and description limits."""
+"""Workflows compiled to commands: name rules, collisions, menu and description limits."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import re
 
 import pytest
 
-from core.commands import (
+from core.chat.commands import (
     BUILTIN_COMMANDS,
     TELEGRAM_RULES,
     CommandSpec,
-    command_map,
     compile_commands,
     fit_description,
     menu_commands,
     sanitize_name,
 )
-from core.models import InputSpec, InputType, Workflow
+from core.workflow import InputSpec, InputType, Workflow
 
 TELEGRAM_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 BUILTIN_NAMES = [c.name for c in BUILTIN_COMMANDS]
@@ -31,6 +30,11 @@ def workflow(name: str, command: str | None = None, **fields: object) -> Workflo
 
 def names(specs: list[CommandSpec]) -> list[str]:
     return [s.name for s in specs]
+
+
+def command_map(specs: list[CommandSpec]) -> dict[str, str]:
+    """Command name -> workflow name, for the commands that run workflows."""
+    return {s.name: s.workflow for s in specs if s.workflow is not None}
 
 
 def workflow_names(specs: list[CommandSpec]) -> dict[str, str]:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import cast
 
 import pytest
 from PIL import Image
 
+from adapters.telegram.wording import SYNTAX
+from core.backends import BackendRegistry
+from core.chat.text_render import TextRenderer
 from core.errors import FileRejected, UserFacingError
 from core.files import FileManager, safe_filename, sniff_image
-from core.ports import WorkflowBackend
+from tests.fakes.backend import MemoryBackend
+
+WORDS = TextRenderer(SYNTAX)
+
+
+def shown(error: FileRejected) -> str:
+    """What the user reads for a rejected file."""
+    return WORDS.notice(error.notice)
 
 
 def image_bytes(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
@@ -22,7 +31,7 @@ def image_bytes(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
 
 def files(tmp_path: Path, max_input_bytes: int = 20_000_000) -> FileManager:
     return FileManager(
-        cast(WorkflowBackend, object()),
+        BackendRegistry([MemoryBackend()]),
         tmp_path,
         max_input_bytes=max_input_bytes,
         max_output_bytes=10_000_000,
@@ -83,7 +92,7 @@ def test_text_or_pdf_named_png_is_rejected_with_the_accepted_types(
         files(tmp_path).check_image(data, "cat.png")
 
     assert isinstance(caught.value, UserFacingError)
-    message = caught.value.message
+    message = shown(caught.value)
     assert "not an image" in message
     for kind in ("PNG", "JPEG", "WebP", "GIF"):
         assert kind in message
@@ -95,13 +104,13 @@ def test_too_large_image_is_rejected_with_the_limit_in_mb(tmp_path: Path) -> Non
             b"\x89PNG\r\n\x1a\n" + bytes(20_000_000)
         )
 
-    assert caught.value.message == "That image is too large: at most 20 MB."
+    assert shown(caught.value) == "That image is too large: at most 20 MB."
 
 
 def test_size_is_checked_before_type(tmp_path: Path) -> None:
     with pytest.raises(FileRejected) as caught:
         files(tmp_path, max_input_bytes=10).check_image(b"not an image at all")
-    assert "too large" in caught.value.message
+    assert "too large" in shown(caught.value)
 
 
 def test_an_image_exactly_at_the_limit_is_accepted(tmp_path: Path) -> None:

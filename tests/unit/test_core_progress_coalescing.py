@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.costs import CostService
 from core.delivery import DeliveryPolicy, DeliveryService
 from core.files import FileManager
+from core.journal import DeliveryJournal
 from core.metrics import Metrics
 from core.models import ChatRef, ProgressView, Run, RunResult, RunStatus
 from tests.fakes.clock import FakeClock
@@ -27,13 +27,19 @@ class ShownProgress:
         self.shown.append((view.run.id, view.progress))
         return "message-1"
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         raise AssertionError("no result expected")
+
+    async def show_final(self, result: RunResult) -> None:
+        raise AssertionError("no run ended")
 
 
 class NoStore:
     async def set_progress_message(self, run_id: str, message_id: str) -> None:
         return None
+
+    async def is_finished(self, run_id: str) -> bool:
+        return False
 
 
 def run(run_id: str, progress: float, chat: str = "c1") -> Run:
@@ -53,7 +59,6 @@ def service(notifier: ShownProgress, interval_s: float, tmp_path: Path) -> Deliv
     return DeliveryService(
         store=NoStore(),  # type: ignore[arg-type]
         files=FileManager(None, tmp_path, 1, 1, 1),  # type: ignore[arg-type]
-        costs=CostService(None),  # type: ignore[arg-type]
         clock=FakeClock(NOW),
         metrics=Metrics(),
         policy=DeliveryPolicy(progress_interval_s=interval_s),
@@ -65,8 +70,8 @@ async def test_updates_within_the_interval_collapse_to_the_latest(tmp_path: Path
     notifier = ShownProgress()
     delivery = service(notifier, interval_s=3600, tmp_path=tmp_path)
     for step in (0.1, 0.2, 0.3, 0.4):
-        await delivery.show_progress(run("r1", step))
-    await delivery.show_progress(run("r2", 0.5, chat="c2"))
+        await delivery.run_changed(run("r1", step))
+    await delivery.run_changed(run("r2", 0.5, chat="c2"))
     # One edit per chat so far: r1's first view, and r2's in its own chat.
     assert notifier.shown == [("r1", 0.1), ("r2", 0.5)]
     await delivery.close()
@@ -76,6 +81,6 @@ async def test_without_an_interval_every_latest_view_is_shown(tmp_path: Path) ->
     notifier = ShownProgress()
     delivery = service(notifier, interval_s=0, tmp_path=tmp_path)
     for step in (0.1, 0.2, 0.3):
-        await delivery.show_progress(run("r1", step))
+        await delivery.run_changed(run("r1", step))
         await delivery.drain()
     assert notifier.shown == [("r1", 0.1), ("r1", 0.2), ("r1", 0.3)]

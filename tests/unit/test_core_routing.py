@@ -8,10 +8,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.models import Workflow
 from core.routing import Router, RoutingFile
+from core.workflow import DeploymentRef, Workflow
 
-FLUX = Workflow(name="flux", command="flux", deployment_ids=("own-1", "own-2"))
+OWN = (DeploymentRef(backend="cd", id="own-1"), DeploymentRef(backend="cd", id="own-2"))
+FLUX = Workflow(name="flux", command="flux", deployments=OWN)
+
+
+def make(routes: RoutingFile, pick: Callable[[float], float] | None = None) -> Router:
+    return Router(routes, "cd", pick=pick)
+
+
+def ids(router: Router, workflow: Workflow = FLUX) -> list[str]:
+    """The candidates as `backend:id`, in order."""
+    return [ref.key for ref in router.candidates(workflow)]
 
 
 def routing(routes: dict[str, Any]) -> RoutingFile:
@@ -47,7 +57,7 @@ WEIGHTED = routing(
 def test_weighted_pick_goes_first_then_the_others_then_fallback(
     fraction: float, expected: list[str]
 ) -> None:
-    assert Router(WEIGHTED, pick=at(fraction)).candidates(FLUX) == expected
+    assert ids(make(WEIGHTED, pick=at(fraction))) == [f"cd:{e}" for e in expected]
 
 
 def test_pick_is_asked_for_a_point_within_the_total_weight() -> None:
@@ -57,42 +67,42 @@ def test_pick_is_asked_for_a_point_within_the_total_weight() -> None:
         tops.append(top)
         return 0.0
 
-    Router(WEIGHTED, pick=pick).candidates(FLUX)
+    ids(make(WEIGHTED, pick=pick))
     assert tops == [4.0]
 
 
 def test_default_random_pick_returns_every_routed_deployment() -> None:
-    candidates = Router(WEIGHTED).candidates(FLUX)
-    assert sorted(candidates[:2]) == ["a", "b"]
-    assert candidates[2:] == ["c"]
+    candidates = ids(make(WEIGHTED))
+    assert sorted(candidates[:2]) == ["cd:a", "cd:b"]
+    assert candidates[2:] == ["cd:c"]
 
 
 def test_fallback_order_is_kept() -> None:
-    router = Router(
+    router = make(
         routing({"flux": {"deployments": [{"id": "a"}], "fallback": ["z", "y", "x"]}}),
         pick=at(0),
     )
-    assert router.candidates(FLUX) == ["a", "z", "y", "x"]
+    assert ids(router) == ["cd:a", "cd:z", "cd:y", "cd:x"]
 
 
 def test_workflow_without_a_route_uses_its_own_deployments() -> None:
-    assert Router(routing({"other": {"deployments": [{"id": "o"}]}})).candidates(FLUX) == [
-        "own-1",
-        "own-2",
+    assert ids(make(routing({"other": {"deployments": [{"id": "o"}]}}))) == [
+        "cd:own-1",
+        "cd:own-2",
     ]
 
 
 def test_route_with_only_fallbacks_adds_them_after_the_workflows_deployments() -> None:
-    router = Router(routing({"flux": {"fallback": ["spare"]}}))
-    assert router.candidates(FLUX) == ["own-1", "own-2", "spare"]
+    router = make(routing({"flux": {"fallback": ["spare"]}}))
+    assert ids(router) == ["cd:own-1", "cd:own-2", "cd:spare"]
 
 
 def test_workflow_without_route_or_deployments_has_no_candidates() -> None:
-    assert Router(routing({})).candidates(Workflow(name="w", command="w")) == []
+    assert make(routing({})).candidates(Workflow(name="w", command="w")) == []
 
 
 def test_duplicates_are_removed_keeping_first_place() -> None:
-    router = Router(
+    router = make(
         routing(
             {
                 "flux": {
@@ -103,12 +113,28 @@ def test_duplicates_are_removed_keeping_first_place() -> None:
         ),
         pick=at(0),
     )
-    assert router.candidates(FLUX) == ["a", "b", "c"]
+    assert ids(router) == ["cd:a", "cd:b", "cd:c"]
 
 
 def test_duplicates_between_own_deployments_and_fallback_are_removed() -> None:
-    router = Router(routing({"flux": {"fallback": ["own-2", "spare", "own-1"]}}))
-    assert router.candidates(FLUX) == ["own-1", "own-2", "spare"]
+    router = make(routing({"flux": {"fallback": ["own-2", "spare", "own-1"]}}))
+    assert ids(router) == ["cd:own-1", "cd:own-2", "cd:spare"]
+
+
+def test_a_route_can_span_backends() -> None:
+    router = make(
+        routing(
+            {"flux": {"deployments": [{"id": "rc:fast"}], "fallback": ["own-2", "self:gpu0"]}}
+        ),
+        pick=at(0),
+    )
+    assert ids(router) == ["rc:fast", "cd:own-2", "self:gpu0"]
+
+
+def test_a_bare_id_names_the_workflows_own_deployment_on_any_backend() -> None:
+    mixed = FLUX.model_copy(update={"deployments": (DeploymentRef(backend="rc", id="x"),)})
+    router = make(routing({"flux": {"deployments": [{"id": "x"}], "fallback": ["y"]}}), pick=at(0))
+    assert ids(router, mixed) == ["rc:x", "cd:y"]
 
 
 @pytest.mark.parametrize("weight", [0, -1])

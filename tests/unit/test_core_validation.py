@@ -1,4 +1,5 @@
-"""Command arguments checked against a workflow's inputs: typed values or every problem at once."""
+"""Command arguments checked against a workflow's inputs: typed values or every problem at once,
+each as a Telegram user reads it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,45 @@ from typing import Any
 
 import pytest
 
-from core.errors import InvalidInput, UserFacingError
-from core.models import InputSpec, InputType, Workflow
-from core.validation import validate_inputs
+from adapters.telegram.wording import SYNTAX
+from core.chat.command_line import CommandLine, parse_command_line
+from core.chat.content import Problems
+from core.chat.text_door import _run_workflow
+from core.chat.text_render import TextRenderer
+from core.errors import InvalidInput
+from core.requests import InputValue
+from core.validation import INT64_MAX, validate_inputs
+from core.workflow import InputSpec, InputType, Workflow
+
+WORDS = TextRenderer(SYNTAX)
+
+
+def check(
+    workflow: Workflow,
+    text: str,
+    options: dict[str, str],
+    *,
+    image_inputs: frozenset[str] = frozenset(),
+    duplicates: tuple[str, ...] = (),
+    max_prompt_chars: int = 2000,
+) -> dict[str, Any]:
+    """What the text front door and the launcher do with a command's arguments."""
+    line = CommandLine(workflow.command, text, options, duplicates)
+    operation = _run_workflow(workflow, line)
+    return validate_inputs(
+        workflow,
+        operation.inputs,
+        media=image_inputs,
+        max_prompt_chars=max_prompt_chars,
+        found=operation.problems,
+    )
+
+
+def rendered(workflow: Workflow, error: InvalidInput) -> list[str]:
+    reply = WORDS.render(Problems(command=workflow.command, problems=error.problems))
+    assert reply is not None
+    return reply.text.splitlines()
+
 
 TXT2IMG = Workflow(
     name="txt2img",
@@ -39,8 +76,8 @@ def problems_of(
     workflow: Workflow, text: str = "", options: dict[str, str] | None = None, **kwargs: Any
 ) -> list[str]:
     with pytest.raises(InvalidInput) as caught:
-        validate_inputs(workflow, text, options or {}, **kwargs)
-    return caught.value.problems
+        check(workflow, text, options or {}, **kwargs)
+    return rendered(workflow, caught.value)
 
 
 def only_problem(workflow: Workflow, text: str = "", **options: str) -> str:
@@ -53,7 +90,7 @@ def only_problem(workflow: Workflow, text: str = "", **options: str) -> str:
 
 
 def test_valid_arguments_come_back_typed() -> None:
-    values = validate_inputs(
+    values = check(
         TXT2IMG,
         "a red fox",
         {
@@ -83,39 +120,40 @@ def test_valid_arguments_come_back_typed() -> None:
 
 
 def test_only_given_inputs_are_returned() -> None:
-    assert validate_inputs(TXT2IMG, "a fox", {}) == {"prompt": "a fox"}
+    assert check(TXT2IMG, "a fox", {}) == {"prompt": "a fox"}
 
 
 def test_prompt_may_be_given_as_an_option_instead_of_free_text() -> None:
-    assert validate_inputs(TXT2IMG, "", {"prompt": "a fox"}) == {"prompt": "a fox"}
+    assert check(TXT2IMG, "", {"prompt": "a fox"}) == {"prompt": "a fox"}
 
 
 def test_a_whole_number_for_a_number_input_is_accepted() -> None:
-    assert validate_inputs(TXT2IMG, "x", {"cfg": "7"})["cfg"] == 7.0
+    assert check(TXT2IMG, "x", {"cfg": "7"})["cfg"] == 7.0
 
 
 def test_bounds_are_inclusive() -> None:
-    values = validate_inputs(TXT2IMG, "x", {"steps": "50", "cfg": "0"})
+    values = check(TXT2IMG, "x", {"steps": "50", "cfg": "0"})
     assert (values["steps"], values["cfg"]) == (50, 0.0)
 
 
 def test_required_image_filled_by_an_attachment_is_accepted() -> None:
-    values = validate_inputs(UPSCALE, "", {"scale": "2"}, image_inputs=frozenset({"image"}))
+    values = check(UPSCALE, "", {"scale": "2"}, image_inputs=frozenset({"image"}))
     assert values == {"scale": 2}
 
 
 def test_image_given_as_url_is_accepted() -> None:
-    values = validate_inputs(UPSCALE, "", {"image": "https://example.com/in.jpg"})
+    values = check(UPSCALE, "", {"image": "https://example.com/in.jpg"})
     assert values == {"image": "https://example.com/in.jpg"}
 
 
 # -- one message per kind of problem -----------------------------------------------------------
 
 
-def test_invalid_input_is_a_user_facing_error_with_one_line_per_problem() -> None:
-    with pytest.raises(UserFacingError) as caught:
-        validate_inputs(TXT2IMG, "", {"steps": "many", "colour": "red"})
-    assert len(caught.value.message.splitlines()) == 3
+def test_invalid_input_names_every_problems_input() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check(TXT2IMG, "", {"steps": "many", "colour": "red"})
+    assert [p.input for p in caught.value.problems] == ["colour", "prompt", "steps"]
+    assert caught.value.workflow == "txt2img"
 
 
 def test_unknown_option_lists_the_known_options() -> None:
@@ -171,17 +209,17 @@ def test_choice_not_in_choices_lists_them() -> None:
 
 @pytest.mark.parametrize("raw", ["anime", "ANIME", " Anime "])
 def test_choice_matches_case_insensitively_and_is_normalised(raw: str) -> None:
-    assert validate_inputs(TXT2IMG, "a fox", {"style": raw})["style"] == "Anime"
+    assert check(TXT2IMG, "a fox", {"style": raw})["style"] == "Anime"
 
 
 @pytest.mark.parametrize("raw", ["yes", "Yes", "y", "true", "TRUE", "on", "1"])
 def test_boolean_yes_variants(raw: str) -> None:
-    assert validate_inputs(TXT2IMG, "a fox", {"hires": raw})["hires"] is True
+    assert check(TXT2IMG, "a fox", {"hires": raw})["hires"] is True
 
 
 @pytest.mark.parametrize("raw", ["no", "NO", "n", "false", "off", "0"])
 def test_boolean_no_variants(raw: str) -> None:
-    assert validate_inputs(TXT2IMG, "a fox", {"hires": raw})["hires"] is False
+    assert check(TXT2IMG, "a fox", {"hires": raw})["hires"] is False
 
 
 def test_boolean_other_words_are_refused() -> None:
@@ -217,7 +255,7 @@ def test_prompt_longer_than_the_global_limit() -> None:
 
 
 def test_prompt_at_the_global_limit_is_accepted() -> None:
-    assert validate_inputs(TXT2IMG, "x" * 10, {}, max_prompt_chars=10) == {"prompt": "x" * 10}
+    assert check(TXT2IMG, "x" * 10, {}, max_prompt_chars=10) == {"prompt": "x" * 10}
 
 
 def test_text_input_longer_than_its_own_max_length() -> None:
@@ -290,8 +328,6 @@ def test_every_problem_is_reported_together() -> None:
 
 
 def test_option_names_match_inputs_whatever_their_case() -> None:
-    from core.command_line import parse_command_line
-
     workflow = Workflow(
         name="w",
         command="w",
@@ -302,7 +338,8 @@ def test_option_names_match_inputs_whatever_their_case() -> None:
     )
     parsed = parse_command_line("/w a fox negativePrompt=blurry")
     assert parsed is not None
-    values = validate_inputs(workflow, parsed.text, parsed.options)
+    values = check(workflow, parsed.text, parsed.options)
+    assert parsed.options == {"negativeprompt": "blurry"}
     assert values == {"prompt": "a fox", "negativePrompt": "blurry"}
 
 
@@ -312,6 +349,52 @@ def test_the_global_prompt_limit_caps_a_longer_input_limit() -> None:
         command="w",
         inputs=(InputSpec(name="prompt", type=InputType.TEXT, required=True, max_length=5000),),
     )
-    with pytest.raises(InvalidInput) as raised:
-        validate_inputs(workflow, "x" * 3000, {}, max_prompt_chars=2000)
-    assert raised.value.problems == ["`prompt` is too long: 3000 characters, at most 2000."]
+    assert problems_of(workflow, "x" * 3000, max_prompt_chars=2000) == [
+        "`prompt` is too long: 3000 characters, at most 2000."
+    ]
+
+
+# -- typed values (Discord options, JSON bodies) ------------------------------------------------
+
+
+def typed(**values: InputValue) -> dict[str, Any]:
+    return validate_inputs(TXT2IMG, {"prompt": "a fox", **values})
+
+
+def typed_problems(**values: InputValue) -> list[str]:
+    with pytest.raises(InvalidInput) as caught:
+        typed(**values)
+    return rendered(TXT2IMG, caught.value)
+
+
+def test_typed_values_are_taken_as_they_come() -> None:
+    values = typed(steps=30, cfg=7, hires=True, style="anime")
+    assert values == {"prompt": "a fox", "steps": 30, "cfg": 7.0, "hires": True, "style": "Anime"}
+    assert type(values["cfg"]) is float
+
+
+def test_typed_values_of_the_wrong_kind_are_refused() -> None:
+    assert typed_problems(steps=True) == ["`steps` must be a whole number, not 'True'."]
+    assert typed_problems(steps=2.5) == ["`steps` must be a whole number, not '2.5'."]
+    assert typed_problems(cfg=False) == ["`cfg` must be a number, not 'False'."]
+    assert typed_problems(hires=1) == ["`hires` must be yes or no, not '1'."]
+    assert typed_problems(negative=3) == ["`negative` must be text, not '3'."]
+
+
+def test_an_unknown_input_is_refused_by_name() -> None:
+    assert typed_problems(colour="red")[0].startswith("Unknown option `colour`.")
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", str(INT64_MAX + 1)])
+def test_whole_numbers_beyond_64_bits_get_the_inputs_own_message(raw: str) -> None:
+    assert problems_of(TXT2IMG, "a fox", {"seed": raw}) == [
+        f"`seed` must be between 0 and {INT64_MAX}, not {raw}."
+    ]
+    unbounded = Workflow(
+        name="w", command="w", inputs=(InputSpec(name="n", type=InputType.INTEGER),)
+    )
+    too_small = str(-INT64_MAX - 2)
+    assert problems_of(unbounded, "", {"n": too_small}) == [
+        f"`n` must be between {-INT64_MAX - 1} and {INT64_MAX}, not {too_small}."
+    ]
+    assert check(unbounded, "", {"n": str(INT64_MAX)}) == {"n": INT64_MAX}

@@ -6,7 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core.webhook_tokens import WEBHOOK_PATH, WebhookSigner
+from core.webhook_tokens import WebhookSigner
+
+WEBHOOK_PATH = "/webhooks/comfydeploy"
 
 SECRET = "s3cret-webhook-key-0123456789"
 
@@ -17,7 +19,7 @@ def query_of(url: str) -> dict[str, str]:
 
 def test_url_points_at_the_webhook_route_with_run_and_token() -> None:
     signer = WebhookSigner(SECRET, "https://bot.example.com/")
-    url = signer.url_for("run-42")
+    url = signer.url_for(WEBHOOK_PATH, "run-42")
 
     assert url is not None
     parts = urlsplit(url)
@@ -28,14 +30,14 @@ def test_url_points_at_the_webhook_route_with_run_and_token() -> None:
 
 
 def test_base_url_with_a_path_prefix_is_kept() -> None:
-    url = WebhookSigner(SECRET, "https://example.com/comfybot").url_for("r1")
+    url = WebhookSigner(SECRET, "https://example.com/comfybot").url_for(WEBHOOK_PATH, "r1")
     assert url is not None
     assert urlsplit(url).path == "/comfybot" + WEBHOOK_PATH
 
 
 def test_run_ids_needing_escaping_round_trip() -> None:
     signer = WebhookSigner(SECRET, "https://bot.example.com")
-    url = signer.url_for("a&b=c d")
+    url = signer.url_for(WEBHOOK_PATH, "a&b=c d")
     assert url is not None
     query = query_of(url)
     assert query["run"] == "a&b=c d"
@@ -80,7 +82,14 @@ def test_token_from_another_secret_is_rejected() -> None:
 def test_without_a_public_url_webhooks_are_disabled(base: str | None) -> None:
     signer = WebhookSigner(SECRET, base)
     assert signer.enabled is False
-    assert signer.url_for("run-1") is None
+    assert signer.url_for(WEBHOOK_PATH, "run-1") is None
+
+
+def test_each_backend_has_its_own_path_and_one_without_webhooks_gets_no_url() -> None:
+    signer = WebhookSigner(SECRET, "https://bot.example.com")
+    url = signer.url_for("/webhooks/runcomfy", "r1")
+    assert url is not None and urlsplit(url).path == "/webhooks/runcomfy"
+    assert signer.url_for(None, "r1") is None
 
 
 def test_with_a_public_url_webhooks_are_enabled() -> None:

@@ -8,18 +8,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.wording import SYNTAX
+from core.actions import Action, ActionKind
+from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
 from core.models import (
     ChatRef,
     OutputKind,
+    PartState,
     ProgressView,
     ResultFile,
     Run,
     RunResult,
     RunStatus,
 )
+from tests.fakes.journal import MemoryPartLog
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_kit import bot_on, png_bytes
 
@@ -49,6 +56,13 @@ def done_run(**changes: object) -> Run:
     )
 
 
+RERUN = (Action(ActionKind.RERUN, "abc123"),)
+
+
+def result(run: Run, *files: ResultFile, texts: tuple[str, ...] = ()) -> RunResult:
+    return RunResult(run=run, files=files, texts=texts, actions=RERUN)
+
+
 def result_file(
     tmp_path: Path,
     name: str,
@@ -71,7 +85,7 @@ def result_file(
 @asynccontextmanager
 async def notifier_on(fake: FakeTelegram) -> AsyncIterator[TelegramNotifier]:
     async with bot_on(fake) as bot:
-        notifier = TelegramNotifier(bot)
+        notifier = TelegramNotifier(bot, TextRenderer(SYNTAX))
         notifier.ready = True
         yield notifier
 
@@ -117,9 +131,9 @@ async def test_rate_limits_become_send_failed_with_retry_after(tmp_path: Path) -
         assert caught.value.retry_after == 7 and not caught.value.permanent
 
         fake.fail_next("sendPhoto", retry_after=4)
-        result = RunResult(run=done_run(), files=(result_file(tmp_path, "a.png", 0),))
+        outcome = result(done_run(), result_file(tmp_path, "a.png", 0))
         with pytest.raises(SendFailed) as caught:
-            await notifier.deliver_result(result)
+            await notifier.deliver_result(outcome, MemoryPartLog().journal())
         assert caught.value.retry_after == 4
 
         fake.fail_next(
@@ -132,7 +146,7 @@ async def test_rate_limits_become_send_failed_with_retry_after(tmp_path: Path) -
 
 async def test_not_running_fails_softly() -> None:
     async with FakeTelegram() as fake, bot_on(fake) as bot:
-        notifier = TelegramNotifier(bot)
+        notifier = TelegramNotifier(bot, TextRenderer(SYNTAX))
         with pytest.raises(SendFailed):
             await notifier.show_progress(
                 ProgressView(run=make_run(), status=RunStatus.PENDING, progress=0)
@@ -146,9 +160,11 @@ async def test_one_image_is_a_photo_with_caption_and_rerun(tmp_path: Path) -> No
             ProgressView(run=make_run(), status=RunStatus.PENDING, progress=0)
         )
         run = done_run(progress_message_id=status)
+        log = MemoryPartLog()
         await notifier.deliver_result(
-            RunResult(run=run, files=(result_file(tmp_path, "a.png", 0),))
+            result(run, result_file(tmp_path, "a.png", 0)), log.journal()
         )
+        assert log.parts == {"photos-0": PartState.SENT}
         photo = fake.sent("sendPhoto")[0]
         assert (photo.chat_id, photo.thread_id, photo.reply_to) == (-100, 42, 3)
         assert photo.files["photo"].filename == "a.png"
@@ -174,9 +190,10 @@ async def test_files_go_as_album_document_video_animation_and_link(tmp_path: Pat
                 url="https://cdn.example/huge.mp4",
             ),
         )
-        await notifier.deliver_result(
-            RunResult(run=done_run(), files=files, texts=("a caption the workflow wrote",))
-        )
+        log = MemoryPartLog()
+        outcome = result(done_run(), *files, texts=("a caption the workflow wrote",))
+        await notifier.deliver_result(outcome, log.journal())
+        assert set(log.parts) == {"photos-0", "file-0", "file-1", "file-2", "text"}
         album = fake.sent("sendMediaGroup")[0]
         assert [m["upload"].filename for m in album.media] == ["a.png", "b.png"]
         assert album.media[0]["caption"].startswith("✅ Done")
@@ -193,7 +210,7 @@ async def test_files_go_as_album_document_video_animation_and_link(tmp_path: Pat
 async def test_more_than_ten_photos_are_split_into_albums(tmp_path: Path) -> None:
     async with FakeTelegram() as fake, notifier_on(fake) as notifier:
         files = tuple(result_file(tmp_path, f"p{i}.png", 0) for i in range(11))
-        await notifier.deliver_result(RunResult(run=done_run(), files=files))
+        await notifier.deliver_result(result(done_run(), *files), MemoryPartLog().journal())
         assert [len(c.media) for c in fake.sent("sendMediaGroup")] == [9, 2]
         # No status message to carry the Rerun button: a short message does.
         assert fake.sent("sendMessage")[-1].buttons == [("🔁 Rerun", "rerun:abc123")]
@@ -202,7 +219,79 @@ async def test_more_than_ten_photos_are_split_into_albums(tmp_path: Path) -> Non
 async def test_failed_run_gets_its_reason(tmp_path: Path) -> None:
     async with FakeTelegram() as fake, notifier_on(fake) as notifier:
         run = make_run(status=RunStatus.FAILED, error="Out of memory on the GPU.")
-        await notifier.deliver_result(RunResult(run=run))
+        await notifier.deliver_result(result(run), MemoryPartLog().journal())
         notice = fake.sent("sendMessage")[0]
         assert notice.text == "❌ Failed · txt2img · run abc123\nOut of memory on the GPU."
         assert notice.buttons == [("🔁 Rerun", "rerun:abc123")]
+
+
+async def test_a_failed_run_with_a_status_message_is_announced_once_there() -> None:
+    async with FakeTelegram() as fake, notifier_on(fake) as notifier:
+        status = await notifier.show_progress(
+            ProgressView(run=make_run(), status=RunStatus.RUNNING, progress=0.3)
+        )
+        run = make_run(
+            status=RunStatus.CANCELLED, error="Cancelled by Ann.", progress_message_id=status
+        )
+        await notifier.deliver_result(result(run), MemoryPartLog().journal())
+        assert len(fake.sent("sendMessage")) == 1  # only the status message, never a copy
+        final = fake.sent("editMessageText")[-1]
+        assert final.text == "🚫 Cancelled · txt2img · run abc123\nCancelled by Ann."
+        assert final.buttons == [("🔁 Rerun", "rerun:abc123")]
+
+
+async def test_a_retry_resumes_after_the_messages_already_sent(tmp_path: Path) -> None:
+    async with FakeTelegram() as fake, notifier_on(fake) as notifier:
+        files = (
+            result_file(tmp_path, "a.png", 0),
+            result_file(tmp_path, "clip.mp4", 100, OutputKind.VIDEO, "video/mp4"),
+            result_file(tmp_path, "loop.gif", 100, OutputKind.GIF, "image/gif"),
+        )
+        log = MemoryPartLog()
+        fake.fail_next("sendAnimation", retry_after=3)
+        with pytest.raises(SendFailed):
+            await notifier.deliver_result(result(done_run(), *files), log.journal())
+        assert log.parts == {"photos-0": PartState.SENT, "file-0": PartState.SENT}
+        await notifier.deliver_result(result(done_run(), *files), log.journal())
+        assert [len(fake.sent(m)) for m in ("sendPhoto", "sendVideo", "sendAnimation")] == [
+            1,
+            1,
+            1,
+        ]
+
+
+async def test_an_upload_whose_outcome_is_unknown_is_never_sent_again(tmp_path: Path) -> None:
+    async with FakeTelegram() as fake:
+        request = HTTPXRequest(read_timeout=0.3, write_timeout=5, connect_timeout=5)
+        bot = Bot(
+            fake.token,
+            base_url=f"{fake.base_url}/bot",
+            base_file_url=f"{fake.base_url}/file/bot",
+            request=request,
+        )
+        await bot.initialize()
+        try:
+            notifier = TelegramNotifier(bot, TextRenderer(SYNTAX))
+            notifier.ready = True
+            files = (
+                result_file(tmp_path, "a.png", 0),
+                result_file(tmp_path, "b.mp4", 9, OutputKind.VIDEO, "video/mp4"),
+            )
+            stall = fake.accept_then_stall("sendPhoto")
+            log = MemoryPartLog()
+            with pytest.raises(SendFailed) as caught:
+                await notifier.deliver_result(result(done_run(), *files), log.journal())
+            assert caught.value.maybe_sent
+            stall.release()
+            assert log.parts == {"photos-0": PartState.SENDING}
+            await notifier.deliver_result(result(done_run(), *files), log.journal())
+        finally:
+            await bot.shutdown()
+        photos = [m for m in fake.messages.values() if m.get("photo")]
+        assert len(photos) == 1  # it did arrive once, and was not posted again
+        assert len(fake.sent("sendVideo")) == 1
+        assert log.parts == {
+            "photos-0": PartState.SENDING,
+            "file-0": PartState.SENT,
+            "buttons": PartState.SENT,
+        }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,23 +14,37 @@ from telegram.error import InvalidToken
 
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.chat_refs import chat_ref, send_target
-from adapters.telegram.keyboards import cancel_keyboard, parse_callback, rerun_keyboard
+from adapters.telegram.keyboards import CALLBACK_PATTERN, cancel_keyboard, rerun_keyboard
 from adapters.telegram.limits import fit_text, split_text
 from adapters.telegram.result_plan import plan_result
 from adapters.telegram.webhook import SECRET_HEADER, WebhookReceiver
+from adapters.telegram.wording import SYNTAX
+from core.actions import Action, ActionKind
+from core.chat import buttons
+from core.chat.operations import CancelRun, Rerun
+from core.chat.text_render import TextRenderer
 from core.models import ChatRef, OutputKind, ResultFile
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_kit import MemoryKeyValueStore
 from tests.fakes.telegram_objects import now_seconds
 
+WORDS = TextRenderer(SYNTAX)
+
 
 def test_callback_data_round_trips_and_rejects_junk() -> None:
-    cancel = cancel_keyboard("abc123").inline_keyboard[0][0].callback_data
-    rerun = rerun_keyboard("abc123").inline_keyboard[0][0].callback_data
-    assert parse_callback(str(cancel)) == ("cancel", "abc123")
-    assert parse_callback(str(rerun)) == ("rerun", "abc123")
-    for junk in (None, "", "cancel:", "delete:abc", "rerun:a b", "rerun"):
-        assert parse_callback(junk) is None
+    cancel_markup = cancel_keyboard("abc123", WORDS)
+    rerun_markup = rerun_keyboard("abc123", WORDS)
+    assert cancel_markup is not None and rerun_markup is not None
+    cancel = cancel_markup.inline_keyboard[0][0]
+    rerun = rerun_markup.inline_keyboard[0][0]
+    assert (cancel.text, rerun.text) == ("✖ Cancel", "🔁 Rerun")
+    assert buttons.decode(str(cancel.callback_data)) == Action(ActionKind.CANCEL, "abc123")
+    assert buttons.decode(str(rerun.callback_data)) == Action(ActionKind.RERUN, "abc123")
+    assert buttons.operation_for(Action(ActionKind.CANCEL, "abc123")) == CancelRun("abc123")
+    assert buttons.operation_for(Action(ActionKind.RERUN, "abc123")) == Rerun("abc123")
+    assert re.match(CALLBACK_PATTERN, str(cancel.callback_data))
+    for junk in (None, "", "cancel:", "delete:abc", "rerun:a b", "rerun", "cancel:" + "x" * 49):
+        assert buttons.decode(junk) is None
 
 
 def test_text_is_split_at_line_ends_and_fitted() -> None:
@@ -137,8 +153,9 @@ async def test_webhook_receiver_checks_the_secret_header() -> None:
 
 
 def _adapter(base_url: str, token: str = "123456:TEST-token_abc", **kw: Any) -> TelegramAdapter:
-    # chat and files are only used by update handlers, which these tests never reach.
-    return TelegramAdapter(token, base_url, None, None, MemoryKeyValueStore(), **kw)  # type: ignore[arg-type]
+    # The chat layer is only used by update handlers, which these tests never reach.
+    chat = SimpleNamespace(book=None)
+    return TelegramAdapter(token, base_url, chat, MemoryKeyValueStore(), **kw)  # type: ignore[arg-type]
 
 
 def test_webhook_path_comes_from_the_webhook_url() -> None:

@@ -1,13 +1,15 @@
-"""Workflow -> platform command: name rules, limits, deterministic collision handling."""
+"""Workflows -> one platform's commands: names, descriptions and typed options, within that
+platform's rules, with collisions resolved the same way every time."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.models import Workflow
+from core.chat.naming import fit, slug, unique
+from core.chat.options import OptionRules, OptionSpec, builtin_option, compile_options
+from core.workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -17,47 +19,53 @@ class CommandRules:
     max_commands: int
     invalid: re.Pattern[str]
     """Characters replaced by `_` in a name."""
+    options: OptionRules
+    min_description: int = 0
 
 
-TELEGRAM_RULES = CommandRules(32, 256, 100, re.compile(r"[^a-z0-9_]"))
-DISCORD_RULES = CommandRules(32, 100, 100, re.compile(r"[^a-z0-9_-]"))
-CONSOLE_RULES = CommandRules(64, 1000, 1000, re.compile(r"[^a-z0-9_-]"))
+TELEGRAM_RULES = CommandRules(32, 256, 100, re.compile(r"[^a-z0-9_]"), OptionRules.free_form())
+"""https://core.telegram.org/bots/api#botcommand: 1-32 of a-z, 0-9 and _; at most 100."""
+DISCORD_RULES = CommandRules(
+    32, 100, 100, re.compile(r"[^a-z0-9_-]"), OptionRules.discord(), min_description=1
+)
+"""https://discord.com/developers/docs/interactions/application-commands: names
+`^[-_a-z0-9]{1,32}$` (lower case), descriptions 1-100 characters, 100 global commands."""
+CONSOLE_RULES = CommandRules(64, 1000, 1000, re.compile(r"[^a-z0-9_-]"), OptionRules.free_form())
 
 
 @dataclass(frozen=True)
 class CommandSpec:
     name: str
     description: str
+    """For a workflow, its own description; for a built-in, the key of its description."""
     workflow: str | None = None
     """The workflow this command runs; None for built-in commands."""
     text_only: bool = True
     """Runnable from text alone, so it belongs in the platform's command menu."""
+    options: tuple[OptionSpec, ...] = ()
+
+    @property
+    def builtin(self) -> bool:
+        return self.workflow is None
 
 
 BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("start", "Start here: what this bot does"),
-    CommandSpec("help", "How to use a command: /help <command>"),
-    CommandSpec("workflows", "List the workflows you can run"),
-    CommandSpec("status", "Show a run: /status <run id>"),
-    CommandSpec("cancel", "Cancel a run: /cancel <run id>"),
+    CommandSpec("start", "cmd.start"),
+    CommandSpec("help", "cmd.help", options=(builtin_option("command", required=False),)),
+    CommandSpec("workflows", "cmd.workflows"),
+    CommandSpec("status", "cmd.status", options=(builtin_option("run"),)),
+    CommandSpec("cancel", "cmd.cancel", options=(builtin_option("run"),)),
 )
 ADMIN_COMMANDS: tuple[str, ...] = ("refresh", "stats", "runs", "ban", "unban")
 RESERVED = frozenset(c.name for c in BUILTIN_COMMANDS) | frozenset(ADMIN_COMMANDS) | {"rerun"}
 
 
 def sanitize_name(raw: str, rules: CommandRules) -> str:
-    """Lower-case ASCII, other characters to `_`, runs collapsed, cut to the limit."""
-    ascii_name = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
-    name = rules.invalid.sub("_", ascii_name.lower())
-    name = re.sub(r"_+", "_", name).strip("_")
-    return name[: rules.max_name].rstrip("_") or "workflow"
+    return slug(raw, rules.invalid, rules.max_name, "workflow")
 
 
 def fit_description(text: str, rules: CommandRules, fallback: str) -> str:
-    text = " ".join(text.split()) or fallback
-    if len(text) > rules.max_description:
-        text = text[: rules.max_description - 1].rstrip() + "…"
-    return text
+    return fit(" ".join(text.split()) or fallback, rules.max_description)
 
 
 def compile_commands(workflows: Iterable[Workflow], rules: CommandRules) -> list[CommandSpec]:
@@ -71,31 +79,17 @@ def compile_commands(workflows: Iterable[Workflow], rules: CommandRules) -> list
     for workflow in sorted(workflows, key=lambda w: w.name):
         if workflow.hidden:
             continue
-        name = _unique(sanitize_name(workflow.command or workflow.name, rules), taken, rules)
+        name = unique(
+            sanitize_name(workflow.command or workflow.name, rules), taken, rules.max_name
+        )
         taken.add(name)
         fallback = f"Run {workflow.title or workflow.name}"
         description = fit_description(workflow.description, rules, fallback)
-        specs.append(CommandSpec(name, description, workflow.name, workflow.text_only))
+        options = compile_options(workflow, rules.options)
+        specs.append(CommandSpec(name, description, workflow.name, workflow.text_only, options))
     return specs
 
 
 def menu_commands(specs: Sequence[CommandSpec], rules: CommandRules) -> list[CommandSpec]:
     """What a platform's command menu shows: built-ins and text-only workflows, up to the limit."""
     return [s for s in specs if s.text_only][: rules.max_commands]
-
-
-def command_map(specs: Sequence[CommandSpec]) -> dict[str, str]:
-    """Command name -> workflow name, for the commands that run workflows."""
-    return {s.name: s.workflow for s in specs if s.workflow is not None}
-
-
-def _unique(name: str, taken: set[str], rules: CommandRules) -> str:
-    if name not in taken:
-        return name
-    counter = 2
-    while True:
-        suffix = f"_{counter}"
-        candidate = name[: rules.max_name - len(suffix)] + suffix
-        if candidate not in taken:
-            return candidate
-        counter += 1

@@ -1,0 +1,50 @@
+"""One platform's compiled commands, recompiled only when the catalog view is a new object."""
+
+from __future__ import annotations
+
+from core.catalog import Catalog, CatalogView
+from core.chat.commands import CommandRules, CommandSpec, compile_commands, menu_commands
+from core.workflow import Workflow
+
+
+class CommandBook:
+    def __init__(self, catalog: Catalog, rules: CommandRules) -> None:
+        self._catalog = catalog
+        self.rules = rules
+        self._view: CatalogView | None = None
+        self._specs: list[CommandSpec] = []
+        self._by_name: dict[str, CommandSpec] = {}
+        self._by_workflow: dict[str, CommandSpec] = {}
+
+    def specs(self) -> list[CommandSpec]:
+        """Built-ins, then one command per visible workflow."""
+        view = self._catalog.view
+        if view is not self._view:
+            specs = compile_commands(view.visible(), self.rules)
+            self._by_name = {s.name: s for s in specs}
+            self._by_workflow = {s.workflow: s for s in specs if s.workflow is not None}
+            self._specs, self._view = specs, view
+        return self._specs
+
+    def menu(self) -> list[CommandSpec]:
+        return menu_commands(self.specs(), self.rules)
+
+    def spec(self, command: str) -> CommandSpec | None:
+        self.specs()
+        return self._by_name.get(command)
+
+    def workflow(self, command: str) -> Workflow | None:
+        """The visible workflow a command runs here."""
+        spec = self.spec(command)
+        if spec is None or spec.workflow is None:
+            return None
+        return self._catalog.view.get(spec.workflow)
+
+    def workflow_named(self, name: str) -> Workflow | None:
+        return self._catalog.view.get(name)
+
+    def command_for(self, workflow: str) -> str:
+        """The command that runs `workflow` here (its name when it has none, e.g. hidden)."""
+        self.specs()
+        spec = self._by_workflow.get(workflow)
+        return spec.name if spec is not None else workflow

@@ -1,0 +1,94 @@
+"""What operations answer: structured content that each platform renders in its own words and
+widgets, with the actions a user can take and whether the answer is for the asker only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core.actions import Action
+from core.models import Run, RunStatus
+from core.notices import Notice, Problem
+from core.workflow import InputSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Content:
+    actions: tuple[Action, ...] = ()
+    private: bool = False
+    """Meant for the asker only (an ephemeral reply where the platform has them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message(Content):
+    """One notice: an answer, a refusal, a confirmation."""
+
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class WorkflowEntry:
+    command: str
+    """The command as compiled for the platform the answer goes to."""
+    title: str
+    description: str
+    needs_media: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowList(Content):
+    entries: tuple[WorkflowEntry, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Welcome(Content):
+    workflows: WorkflowList
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneralHelp(Content):
+    admin: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowHelp(Content):
+    entry: WorkflowEntry
+    inputs: tuple[InputSpec, ...]
+    main_input: str | None
+    """The input free text goes to (text platforms)."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Input name -> its option name on the platform, where they differ."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunAccepted(Content):
+    """A run is recorded and queued; its status message follows on its own."""
+
+    run: Run
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunView(Content):
+    """How one run is doing (or how it ended)."""
+
+    run: Run
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problems(Content):
+    """A run request refused: every problem at once, each naming its input."""
+
+    command: str
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunList(Content):
+    runs: tuple[Run, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stats(Content):
+    counts: Mapping[RunStatus, int]
+    total_cost: float
+    workflows: int

@@ -1,0 +1,33 @@
+"""Names users type: slugs within a platform's alphabet and length, made unique by suffixes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def slug(raw: str, invalid: re.Pattern[str], max_len: int, fallback: str) -> str:
+    """Lower-case ASCII, characters outside the alphabet to `_`, runs collapsed, cut to size."""
+    ascii_name = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
+    name = invalid.sub("_", ascii_name.lower())
+    name = re.sub(r"_+", "_", name).strip("_")
+    return name[:max_len].rstrip("_") or fallback
+
+
+def unique(name: str, taken: set[str], max_len: int) -> str:
+    """`name`, or `name_2`, `name_3` … (cut to fit) when it is taken; the caller records it."""
+    if name not in taken:
+        return name
+    counter = 2
+    while True:
+        suffix = f"_{counter}"
+        candidate = name[: max_len - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        counter += 1
+
+
+def fit(text: str, max_len: int) -> str:
+    """`text` on one line, cut to `max_len` with an ellipsis when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= max_len else text[: max_len - 1].rstrip() + "…"

@@ -1,0 +1,121 @@
+"""The text front door (Telegram, the console): a command line -> one typed operation, parsed
+exactly once. Free text goes to the workflow's main text input, `key=value` to the others,
+attachments to the image inputs not given otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.chat.book import CommandBook
+from core.chat.command_line import CommandLine, parse_command_line
+from core.chat.operations import (
+    Ban,
+    CancelRun,
+    Help,
+    ListRuns,
+    ListWorkflows,
+    MissingArgument,
+    Operation,
+    RefreshCatalog,
+    Rerun,
+    RunWorkflow,
+    ShowStats,
+    ShowStatus,
+    Start,
+    Unban,
+    UnknownCommand,
+)
+from core.notices import Problem
+from core.requests import Attachment, InputValue
+from core.workflow import Workflow
+
+_RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
+    "status": ShowStatus,
+    "cancel": CancelRun,
+    "rerun": Rerun,
+}
+_USER_COMMANDS: dict[str, Callable[[str], Operation]] = {"ban": Ban, "unban": Unban}
+_PLAIN: dict[str, Callable[[], Operation]] = {
+    "start": Start,
+    "workflows": ListWorkflows,
+    "refresh": RefreshCatalog,
+    "stats": ShowStats,
+}
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    command: str
+    addressee: str | None
+    """`@botname` after the command: in groups, a command may be meant for another bot."""
+    operation: Operation
+    takes_media: bool = False
+    """A workflow with image inputs: the platform should gather the message's images."""
+
+
+class TextFrontDoor:
+    def __init__(self, book: CommandBook) -> None:
+        self._book = book
+
+    def parse(self, line: str) -> ParsedLine | None:
+        """None when the line is not a command at all."""
+        parsed = parse_command_line(line)
+        if parsed is None:
+            return None
+        workflow = self._book.workflow(parsed.command)
+        if workflow is not None:
+            operation: Operation = _run_workflow(workflow, parsed)
+        else:
+            operation = _builtin(parsed)
+        media = workflow is not None and bool(workflow.image_inputs)
+        return ParsedLine(parsed.command, parsed.addressee, operation, media)
+
+    def attach(self, run: RunWorkflow, attachments: Sequence[Attachment]) -> RunWorkflow:
+        """Give attachments, in order, to the image inputs not already given by value."""
+        if not attachments:
+            return run
+        workflow = self._book.workflow_named(run.workflow)
+        images = workflow.image_inputs if workflow else ()
+        free = [i.name for i in images if i.name not in run.inputs]
+        problems = run.problems
+        if len(attachments) > len(free):
+            extra = Problem.of("input.too_many_images", expected=len(free), count=len(attachments))
+            problems = (*problems, extra)
+        media = {**run.media, **dict(zip(free, attachments, strict=False))}
+        return dataclasses.replace(run, media=media, problems=problems)
+
+
+def _builtin(parsed: CommandLine) -> Operation:
+    command, argument = parsed.command, parsed.text.strip()
+    first = argument.split()[0] if argument else ""
+    if command in _PLAIN:
+        return _PLAIN[command]()
+    if command == "help":
+        topic = argument.lstrip("/").lower()
+        return Help(topic or None)
+    if command == "runs":
+        return ListRuns(int(first)) if first.isdigit() and int(first) > 0 else ListRuns()
+    if command in _RUN_COMMANDS:
+        return _RUN_COMMANDS[command](first) if first else MissingArgument(command, "run")
+    if command in _USER_COMMANDS:
+        return _USER_COMMANDS[command](first) if first else MissingArgument(command, "user")
+    return UnknownCommand(command)
+
+
+def _run_workflow(workflow: Workflow, parsed: CommandLine) -> RunWorkflow:
+    by_lower = {spec.name.lower(): spec.name for spec in workflow.inputs}
+    inputs: dict[str, InputValue] = {
+        by_lower.get(key, key): value for key, value in parsed.options.items()
+    }
+    problems = [Problem.of("input.duplicate", by_lower.get(d, d)) for d in parsed.duplicates]
+    main = workflow.main_text_input
+    if parsed.text:
+        if main is None:
+            problems.append(Problem.of("input.no_free_text"))
+        elif main.name in inputs:
+            problems.append(Problem.of("input.both_text_and_option", main.name))
+        else:
+            inputs[main.name] = parsed.text
+    return RunWorkflow(workflow.name, inputs, problems=tuple(problems))

@@ -1,0 +1,112 @@
+"""A result delivery's record of what it has posted, message by message.
+
+A result is several messages (an album, a video, a text with the links). Before each one is sent
+the journal records it as `sending`, and as `sent` once the platform accepted it. A retry, in
+this process or another, resumes after the last confirmed message. A message left `sending` (the
+platform may or may not have taken it: an upload that timed out, a crash mid-send) is never sent
+again, unless the platform itself drops duplicates (Discord's `enforce_nonce`): at most once per
+message, so nothing is ever posted twice.
+
+Every write is fenced by the claim's owner token: once another process has taken the delivery
+over, the next write raises `ClaimLost` and this sender stops before its next message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from core.errors import SendFailed
+from core.models import PartState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to deliver one run's result, held by `owner` until `until` (renewed while
+    sending)."""
+
+    owner: str
+    until: datetime
+
+    @classmethod
+    def new(cls, until: datetime) -> Claim:
+        return cls(secrets.token_hex(8), until)
+
+
+class ClaimLost(Exception):
+    """Another process holds the delivery now: stop sending."""
+
+
+class PartLog(Protocol):
+    """Where the journal keeps its record (the run store)."""
+
+    async def set_part(self, run_id: str, owner: str, part: str, state: PartState | None) -> bool:
+        """Record a part's state (None forgets it) if `owner` still holds the claim."""
+        ...
+
+
+class DeliveryJournal:
+    def __init__(
+        self, log: PartLog, run_id: str, owner: str, parts: Mapping[str, PartState]
+    ) -> None:
+        self._log = log
+        self._run_id = run_id
+        self._owner = owner
+        self._parts = dict(parts)
+        self.lost = False
+        """Set when the claim's renewal failed: the next write raises at once."""
+
+    def state(self, part: str) -> PartState | None:
+        return self._parts.get(part)
+
+    @property
+    def sent(self) -> int:
+        return sum(1 for state in self._parts.values() if state is PartState.SENT)
+
+    async def begin(self, part: str) -> None:
+        await self._write(part, PartState.SENDING)
+
+    async def done(self, part: str) -> None:
+        await self._write(part, PartState.SENT)
+
+    async def undo(self, part: str) -> None:
+        """The part surely did not go out: it may be sent again."""
+        await self._write(part, None)
+
+    async def _write(self, part: str, state: PartState | None) -> None:
+        if self.lost or not await self._log.set_part(self._run_id, self._owner, part, state):
+            self.lost = True
+            raise ClaimLost(f"run {self._run_id}: the delivery was taken over")
+        if state is None:
+            self._parts.pop(part, None)
+        else:
+            self._parts[part] = state
+
+
+async def send_once(
+    journal: DeliveryJournal,
+    part: str,
+    send: Callable[[], Awaitable[T]],
+    *,
+    resend_uncertain: bool = False,
+) -> T | None:
+    """Send one part of a result unless the journal says it went out (or may have). Returns
+    what `send` returned, or None when skipped. `resend_uncertain` only for platforms that drop
+    a repeated message themselves."""
+    state = journal.state(part)
+    if state is PartState.SENT or (state is PartState.SENDING and not resend_uncertain):
+        return None
+    await journal.begin(part)
+    try:
+        result = await send()
+    except SendFailed as failure:
+        if not failure.maybe_sent:
+            await journal.undo(part)
+        raise
+    await journal.done(part)
+    return result

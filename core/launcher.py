@@ -1,0 +1,161 @@
+"""Starting a run: validate every input, fetch and upload the user's media, record the run,
+show its status message, hand it to the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.backends import BackendRegistry
+from core.catalog import Catalog
+from core.costs import CostService
+from core.dispatch import Dispatcher
+from core.errors import FileRejected, InvalidInput, UnknownRun, UnknownWorkflow, UserFacingError
+from core.files import FileManager
+from core.models import ChatRef, Run
+from core.notices import Problem
+from core.policy import RunPolicy
+from core.ports import Clock, RunFollower, RunStore
+from core.requests import Attachment, RunRequest
+from core.routing import Router
+from core.validation import validate_inputs
+from core.workflow import DeploymentRef, Workflow
+
+log = logging.getLogger(__name__)
+
+
+class RunLauncher:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        catalog: Catalog,
+        router: Router,
+        backends: BackendRegistry,
+        costs: CostService,
+        files: FileManager,
+        dispatcher: Dispatcher,
+        delivery: RunFollower,
+        clock: Clock,
+        policy: RunPolicy,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._router = router
+        self._backends = backends
+        self._costs = costs
+        self._files = files
+        self._dispatcher = dispatcher
+        self._delivery = delivery
+        self._clock = clock
+        self._policy = policy
+
+    async def start(self, request: RunRequest, found: Sequence[Problem] = ()) -> Run:
+        """Validate and record a run, show its status message, then submit it."""
+        workflow = self._catalog.view.get(request.workflow)
+        if workflow is None or workflow.hidden:
+            raise UnknownWorkflow("unknown_workflow", name=request.workflow)
+        media_names = {spec.name for spec in workflow.image_inputs}
+        problems = [*found, *self._media_problems(request, media_names)]
+        values = validate_inputs(
+            workflow,
+            request.inputs,
+            media=request.media.keys(),
+            max_prompt_chars=self._policy.max_prompt_chars,
+            found=problems,
+        )
+        candidates = self._router.candidates(workflow)
+        if not candidates:
+            raise UserFacingError("no_deployment", workflow=workflow.name)
+        if request.media:
+            # Uploaded files live on one backend: the run may only fall back within it.
+            backend = candidates[0].backend
+            candidates = [ref for ref in candidates if ref.backend == backend]
+            values.update(await self._upload(workflow, request.media, backend))
+        return await self._record_and_submit(workflow, values, request.chat, None, candidates)
+
+    def _media_problems(self, request: RunRequest, media_names: set[str]) -> list[Problem]:
+        """Before anything is downloaded: files for inputs that take none, or too large."""
+        problems = []
+        limit = self._policy.max_input_bytes
+        for name, attachment in request.media.items():
+            if name not in media_names:
+                problems.append(Problem.of("input.unknown", name))
+            elif attachment.size is not None and attachment.size > limit:
+                problems.append(_too_large(name, limit))
+        return problems
+
+    async def _upload(
+        self, workflow: Workflow, media: Mapping[str, Attachment], backend_name: str
+    ) -> dict[str, str]:
+        backend = self._backends.get(backend_name)
+        checked = {}
+        problems = []
+        for name, attachment in media.items():
+            try:
+                data = await attachment.read(self._policy.max_input_bytes)
+                checked[name] = self._files.check_image(data, attachment.filename)
+            except FileRejected as rejected:
+                problems.append(Problem.of(rejected.notice.key, name, **rejected.notice.params))
+        if problems:
+            raise InvalidInput(workflow.name, problems)
+        return {name: await backend.upload(file) for name, file in checked.items()}
+
+    async def rerun(self, run_id: str, chat: ChatRef, is_admin: bool) -> Run:
+        """Run again with the same inputs: for its owner, anyone in the chat it was shown in
+        (where its Rerun button is), or an admin."""
+        original = await self._store.get(run_id)
+        same_chat = original is not None and (original.chat.platform, original.chat.chat_id) == (
+            chat.platform,
+            chat.chat_id,
+        )
+        if original is None or not (
+            same_chat or original.chat.user_key == chat.user_key or is_admin
+        ):
+            raise UnknownRun("unknown_run", run=run_id)
+        workflow = self._catalog.view.get(original.workflow)
+        if workflow is None or workflow.hidden:
+            raise UnknownWorkflow("workflow_gone", name=original.workflow)
+        candidates = self._router.candidates(workflow)
+        if any(spec.name in original.inputs for spec in workflow.image_inputs):
+            candidates = [ref for ref in candidates if ref.backend == original.backend]
+        if not candidates:
+            raise UserFacingError("no_deployment", workflow=workflow.name)
+        return await self._record_and_submit(
+            workflow, dict(original.inputs), chat, original.id, candidates
+        )
+
+    async def _record_and_submit(
+        self,
+        workflow: Workflow,
+        values: dict[str, Any],
+        chat: ChatRef,
+        rerun_of: str | None,
+        candidates: list[DeploymentRef],
+    ) -> Run:
+        now = self._clock.now()
+        first = self._costs.deployment(candidates[0], workflow)
+        run = Run(
+            id=secrets.token_hex(6),
+            workflow=workflow.name,
+            backend=first.backend,
+            deployment_id=first.id,
+            inputs=values,
+            chat=chat,
+            gpu=first.gpu,
+            rate_usd_per_s=self._costs.rate_for(first),
+            created_at=now,
+            updated_at=now,
+            rerun_of=rerun_of,
+        )
+        await self._store.insert(run)
+        log.info("run %s recorded for %s by %s", run.id, workflow.name, chat.user_key)
+        await self._delivery.run_changed(run)
+        await self._dispatcher.submit(run, workflow, candidates)
+        return run
+
+
+def _too_large(name: str, limit: int) -> Problem:
+    return Problem.of("input.image_too_large", name, limit_mb=f"{limit / 1_000_000:g}")

@@ -1,0 +1,150 @@
+"""Live status messages: the latest view of each run is queued for its chat, and one sender per
+chat edits at its pace (`interval_s`), so bursts coalesce into one edit per message.
+
+A result delivery holds the chat while it posts, and the views of a finished run are dropped.
+After each edit the sender asks the store whether the run ended meanwhile: another process may
+have delivered it between our view and our edit, and then the status message is put back in its
+final state, so a late "Running 95%" never sticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from core.errors import SendFailed
+from core.models import ProgressView, Run, RunResult
+from core.ports import ChatNotifier, RunStore
+
+log = logging.getLogger(__name__)
+
+ChatKey = tuple[str, str]
+FinalView = Callable[[Run], RunResult]
+
+
+class _ChatQueue:
+    """Progress waiting for one chat: the latest view per run, and the chat's single sender."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, ProgressView] = {}
+        self.message_ids: dict[str, str] = {}
+        self.finished: set[str] = set()
+        self.sender: asyncio.Task[None] | None = None
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+
+class ProgressBoard:
+    def __init__(
+        self,
+        store: RunStore,
+        notifiers: dict[str, ChatNotifier],
+        final_view: FinalView,
+        interval_s: float,
+    ) -> None:
+        self._store = store
+        self._notifiers = notifiers
+        self._final_view = final_view
+        self._interval_s = interval_s
+        self._chats: dict[ChatKey, _ChatQueue] = {}
+
+    async def show(self, run: Run) -> None:
+        """Queue the latest view of a run for its chat; the chat's sender edits at its pace."""
+        if run.chat.platform not in self._notifiers:
+            return
+        key = (run.chat.platform, run.chat.chat_id)
+        queue = self._chats.get(key)
+        if queue is None:
+            queue = self._chats[key] = _ChatQueue()
+        queue.latest[run.id] = ProgressView(
+            run=run,
+            status=run.status,
+            progress=run.progress,
+            live_status=run.live_status,
+            queue_position=run.queue_position,
+        )
+        if queue.sender is None or queue.sender.done():
+            queue.sender = asyncio.create_task(self._send(key, queue))
+            await asyncio.sleep(0)
+
+    @asynccontextmanager
+    async def holding(self, run: Run) -> AsyncIterator[Run]:
+        """While a result is posted: no progress edit for its chat, none later for the run.
+        Yields the run with the status message id this process knows."""
+        queue = self._chats.get((run.chat.platform, run.chat.chat_id))
+        if queue is None:
+            yield run
+            return
+        queue.latest.pop(run.id, None)
+        known = queue.message_ids.pop(run.id, None)
+        queue.finished.add(run.id)
+        if known and not run.progress_message_id:
+            run = run.model_copy(update={"progress_message_id": known})
+        try:
+            async with queue.lock:
+                yield run
+        finally:
+            queue.finished.discard(run.id)
+
+    async def _send(self, key: ChatKey, queue: _ChatQueue) -> None:
+        loop = asyncio.get_running_loop()
+        notifier = self._notifiers[key[0]]
+        while queue.latest:
+            wait = queue.next_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not queue.latest:
+                break
+            run_id = next(iter(queue.latest))
+            view = queue.latest.pop(run_id)
+            known = queue.message_ids.get(run_id) or view.run.progress_message_id
+            run = view.run.model_copy(update={"progress_message_id": known})
+            async with queue.lock:
+                if run_id in queue.finished:
+                    continue
+                retry_after = await self._edit(
+                    notifier, view.model_copy(update={"run": run}), queue
+                )
+            queue.next_at = loop.time() + max(self._interval_s, retry_after or 0.0)
+        if not queue.latest and self._chats.get(key) is queue and not queue.message_ids:
+            del self._chats[key]
+
+    async def _edit(
+        self, notifier: ChatNotifier, view: ProgressView, queue: _ChatQueue
+    ) -> float | None:
+        run = view.run
+        try:
+            created = await notifier.show_progress(view)
+        except SendFailed as error:
+            log.info("run %s: progress edit failed: %s", run.id, error)
+            return error.retry_after
+        except Exception:
+            log.exception("run %s: progress edit failed", run.id)
+            return None
+        if created and created != run.progress_message_id:
+            queue.message_ids[run.id] = created
+            await self._store.set_progress_message(run.id, created)
+        if await self._store.is_finished(run.id):
+            ended = await self._store.get(run.id)
+            if ended is not None:
+                final = ended.model_copy(
+                    update={"progress_message_id": created or run.progress_message_id}
+                )
+                await notifier.show_final(self._final_view(final))
+        return None
+
+    async def drain(self) -> None:
+        """Wait until every queued edit has been sent (tests, clean shutdown)."""
+        while True:
+            senders = [q.sender for q in self._chats.values() if q.sender and not q.sender.done()]
+            if not senders:
+                return
+            await asyncio.gather(*senders, return_exceptions=True)
+
+    async def close(self) -> None:
+        senders = [q.sender for q in self._chats.values() if q.sender and not q.sender.done()]
+        for sender in senders:
+            sender.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)

@@ -1,0 +1,108 @@
+"""Run state: every status change, from a webhook, a poll, a cancel or a timeout, goes through
+`apply`, one conditional update in the database, so late, duplicate and out-of-order events
+change nothing. The terminal update, which only one caller can win, also records the cost."""
+
+from __future__ import annotations
+
+import logging
+
+from cachetools import TTLCache
+
+from core.backends import BackendRegistry
+from core.errors import BackendError, NotAllowed, RunNotFound, UnknownRun, UserFacingError
+from core.journal import Claim
+from core.metrics import Metrics
+from core.models import ChatRef, EventSource, Run, RunEvent, RunStatus
+from core.policy import RunPolicy
+from core.ports import Clock, RunAddress, RunFollower, RunStore
+from core.run_heads import HEAD_CACHE_SIZE, HEAD_CACHE_TTL_S, RunHead
+
+log = logging.getLogger(__name__)
+
+
+class RunTracker:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        backends: BackendRegistry,
+        delivery: RunFollower,
+        clock: Clock,
+        policy: RunPolicy,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._backends = backends
+        self._delivery = delivery
+        self._clock = clock
+        self._policy = policy
+        self._metrics = metrics
+        self._heads: TTLCache[str, RunHead] = TTLCache(
+            maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S
+        )
+
+    async def apply(self, run_id: str, event: RunEvent) -> bool:
+        """Record an event if it moves the run forward, then show the change. True if applied."""
+        now = self._clock.now()
+        terminal = event.status.terminal
+        next_poll = None if terminal else now + self._policy.quiet_poll_delay
+        claim = Claim.new(now + self._policy.delivery_lease) if terminal else None
+        changed = await self._store.apply_event(run_id, event, now, next_poll, claim)
+        self._metrics.count_event(event.source.value, "applied" if changed else "ignored")
+        if not changed:
+            return False
+        run = await self._current(run_id, event)
+        if run is None:
+            return True
+        log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
+        # Neither holds up the caller (a webhook's reply): a result is delivered in the
+        # background, a progress view only queued for its chat's sender.
+        await self._delivery.run_changed(run, claim)
+        return True
+
+    async def _current(self, run_id: str, event: RunEvent) -> Run | None:
+        """The run after `event`. A progress event is laid over the cached head of the run
+        (what never changes once its status message exists), sparing a read per event; an
+        end reads the whole run, outputs, timestamps and cost included."""
+        head = None if event.status.terminal else self._heads.get(run_id)
+        if head is None:
+            run = await self._store.get(run_id)
+            if run is None or run.status.terminal:
+                self._heads.pop(run_id, None)
+            elif run.progress_message_id is not None:
+                self._heads[run_id] = RunHead.of(run)
+            return run
+        return head.with_event(run_id, event)
+
+    async def end(
+        self, run_id: str, backend_run_id: str, status: RunStatus, source: EventSource, error: str
+    ) -> None:
+        """End a run on our side (submit failure, cancel, timeout, lost run) with a reason."""
+        event = RunEvent(backend_run_id=backend_run_id, status=status, source=source, error=error)
+        await self.apply(run_id, event)
+
+    async def cancel(self, run_id: str, by: ChatRef, is_admin: bool) -> Run:
+        run = await self._store.get(run_id)
+        if run is None:
+            raise UnknownRun("unknown_run", run=run_id)
+        if run.chat.user_key != by.user_key and not is_admin:
+            raise NotAllowed("cancel_not_owner")
+        if run.status.terminal:
+            raise UserFacingError("run_already_ended", run=run_id, status=run.status.value)
+        if run.backend_run_id:
+            address = RunAddress(run.deployment_id, run.backend_run_id)
+            try:
+                await self._backends.get(run.backend).cancel(address)
+            except RunNotFound:
+                log.info("run %s: backend no longer knows it; cancelling locally", run_id)
+            except BackendError as error:
+                log.warning("run %s: cancel failed: %s", run_id, error)
+                raise UserFacingError("cancel_refused") from error
+        await self.end(
+            run_id,
+            run.backend_run_id or "",
+            RunStatus.CANCELLED,
+            EventSource.CANCEL,
+            f"Cancelled by {by.user_name or by.user_key}.",
+        )
+        return await self._store.get(run_id) or run

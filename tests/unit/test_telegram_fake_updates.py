@@ -1,0 +1,146 @@
+"""Updates from the fake to a real PTB Bot: users, replies, presses, duplicates, webhooks, and
+uploads whose answer never arrives."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp import web
+from telegram import InputMediaPhoto
+from telegram.error import NetworkError, TimedOut
+
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_kit import bot_on, png_bytes
+
+GROUP = -1001234
+TOPIC = 77
+SECRET = "s3cret-token"
+
+
+async def test_users_replies_and_presses_by_others_in_a_topic() -> None:
+    async with FakeTelegram() as fake, bot_on(fake) as bot:
+        fake.add_user(7, "Ann", username="ann", language_code="en")
+        fake.add_user(9, "Bob", username="bob_spam", language_code="pt-br")
+        spam = fake.send_text(GROUP, 9, "buy now", thread_id=TOPIC)
+        ban = fake.send_text(GROUP, 7, "/ban", thread_id=TOPIC, reply_to=spam)
+        status = await bot.send_message(GROUP, "⏳", message_thread_id=TOPIC)
+        query_id = fake.press_button(9, fake.messages[(GROUP, status.message_id)], "cancel:r1")
+
+        updates = await bot.get_updates(timeout=5)
+        assert [u.update_id for u in updates] == sorted({u.update_id for u in updates})
+        command = updates[1].message
+        assert command is not None and command.message_id == ban["message_id"]
+        assert command.from_user is not None and command.from_user.username == "ann"
+        assert command.reply_to_message is not None
+        assert command.reply_to_message.from_user is not None
+        assert command.reply_to_message.from_user.id == 9
+        assert command.reply_to_message.from_user.language_code == "pt-br"
+        assert (command.message_thread_id, command.chat.is_forum) == (TOPIC, True)
+        press = updates[2].callback_query
+        assert press is not None and press.id == query_id and press.from_user.id == 9
+        assert press.message is not None and press.message.message_id == status.message_id
+        assert press.message.chat.id == GROUP
+        assert fake.user(7)["username"] == "ann" and fake.user(8)["first_name"] == "Ann"
+
+
+async def test_the_same_update_twice_through_get_updates() -> None:
+    async with FakeTelegram() as fake, bot_on(fake) as bot:
+        fake.send_text(5, 7, "/txt2img a fox")
+        first = await bot.get_updates(timeout=5)
+        fake.redeliver(first[0].update_id)  # e.g. the answer was lost; Telegram sends it again
+        fake.send_text(5, 7, "/help")
+        second = await bot.get_updates(offset=first[-1].update_id + 1, timeout=5)
+        assert [u.update_id for u in second] == [first[0].update_id, first[0].update_id + 1]
+        assert second[0].to_dict() == first[0].to_dict()
+        assert await bot.get_updates(offset=second[-1].update_id + 1, timeout=0) == ()
+
+
+@asynccontextmanager
+async def webhook_server(statuses: list[int]) -> AsyncIterator[tuple[str, list[Any]]]:
+    """A stand-in for the bot's webhook: answers `statuses` in turn (then 200), records bodies
+    with their secret header."""
+    received: list[Any] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.json()
+        received.append((body, request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        return web.Response(status=statuses.pop(0) if statuses else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        await runner.cleanup()
+
+
+async def test_webhook_push_retries_and_duplicates() -> None:
+    async with (
+        webhook_server([503]) as (url, received),
+        FakeTelegram(push_webhooks=True) as fake,
+        bot_on(fake) as bot,
+    ):
+        fake.send_text(5, 7, "/before the webhook is set")  # kept until there is one
+        await bot.set_webhook(url, secret_token=SECRET)
+        await fake.wait_for(lambda: len(received) == 2)
+        assert [status.status for status in fake.webhook_log] == [503, 200]
+        assert received[0] == received[1]  # retried unchanged, with the secret header
+        update, header = received[1]
+        assert header == SECRET and update["message"]["text"] == "/before the webhook is set"
+
+        fake.redeliver(update["update_id"])
+        fake.send_text(5, 7, "/next")
+        await fake.wait_for(lambda: len(received) == 4)
+        ids = [body["update_id"] for body, _ in received]
+        assert ids == [1, 1, 1, 2]
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 0
+        assert (
+            info.last_error_message == "Wrong response from the webhook: 503 Service Unavailable"
+        )
+        assert await fake.post_update(fake.update_log[2]) == 200  # by hand, same update_id
+        assert received[-1][0]["update_id"] == 2
+
+
+async def test_webhook_push_gives_up_after_some_attempts() -> None:
+    async with (
+        webhook_server([500] * 10) as (url, received),
+        FakeTelegram(push_webhooks=True) as fake,
+        bot_on(fake) as bot,
+    ):
+        await bot.set_webhook(url, secret_token=SECRET)
+        fake.send_text(5, 7, "/lost")
+        fake.send_text(5, 7, "/next")
+        await fake.wait_for(lambda: len(received) == fake.webhook_max_attempts + 1)
+        assert [body["update_id"] for body, _ in received[-2:]] == [1, 2]
+        assert not fake.webhook_log[0].ok and fake.webhook_log[0].status == 500
+
+
+async def test_an_upload_accepted_but_never_answered() -> None:
+    async with FakeTelegram() as fake, bot_on(fake) as bot:
+        stall = fake.accept_then_stall("sendPhoto")
+        with pytest.raises(TimedOut):
+            await bot.send_photo(5, png_bytes(), caption="✅ Done", read_timeout=0.2)
+        assert stall.accepted.is_set() and stall.call is not None and stall.call.stalled
+        assert [m["caption"] for (chat, _), m in fake.messages.items() if chat == 5] == ["✅ Done"]
+        stall.release()
+
+        album = fake.accept_then_stall("sendMediaGroup", drop=True)
+        with pytest.raises(NetworkError):
+            await bot.send_media_group(5, [InputMediaPhoto(png_bytes())] * 2)
+        assert album.accepted.is_set() and len(album.call.result) == 2  # type: ignore[union-attr]
+        document = fake.accept_then_stall("sendDocument")
+        with pytest.raises(TimedOut):
+            await bot.send_document(5, png_bytes(), filename="a.png", read_timeout=0.2)
+        assert document.accepted.is_set()
+        # The next request is answered normally; a stall still held is let go at stop().
+        await bot.send_message(5, "next")
+        assert len(fake.sent(chat_id=5)) == 4 and len(fake.histories(5)) == 5
