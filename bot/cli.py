@@ -93,9 +93,14 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
-        await container.start_engine(before_reconcile=platforms.start)
+        await container.start_engine(before_reconcile=platforms.start, settle=False)
         container.start_scheduler()
+        settling = asyncio.create_task(container.settle())  # never holds up the scheduler
         await stopped.wait()
+        settling.cancel()
+        # Stop taking commands and webhooks, let deliveries finish, then close the platforms.
+        await platforms.stop_receiving()
+        await container.shutdown(settings.shutdown_grace_seconds)
         await platforms.stop()
     finally:
         await container.close()
@@ -190,9 +195,10 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
             for entry in entries:
                 kind = "text" if entry["text_only"] else "needs an image"
                 print(f"/{entry['command']:<20} {entry['name']} ({kind}) {entry['description']}")
-            if container.catalog.last_error:
-                print(f"(from the stored snapshot; backend: {container.catalog.last_error})")
-    return 0
+        failures = container.catalog.failures
+        for name, error in failures.items():
+            print(f"comfybot: {name}: {error} (shown: its last stored catalog)", file=sys.stderr)
+    return 1 if failures else 0
 
 
 async def _runs(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,31 +1,10 @@
-"""One-line answers for `comfybot doctor`: is DATA_DIR writable, and who holds the database."""
+"""One line for `comfybot doctor`: can the embedded server use its folder, who holds it."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from adapters.mongo.folder_state import owner_alive, read_record, server_holding
-
-
-def data_dir_status(data_dir: Path) -> tuple[bool, str]:
-    """(ok, detail): whether the bot can create and write files in `data_dir`."""
-    existing = data_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return False, f"{data_dir} is not writable: {existing} is not a folder"
-    if existing != data_dir:
-        if not os.access(existing, os.W_OK | os.X_OK):
-            return False, f"{data_dir} cannot be created: {existing} is not writable"
-        return True, f"{data_dir} (will be created)"
-    try:
-        with tempfile.TemporaryFile(dir=data_dir):
-            pass
-    except OSError as error:
-        return False, f"{data_dir} is not writable: {error.strerror or error}"
-    return True, f"{data_dir} is writable"
 
 
 def database_folder_status(folder: Path) -> tuple[bool, str]:

@@ -135,6 +135,8 @@ async def world(
     sim = SimulatorServer(mode="manual", webhook_backoff=(0.0, 0.0), webhook_timeout=5.0)
     await sim.start()
     port = free_port()
+    for name in ("empty.catalog.yaml", "empty.routing.yaml"):
+        (tmp_path / name).write_text("")
     values: dict[str, Any] = {
         "comfydeploy_api_url": sim.base_url,
         "comfydeploy_api_key": SecretStr("sim-key"),
@@ -143,8 +145,8 @@ async def world(
         "data_dir": tmp_path,
         "http_port": port,
         "public_base_url": f"http://127.0.0.1:{port}" if webhooks else None,
-        "catalog_file": tmp_path / "absent.catalog.yaml",
-        "routing_file": tmp_path / "absent.routing.yaml",
+        "catalog_file": tmp_path / "empty.catalog.yaml",
+        "routing_file": tmp_path / "empty.routing.yaml",
         "admin_ids": frozenset({ADMIN.user_key}),
         "webhook_secret": SecretStr("e2e-webhook-secret"),
         **overrides,
