@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER, ConsoleFront, ConsoleSession, console_words
+from adapters.mongo.embedded import EmbeddedMongoError
 from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
 from bot.container import Container, build_container
 from bot.doctor import run_doctor
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"comfybot: {error}", file=sys.stderr)
         return 2
+    except EmbeddedMongoError as error:
+        print(f"comfybot: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -219,7 +223,7 @@ async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _engine(settings: Settings) -> AsyncIterator[Container]:
-    container = await build_container(settings)
+    container = await build_container(settings, shared_database=True)
     try:
         yield container
     finally:

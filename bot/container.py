@@ -217,12 +217,17 @@ async def build_container(
     clock: Clock | None = None,
     notifiers: Iterable[ChatNotifier] = (),
     delivery_policy: DeliveryPolicy | None = None,
+    shared_database: bool = False,
 ) -> Container:
     """Start the database (embedded when MONGODB_URI is unset) and wire every service.
-    `backends` replaces the configured ones (tests); the container closes them either way."""
+    `backends` replaces the configured ones (tests); the container closes them either way.
+    `shared_database`: a short-lived command; an embedded database then uses the running
+    bot's server if there is one (see `EmbeddedMongo`)."""
     stack = contextlib.AsyncExitStack()
     try:
-        return await _build(settings, stack, backends, clock, notifiers, delivery_policy)
+        return await _build(
+            settings, stack, backends, clock, notifiers, delivery_policy, shared_database
+        )
     except BaseException:
         await stack.aclose()
         raise
@@ -235,6 +240,7 @@ async def _build(
     clock: Clock | None,
     notifiers: Iterable[ChatNotifier],
     delivery_policy: DeliveryPolicy | None,
+    shared_database: bool = False,
 ) -> Container:
     clock = clock or SystemClock()
     require(*missing_files(settings), data_dir_problem(settings))
@@ -242,7 +248,7 @@ async def _build(
     routing_file = load_routing_file(settings.routing_file)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
-        embedded = EmbeddedMongo(settings.data_dir / "mongo")
+        embedded = EmbeddedMongo(settings.data_dir / "mongo", shared=shared_database)
         uri = await embedded.start()
         stack.push_async_callback(embedded.stop)
         log.info("embedded database started on %s", uri)

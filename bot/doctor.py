@@ -9,7 +9,8 @@ from telegram.error import InvalidToken, TelegramError
 
 from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.mongo.database import create_client
-from adapters.mongo.embedded import EmbeddedMongoError, check_folder_free, find_executable
+from adapters.mongo.embedded import EmbeddedMongoError, find_executable
+from adapters.mongo.folder_report import database_folder_status
 from bot.config_files import load_catalog_file, load_routing_file
 from bot.preflight import data_dir_problem, missing_files, port_problem
 from bot.settings import Settings, SettingsError
@@ -58,10 +59,10 @@ async def _check_database(settings: Settings) -> tuple[bool, str, str]:
     if settings.mongodb_uri is None:
         try:
             find_executable()
-            check_folder_free(settings.data_dir / "mongo")
         except EmbeddedMongoError as error:
             return False, "database", f"embedded server cannot start: {error}"
-        return True, "database", f"embedded, data in {settings.data_dir / 'mongo'}"
+        ok, detail = database_folder_status(settings.data_dir / "mongo")
+        return ok, "database", detail
     client = create_client(
         settings.mongodb_uri.get_secret_value(), server_selection_timeout_ms=5000
     )
