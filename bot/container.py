@@ -156,12 +156,16 @@ class Container:
 
     def jobs(self) -> list[Job]:
         settings = self.settings
-        poll_every = min(settings.poll_interval_seconds, settings.poll_after_seconds, 5.0)
+        # A run is due every poll interval: looking four times as often keeps it on time.
+        poll_every = max(
+            0.25, min(settings.poll_interval_seconds, settings.poll_after_seconds) / 4
+        )
+        sweep = settings.sweep_seconds
         return [
             Job("poll quiet runs", poll_every, self.watch.poll_due),
-            Job("time out overdue runs", 30, self.watch.expire_overdue),
-            Job("deliver owed results", 10, self.delivery.deliver_due),
-            Job("settle pending runs", 30, self.dispatcher.settle_pending),
+            Job("time out overdue runs", sweep * 3, self.watch.expire_overdue),
+            Job("deliver owed results", sweep, self.delivery.deliver_due),
+            Job("settle pending runs", sweep, self.dispatcher.settle_pending),
             Job("delete old outputs", 3600, self._purge_outputs),
             Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
             Job("refresh prices", 3600, self.costs.refresh),
@@ -293,6 +297,10 @@ async def _build(
         webhooks=signer.enabled,
         max_prompt_chars=settings.max_prompt_chars,
         max_input_bytes=int(settings.max_input_image_mb * MB),
+        delivery_lease=timedelta(seconds=settings.delivery_lease_seconds),
+        orphan_after=timedelta(seconds=settings.pending_orphan_after_seconds),
+        locate_after=timedelta(seconds=settings.pending_locate_after_seconds),
+        pending_give_up=timedelta(seconds=settings.pending_give_up_seconds),
     )
     files = FileManager(
         registry,
@@ -309,6 +317,7 @@ async def _build(
         metrics=metrics,
         policy=delivery_policy
         or DeliveryPolicy(
+            lease=policy.delivery_lease,
             retry_budget=timedelta(hours=settings.delivery_retry_hours),
             max_concurrent=settings.max_concurrent_deliveries,
         ),

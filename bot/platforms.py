@@ -62,6 +62,7 @@ async def start_platforms(container: Container) -> Platforms:
             container.kv,
             settings.telegram_webhook_url,
             secret.get_secret_value() if secret else None,
+            request_timeout_s=settings.telegram_timeout_seconds,
         )
         container.delivery.add_notifier(telegram.notifier)
         container.catalog.on_change(telegram.on_catalog_change)

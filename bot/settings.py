@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     max_concurrent_deliveries: int = Field(default=8, gt=0)
     delivery_retry_hours: float = Field(default=24, gt=0)
     shutdown_grace_seconds: float = Field(default=30, gt=0)
+    delivery_lease_seconds: float = Field(default=60, gt=0)
+    sweep_seconds: float = Field(default=10, gt=0)
+    pending_orphan_after_seconds: float = Field(default=30, gt=0)
+    pending_locate_after_seconds: float = Field(default=60, gt=0)
+    pending_give_up_seconds: float = Field(default=900, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -53,6 +58,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_timeout_seconds: float = Field(default=20, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -53,7 +53,12 @@ class RunLauncher:
         self._policy = policy
 
     async def start(self, request: RunRequest, found: Sequence[Problem] = ()) -> Run:
-        """Validate and record a run, show its status message, then submit it."""
+        """Validate and record a run, show its status message, then submit it. A request that
+        arrives again (same origin) gets the run it made the first time."""
+        if request.origin is not None:
+            existing = await self._store.by_origin(request.origin)
+            if existing is not None:
+                return existing
         workflow = self._catalog.view.get(request.workflow)
         if workflow is None or workflow.hidden:
             raise UnknownWorkflow("unknown_workflow", name=request.workflow)
@@ -74,7 +79,9 @@ class RunLauncher:
             backend = candidates[0].backend
             candidates = [ref for ref in candidates if ref.backend == backend]
             values.update(await self._upload(workflow, request.media, backend))
-        return await self._record_and_submit(workflow, values, request.chat, None, candidates)
+        return await self._record_and_submit(
+            workflow, values, request.chat, None, candidates, request.origin
+        )
 
     def _media_problems(self, request: RunRequest, media_names: set[str]) -> list[Problem]:
         """Before anything is downloaded: files for inputs that take none, or too large."""
@@ -103,9 +110,15 @@ class RunLauncher:
             raise InvalidInput(workflow.name, problems)
         return {name: await backend.upload(file) for name, file in checked.items()}
 
-    async def rerun(self, run_id: str, chat: ChatRef, is_admin: bool) -> Run:
+    async def rerun(
+        self, run_id: str, chat: ChatRef, is_admin: bool, origin: str | None = None
+    ) -> Run:
         """Run again with the same inputs: for its owner, anyone in the chat it was shown in
         (where its Rerun button is), or an admin."""
+        if origin is not None:
+            existing = await self._store.by_origin(origin)
+            if existing is not None:
+                return existing
         original = await self._store.get(run_id)
         same_chat = original is not None and (original.chat.platform, original.chat.chat_id) == (
             chat.platform,
@@ -124,7 +137,7 @@ class RunLauncher:
         if not candidates:
             raise UserFacingError("no_deployment", workflow=workflow.name)
         return await self._record_and_submit(
-            workflow, dict(original.inputs), chat, original.id, candidates
+            workflow, dict(original.inputs), chat, original.id, candidates, origin
         )
 
     async def _record_and_submit(
@@ -134,6 +147,7 @@ class RunLauncher:
         chat: ChatRef,
         rerun_of: str | None,
         candidates: list[DeploymentRef],
+        origin: str | None = None,
     ) -> Run:
         now = self._clock.now()
         first = self._costs.deployment(candidates[0], workflow)
@@ -149,8 +163,14 @@ class RunLauncher:
             created_at=now,
             updated_at=now,
             rerun_of=rerun_of,
+            origin=origin,
         )
-        await self._store.insert(run)
+        if not await self._store.insert(run):
+            # The same request (same origin), recorded by another process just now.
+            existing = await self._store.by_origin(origin) if origin else None
+            if existing is None:
+                raise RuntimeError(f"run {run.id} was refused but no run has its origin")
+            return existing
         log.info("run %s recorded for %s by %s", run.id, workflow.name, chat.user_key)
         await self._delivery.run_changed(run)
         await self._dispatcher.submit(run, workflow, candidates)

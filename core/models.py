@@ -183,6 +183,9 @@ class Run(Frozen):
     """The messages of the result posted so far (see core/journal.py)."""
     progress_message_id: str | None = None
     rerun_of: str | None = None
+    origin: str | None = None
+    """What asked for it (a platform's message or button press, an API idempotency key): a
+    request that arrives twice makes one run."""
 
     @property
     def duration_s(self) -> float | None:

@@ -37,3 +37,5 @@ class RunRequest:
     chat: ChatRef
     inputs: Mapping[str, InputValue] = field(default_factory=dict)
     media: Mapping[str, Attachment] = field(default_factory=dict)
+    origin: str | None = None
+    """See `Run.origin`."""

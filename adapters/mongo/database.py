@@ -48,6 +48,12 @@ async def ensure_indexes(db: Database) -> None:
                 unique=True,
                 partialFilterExpression={"backend_run_id": {"$type": "string"}},
             ),
+            IndexModel(
+                [("origin", ASCENDING)],
+                name="origin",
+                unique=True,
+                partialFilterExpression={"origin": {"$type": "string"}},
+            ),
             IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
             IndexModel(
                 [

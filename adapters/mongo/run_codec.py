@@ -30,8 +30,9 @@ def run_to_document(run: Run) -> Document:
     doc["chat"] = run.chat.model_dump(mode="json")
     doc["outputs"] = outputs_to_documents(run.outputs)
     doc["output_count"] = len(run.outputs)
-    if run.backend_run_id is None:
-        del doc["backend_run_id"]  # absent, not null: the unique index covers strings only
+    for unique in ("backend_run_id", "origin"):
+        if doc[unique] is None:
+            del doc[unique]  # absent, not null: the unique indexes cover strings only
     return doc
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from adapters.mongo.database import RUNS, Collection, Database, Document
 from adapters.mongo.delivery_claims import DeliveryClaims
 from adapters.mongo.run_codec import document_to_run, outputs_to_documents, run_to_document
@@ -36,8 +38,18 @@ class MongoRunStore(DeliveryClaims):
     def __init__(self, db: Database) -> None:
         self._runs: Collection = db[RUNS]
 
-    async def insert(self, run: Run) -> None:
-        await self._runs.insert_one(run_to_document(run))
+    async def insert(self, run: Run) -> bool:
+        try:
+            await self._runs.insert_one(run_to_document(run))
+        except DuplicateKeyError:
+            if run.origin is None:
+                raise
+            return False
+        return True
+
+    async def by_origin(self, origin: str) -> Run | None:
+        doc = await self._runs.find_one({"origin": origin})
+        return None if doc is None else document_to_run(doc)
 
     async def get(self, run_id: str) -> Run | None:
         doc = await self._runs.find_one({"_id": run_id})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,6 +55,7 @@ class RouteFaults:
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: dict[str, list[_Hold]] = {}
         self._late_replies: dict[str, list[asyncio.Event]] = {}
+        self._random: dict[str, tuple[float, tuple[int, ...], random.Random]] = {}
 
     def fail_next(
         self,
@@ -80,6 +82,13 @@ class RouteFaults:
         self._holds.setdefault(route, []).append(_Hold(gate, count))
         return gate
 
+    def chaos(
+        self, route: str, rate: float, statuses: tuple[int, ...], rng: random.Random
+    ) -> None:
+        """From now on a share `rate` of the requests to `route` fail with one of `statuses`
+        (a 429 says Retry-After: 0), drawn from `rng`."""
+        self._random[route] = (rate, statuses, rng)
+
     def hold_reply(self, route: str, gate: asyncio.Event | None = None) -> asyncio.Event:
         """The next request to `route` is carried out at once, but its reply waits for `gate`:
         a client that times out meanwhile cannot know it worked (a lost answer)."""
@@ -103,6 +112,7 @@ class RouteFaults:
         self._holds.clear()
         self._late_replies.clear()
         self._failures.clear()
+        self._random.clear()
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -128,6 +138,11 @@ class RouteFaults:
             if failure.remaining <= 0:
                 failures.pop(0)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        chance = self._random.get(route)
+        if chance is not None and chance[2].random() < chance[0]:
+            status = chance[2].choice(chance[1])
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            return web.json_response({"detail": "Simulated fault"}, status=status, headers=headers)
         late = self._late_replies.get(route)
         if late:
             gate = late.pop(0)

@@ -82,6 +82,7 @@ class WebhookSender:
         """Every delivery attempt, in the order they finished."""
         self.dropped: list[tuple[str, JsonDict]] = []
         self._rules: list[_Rule] = []
+        self._chaos: tuple[float, float, float, random.Random] | None = None
         self._deferred: defaultdict[str, list[tuple[str, JsonDict]]] = defaultdict(list)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -107,8 +108,29 @@ class WebhookSender:
         """Send the next `count` matching bodies late: right after the run's terminal webhook."""
         self._rules.append(_Rule(WebhookFault.DEFER, status, event_type, count))
 
+    def chaos(self, *, drop: float, duplicate: float, defer: float, rng: random.Random) -> None:
+        """From now on every body without a rule is dropped, sent twice or sent late (after the
+        run's end) with these probabilities, drawn from `rng` (seed it for a repeatable run)."""
+        self._chaos = (drop, duplicate, defer, rng)
+
     def clear_faults(self) -> None:
         self._rules.clear()
+        self._chaos = None
+
+    def _roll(self) -> WebhookFault | None:
+        if self._chaos is None:
+            return None
+        drop, duplicate, defer, rng = self._chaos
+        point = rng.random()
+        for fault, chance in (
+            (WebhookFault.DROP, drop),
+            (WebhookFault.DUPLICATE, duplicate),
+            (WebhookFault.DEFER, defer),
+        ):
+            if point < chance:
+                return fault
+            point -= chance
+        return None
 
     def delivered(self, run_id: str | None = None) -> list[JsonDict]:
         """Bodies that got a 2xx reply, optionally for one run only."""
@@ -127,7 +149,9 @@ class WebhookSender:
         sends: list[tuple[str, JsonDict]] = []
         for body in bodies:
             rule = next((r for r in self._rules if r.take(body)), None)
-            fault = rule.fault if rule else None
+            fault = rule.fault if rule else self._roll()
+            if fault is WebhookFault.DEFER and body["status"] in TERMINAL:
+                fault = None  # the end itself is what deferred bodies wait for
             if fault is WebhookFault.DROP:
                 self.dropped.append((url, body))
             elif fault is WebhookFault.DEFER:

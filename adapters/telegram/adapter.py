@@ -176,10 +176,11 @@ class TelegramAdapter:
         app.router.add_routes(self.routes(path))
 
     async def _feed(self, body: dict[str, Any]) -> bool:
+        """Handle the update before Telegram hears 200: killed halfway, the bot never answers,
+        Telegram posts it again, and the command's origin makes that one run, not two."""
         if not self._app.running:
             return False
-        update = Update.de_json(body, self._app.bot)
-        await self._app.update_queue.put(update)
+        await self._app.process_update(Update.de_json(body, self._app.bot))
         return True
 
 

@@ -45,8 +45,10 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 def maybe_sent(error: TelegramError) -> bool:
     """Whether Telegram may have taken the message although we got no answer (a timeout or a
-    dropped connection after the upload). PTB keeps the HTTP client's error as the cause."""
-    return not isinstance(error.__cause__, _NEVER_SENT)
+    dropped connection after the upload). PTB keeps the HTTP client's error as the cause; an
+    error answer (5xx) has none: Telegram answered, and did not take it."""
+    cause = error.__cause__
+    return isinstance(cause, httpx.HTTPError) and not isinstance(cause, _NEVER_SENT)
 
 
 @asynccontextmanager

@@ -42,6 +42,8 @@ class CancelRun:
 @dataclass(frozen=True)
 class Rerun:
     run_id: str
+    origin: str | None = None
+    """See `RunWorkflow.origin`."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class RunWorkflow:
     media: Mapping[str, Attachment] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
     """Found while translating the platform's input (a duplicate key, stray free text)."""
+    origin: str | None = None
+    """The platform's id of what asked for it (its message, its button press): the same
+    request delivered twice (a webhook retried after a crash) makes one run."""
 
 
 @dataclass(frozen=True)

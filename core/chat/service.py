@@ -124,11 +124,17 @@ class ChatService:
             case CancelRun(run_id=run_id):
                 run = await self._tracker.cancel(run_id, chat, self.is_admin(chat))
                 return Message(notice=Notice.of("run_state", run=run.id, status=run.status.value))
-            case Rerun(run_id=run_id):
-                run = await self._launcher.rerun(run_id, chat, self.is_admin(chat))
+            case Rerun(run_id=run_id, origin=origin):
+                run = await self._launcher.rerun(run_id, chat, self.is_admin(chat), origin)
                 return RunAccepted(run=run)
             case RunWorkflow():
-                request = RunRequest(operation.workflow, chat, operation.inputs, operation.media)
+                request = RunRequest(
+                    operation.workflow,
+                    chat,
+                    operation.inputs,
+                    operation.media,
+                    origin=operation.origin,
+                )
                 return RunAccepted(run=await self._launcher.start(request, operation.problems))
             case UnknownCommand(command=command):
                 raise UserFacingError(

@@ -36,6 +36,25 @@ async def test_insert_and_get_round_trip(run_store: RunStore) -> None:
     assert await run_store.get("missing") is None
 
 
+async def test_one_run_per_origin(run_store: RunStore) -> None:
+    first = make_run(origin="telegram:42:7")
+    again = make_run(origin="telegram:42:7")
+    assert await run_store.insert(first)
+    assert not await run_store.insert(again)  # the same message delivered twice
+    assert await run_store.get(again.id) is None
+    assert await run_store.by_origin("telegram:42:7") == first
+    assert await run_store.by_origin("telegram:42:8") is None
+    assert await run_store.insert(make_run()) and await run_store.insert(make_run())
+
+
+async def test_racing_inserts_of_one_origin_make_one_run(run_store: RunStore) -> None:
+    runs = [make_run(origin="telegram:press:99") for _ in range(5)]
+    taken = await asyncio.gather(*(run_store.insert(run) for run in runs))
+    assert sorted(taken) == [False, False, False, False, True]
+    kept = await run_store.by_origin("telegram:press:99")
+    assert kept == runs[taken.index(True)]
+
+
 async def test_mark_submitted_only_once(run_store: RunStore) -> None:
     run = make_run()
     await run_store.insert(run)
