@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from adapters.comfydeploy.client import ComfyDeployClient
+from adapters.discord.health import check_discord
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongoError, check_folder_free, find_executable
 from bot.config_files import load_catalog_file, load_routing_file
@@ -43,6 +44,15 @@ async def run_doctor(settings: Settings) -> list[str]:
         report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
     telegram = settings.telegram_bot_token is not None
     report(True, "telegram", "enabled" if telegram else "TELEGRAM_BOT_TOKEN unset: disabled")
+    if settings.discord_bot_token is None:
+        report(True, "discord", "DISCORD_BOT_TOKEN unset: disabled")
+    else:
+        for check in await check_discord(
+            settings.discord_bot_token.get_secret_value(),
+            settings.discord_guild_ids,
+            settings.discord_api_base_url,
+        ):
+            report(*check)
     print("all good" if not problems else f"{len(problems)} problem(s)", flush=True)
     return problems
 
