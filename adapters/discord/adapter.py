@@ -57,11 +57,11 @@ class DiscordAdapter:
         self._tokens = InteractionTokens(clock)
         self._fetcher = AttachmentFetcher(self._endpoints.api_origin)
         renderer = DiscordRenderer(chat.book)
-        handlers = InteractionHandlers(
+        self._handlers = InteractionHandlers(
             chat, InteractionDoor(chat.book, self._fetcher), renderer, self._tokens
         )
         self.client = BotClient(
-            handlers, self._endpoints, guild_ready_timeout_s=config.guild_ready_timeout_s
+            self._handlers, self._endpoints, guild_ready_timeout_s=config.guild_ready_timeout_s
         )
         self.commands = SlashCommands(chat.book, renderer.words)
         self._sync = CommandSync(self.client, self.commands, kv, config.guild_ids)
@@ -103,8 +103,10 @@ class DiscordAdapter:
             log.warning("discord: gateway not ready yet; results are still sent over REST")
 
     async def stop(self) -> None:
+        """Finish the interactions being handled (briefly), then close."""
         self.notifier.ready = False
         try:
+            await self._handlers.drain(CLOSE_TIMEOUT_S)
             await self.client.close()
             if self._session is not None:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):

@@ -12,14 +12,15 @@ of a run is posted in the channel for everyone, mentioning them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
-
-import aiohttp
 
 from adapters.discord.buttons import action_view
 from adapters.discord.chat_refs import chat_ref, manages_guild
 from adapters.discord.door import InteractionDoor
+from adapters.discord.errors import sending
 from adapters.discord.library import discord
 from adapters.discord.render import DiscordRenderer
 from adapters.discord.tokens import InteractionTokens
@@ -27,12 +28,12 @@ from core.actions import Action
 from core.chat import buttons
 from core.chat.operations import Operation
 from core.chat.service import ChatService
+from core.errors import SendFailed
 
 log = logging.getLogger(__name__)
 
 DEFER_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 15.0
-_CALL_ERRORS = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
 
 
 class InteractionHandlers:
@@ -47,25 +48,43 @@ class InteractionHandlers:
         self._door = door
         self._renderer = renderer
         self._tokens = tokens
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
         """A slash command (or its autocomplete)."""
-        if interaction.type is discord.InteractionType.autocomplete:
-            await self._autocomplete(interaction)
-            return
-        if await self._defer(interaction):
-            await self._answer(interaction, self._door.operation(interaction.data or {}))
+        async with self._tracked():
+            if interaction.type is discord.InteractionType.autocomplete:
+                await self._autocomplete(interaction)
+            elif await self._defer(interaction):
+                await self._answer(interaction, self._door.operation(interaction.data or {}))
 
     async def on_button(self, interaction: discord.Interaction[Any], action: Action) -> None:
         """Cancel or Rerun: the same operation as the command."""
-        if await self._defer(interaction):
-            await self._answer(interaction, buttons.operation_for(action))
+        async with self._tracked():
+            if await self._defer(interaction):
+                await self._answer(interaction, buttons.operation_for(action))
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let the interactions being handled finish (a clean stop), for up to `timeout_s`."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout_s)
+
+    @contextlib.asynccontextmanager
+    async def _tracked(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     async def _defer(self, interaction: discord.Interaction[Any]) -> bool:
         try:
-            async with asyncio.timeout(DEFER_TIMEOUT_S):
+            async with sending(f"interaction {interaction.id} defer", DEFER_TIMEOUT_S):
                 response = await interaction.response.defer(ephemeral=True, thinking=True)
-        except _CALL_ERRORS as error:
+        except SendFailed as error:
             log.warning("discord: interaction %s not acknowledged: %s", interaction.id, error)
             return False
         self._tokens.remember(interaction, response.message_id if response else None)
@@ -80,11 +99,11 @@ class InteractionHandlers:
             return  # a run: its live status takes the response over
         view = action_view(reply.actions, self._renderer.words)
         try:
-            async with asyncio.timeout(REPLY_TIMEOUT_S):
+            async with sending(f"interaction {interaction.id} reply", REPLY_TIMEOUT_S):
                 await interaction.edit_original_response(
                     content=reply.content or None, embeds=list(reply.embeds), view=view
                 )
-        except _CALL_ERRORS as error:
+        except SendFailed as error:
             log.warning("discord: reply to interaction %s failed: %s", interaction.id, error)
 
     async def _autocomplete(self, interaction: discord.Interaction[Any]) -> None:
@@ -92,7 +111,7 @@ class InteractionHandlers:
         names = self._door.choices(interaction.data or {})
         choices = [discord.app_commands.Choice(name=name, value=name) for name in names]
         try:
-            async with asyncio.timeout(DEFER_TIMEOUT_S):
+            async with sending(f"interaction {interaction.id} choices", DEFER_TIMEOUT_S):
                 await interaction.response.autocomplete(choices)
-        except _CALL_ERRORS as error:
+        except SendFailed as error:
             log.info("discord: autocomplete %s not answered: %s", interaction.id, error)
