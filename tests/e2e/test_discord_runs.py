@@ -7,8 +7,9 @@ from pathlib import Path
 
 from core.models import RunStatus
 from tests.e2e.harness import world
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, UploadFile
 from tests.fakes.discord_e2e import MESSAGES, ORIGINAL, Lab, discord_bot
+from tests.fakes.telegram_kit import png_bytes
 
 
 async def test_a_slash_command_runs_to_attachments_in_its_thread(
@@ -56,3 +57,90 @@ async def test_a_slash_command_runs_to_attachments_in_its_thread(
             assert stored.progress_message_id == str(status.id)
             assert dc.posted(lab.channel) == []
             assert len(fake.calls(ORIGINAL)) >= 5
+
+
+async def test_bad_values_get_an_ephemeral_reply_naming_the_option(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    styles = ", ".join(f"style{n:02d}" for n in range(30))
+    catalog.write_text(
+        f"workflows:\n  txt2img:\n    inputs:\n      style:\n        choices: [{styles}]\n"
+    )
+    async with (
+        world(mongo_uri, tmp_path, catalog_file=catalog, max_input_image_mb=0.001) as w,
+        FakeDiscord(clock=w.clock) as fake,
+    ):
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            txt2img = fake.commands.find("txt2img", None)
+            assert txt2img is not None
+            steps = next(o for o in txt2img["options"] if o["name"] == "steps")
+            del steps["max_value"]  # Discord still holds a definition from before a change
+            style = next(o for o in txt2img["options"] if o["name"] == "style")
+            assert style["autocomplete"] is True and "choices" not in style
+
+            typing = fake.autocomplete(
+                "txt2img",
+                {"prompt": "x", "style": "STYLE1"},
+                "style",
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            await fake.wait_for_response(typing)
+            assert [c["value"] for c in typing.choices] == [f"style1{n}" for n in range(10)]
+
+            record = fake.slash_command(
+                "txt2img",
+                {"prompt": "a cat", "steps": 99, "style": "sepia"},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            reply = await dc.reply(record, 1)
+            assert reply.ephemeral
+            lines = reply.content.splitlines()
+            assert lines[0] == "• `steps` must be between 1 and 50, not 99."
+            assert lines[1].startswith("• `style` must be one of: style00, style01")
+
+            big = fake.slash_command(
+                "img2img",
+                {"prompt": "x", "input_image": UploadFile(png_bytes(400, 400), "big.png")},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            reply = await dc.reply(big, 2)
+            assert (
+                reply.ephemeral and reply.content == "• That image is too large: at most 0.001 MB."
+            )
+            assert await dc.engine.container.runs_store.recent(10) == []
+
+
+async def test_an_attachment_option_is_checked_from_its_bytes(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            fake_png = UploadFile(b"GIF? no, just text", "cat.png")
+            bad = fake.slash_command(
+                "img2img",
+                {"prompt": "x", "input_image": fake_png},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            reply = await dc.reply(bad, 1)
+            assert reply.content == (
+                "• That file is not an image I can use (PNG, JPEG, WebP or GIF)."
+            )
+            good = fake.slash_command(
+                "img2img",
+                {"prompt": "in ink", "input_image": UploadFile(png_bytes(), "cat.png")},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            await dc.wait_handled(2)
+            run = await dc.run_for(good)
+            assert run.inputs["prompt"] == "in ink"
+            assert str(run.inputs["input_image"]).startswith(w.sim.root_url)
+            await dc.finish(run)
+            assert dc.posted(lab.channel)[-1].mention_ids == [lab.ann.id]
