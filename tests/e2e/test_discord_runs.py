@@ -144,3 +144,33 @@ async def test_an_attachment_option_is_checked_from_its_bytes(
             assert str(run.inputs["input_image"]).startswith(w.sim.root_url)
             await dc.finish(run)
             assert dc.posted(lab.channel)[-1].mention_ids == [lab.ann.id]
+
+
+async def test_in_a_dm_a_batch_comes_in_one_message_and_too_large_files_as_links(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        dm = fake.add_dm(lab.ann)
+        async with discord_bot(w, fake) as dc:
+            batch = {"prompt": "three owls", "batch_size": 3, "width": 32, "height": 32}
+            record = fake.slash_command("txt2img", batch, channel=dm, user=lab.ann)
+            await dc.wait_handled(1)
+            await dc.finish(await dc.run_for(record))
+            [result] = dc.posted(dm)
+            assert len(result.filenames) == 3 and result.mention_ids == [lab.ann.id]
+
+            small = fake.slash_command(
+                "txt2img",
+                {"prompt": "one owl", "width": 32, "height": 32},
+                channel=lab.channel,
+                user=lab.ann,
+                attachment_size_limit=100,
+            )
+            await dc.wait_handled(2)
+            run = await dc.run_for(small)
+            await dc.finish(run)
+            [linked] = dc.posted(lab.channel)
+            assert linked.filenames == []
+            assert "Too large to send here:" in linked.content and w.sim.root_url in linked.content
+            assert linked.custom_ids == [f"rerun:{run.id}"]
