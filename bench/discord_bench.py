@@ -1,6 +1,6 @@
 """Discord's 3-second deadline: time from INTERACTION_CREATE to the deferred response.
 
-Run: .venv/bin/python -m bench.discord_bench [--commands N] [--burst K]
+Run: .venv/bin/python -m bench.discord_bench [--commands N] [--burst K] [--settle]
 
 Everything is real: discord.py over a WebSocket and HTTP to the fake Discord on 127.0.0.1, the
 whole engine on the embedded database, the ComfyDeploy simulator as the backend. Each sample is
@@ -10,7 +10,9 @@ the handler and the callback request). Commands are `/txt2img` (after its defer:
 check, validation, the run recorded, its status message, the submit to the backend) sent
 `--burst` at a time, so a command's defer waits behind the database work of the ones before;
 button presses are Cancel on those runs' status messages (after the defer: the cancel at the
-backend and the status change).
+backend, its webhook, the status change and the cancellation posted to the channel). Without
+`--settle` the next burst is sent as soon as the last one's defers arrived, while their work
+still runs (a loaded bot); with it, once all of that work is done (an idle bot).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ async def wait_all(fake: FakeDiscord, records: list[InteractionRecord]) -> list[
     return [r.response.real_seconds for r in records if r.response is not None]
 
 
-async def bench(commands: int, burst: int) -> None:
+async def bench(commands: int, burst: int, settle: bool) -> None:
     server = EmbeddedMongo(MEMORY)
     uri = await server.start()
     try:
@@ -58,12 +60,12 @@ async def bench(commands: int, burst: int) -> None:
             async with world(uri, Path(folder)) as w, FakeDiscord(clock=w.clock) as fake:
                 lab = Lab.build(fake)
                 async with discord_bot(w, fake) as dc:
-                    await run_bench(dc, lab, commands, burst)
+                    await run_bench(dc, lab, commands, burst, settle)
     finally:
         await server.stop()
 
 
-async def run_bench(dc: DiscordBot, lab: Lab, commands: int, burst: int) -> None:
+async def run_bench(dc: DiscordBot, lab: Lab, commands: int, burst: int, settle: bool) -> None:
     fake = dc.fake
     warm_up = [
         fake.slash_command("workflows", channel=lab.channel, user=lab.ann) for _ in range(5)
@@ -83,6 +85,8 @@ async def run_bench(dc: DiscordBot, lab: Lab, commands: int, burst: int) -> None
         ]
         slash += await wait_all(fake, batch)
         started += batch
+        if settle:
+            await dc.wait_handled(len(warm_up) + len(started), within=120)
     await fake.wait_for(
         lambda: all(fake.interactions.original(r).custom_ids for r in started), within=60
     )
@@ -97,6 +101,8 @@ async def run_bench(dc: DiscordBot, lab: Lab, commands: int, burst: int) -> None
             for record in started[offset : offset + burst]
         ]
         presses += await wait_all(fake, batch)
+        if settle:
+            await dc.wait_handled(len(warm_up) + len(started) + len(presses), within=120)
     await dc.wait_handled(len(warm_up) + 2 * len(started), within=120)
     load = os.getloadavg()
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -104,7 +110,8 @@ async def run_bench(dc: DiscordBot, lab: Lab, commands: int, burst: int) -> None
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"burst: {burst} interactions at a time")
+    mode = "each burst's work done before the next" if settle else "no pause between bursts"
+    print(f"burst: {burst} interactions at a time, {mode}")
     print(summary("slash command -> defer", slash))
     print(summary("button press -> defer", presses))
 
@@ -113,9 +120,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--burst", type=int, default=10)
+    parser.add_argument("--settle", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
-    asyncio.run(bench(args.commands, args.burst))
+    asyncio.run(bench(args.commands, args.burst, args.settle))
     print(f"took {time.perf_counter() - started:.1f} s")
 
 

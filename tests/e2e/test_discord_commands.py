@@ -146,3 +146,40 @@ async def test_guild_commands_and_admin_rights(mongo_uri: str, tmp_path: Path) -
             assert (await dc.reply(ban, 4)).content == f"discord:{stranger.id} is now banned."
             banned = fake.slash_command("workflows", channel=lab.channel, user=stranger)
             assert (await dc.reply(banned, 5)).content == "You are not allowed to use this bot."
+
+
+async def test_help_and_lists_in_discords_words(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            listing = fake.slash_command("workflows", channel=lab.channel, user=lab.ann)
+            embed = (await dc.reply(listing, 1)).data["embeds"][0]
+            assert embed["title"] == "Workflows:"
+            assert (
+                "`/img2img` — Image to image (simulated) (takes an image)" in embed["description"]
+            )
+
+            general = fake.slash_command("help", channel=lab.channel, user=lab.ann)
+            embed = (await dc.reply(general, 2)).data["embeds"][0]
+            assert "`/status run:` — how a run is doing" in embed["description"]
+            assert "/comfy" not in embed["description"]  # not an admin
+
+            typing = fake.autocomplete(
+                "help", {"command": "2i"}, "command", channel=lab.channel, user=lab.ann
+            )
+            await fake.wait_for_response(typing)
+            assert [c["value"] for c in typing.choices] == ["img2img", "txt2img"]
+            one = fake.slash_command(
+                "help", {"command": "txt2img"}, channel=lab.channel, user=lab.ann
+            )
+            embed = (await dc.reply(one, 3)).data["embeds"][0]
+            assert embed["title"] == "/txt2img"
+            fields = {f["name"]: f["value"] for f in embed["fields"]}
+            assert fields["prompt (required)"].startswith("text. What to draw")
+            assert fields["steps"].startswith("whole number, 1–50, default 20")
+            assert fields["style"].startswith("one of none, watercolor, photo, anime")
+
+            unknown = fake.slash_command(
+                "status", {"run": "nope"}, channel=lab.channel, user=lab.ann
+            )
+            assert (await dc.reply(unknown, 4)).content == "I know no run nope of yours."

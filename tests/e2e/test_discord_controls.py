@@ -3,6 +3,7 @@ process, and the tokens kept out of the logs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -119,3 +120,26 @@ async def test_the_tokens_never_reach_the_logs(
     assert fake.calls(ORIGINAL) and "<discord-token>" in caplog.text  # masked where it was
     assert fake.token not in caplog.text
     assert record.token not in caplog.text
+
+
+async def test_two_instances_on_one_token_handle_each_interaction_once(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as first, discord_bot(w, fake, http=False) as second:
+            record = fake.slash_command("txt2img", PROMPT, channel=lab.channel, user=lab.ann)
+            assert record.delivered
+            await fake.wait_for(lambda: len(record.callbacks) == 2)
+            assert sorted(c.status for c in record.callbacks) == [200, 400]  # 40060 for one
+            waits = {asyncio.create_task(b.wait_handled(1)) for b in (first, second)}
+            done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            assert len(done) == 1
+            assert len(first.chat.handled) + len(second.chat.handled) == 1
+            bot = first if first.chat.handled else second
+            await bot.finish(await bot.run_for(record))
+            await first.engine.settle()
+            await second.engine.settle()
+            assert len(bot.posted(lab.channel)) == 1

@@ -128,12 +128,13 @@ async def discord_bot(
     engine: Engine | None = None,
     guild_ids: Sequence[int] = (),
     backends: Sequence[WorkflowBackend] | None = None,
+    http: bool = True,
 ) -> AsyncIterator[DiscordBot]:
     """One bot process with the Discord adapter started (on `engine` if given, else on a new
-    engine with its HTTP server)."""
+    engine, with its HTTP server unless `http` is False: one per world)."""
     if engine is None:
         async with (
-            w.engine(backends=backends) as own,
+            w.engine(backends=backends, http=http) as own,
             discord_bot(w, fake, engine=own, guild_ids=guild_ids) as bot,
         ):
             yield bot
