@@ -17,6 +17,7 @@ message whose send timed out is sent again, never posted twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 from pathlib import Path
@@ -125,13 +126,9 @@ class DiscordNotifier:
         )
         posted: discord.Message | None = None
         for part in parts:
-            message = await send_once(
-                journal,
-                part.key,
-                lambda p=part: self._post(run, p, result.actions),  # type: ignore[misc]
-                resend_uncertain=True,
-            )
-            if part.lead and isinstance(message, discord.Message):
+            send = functools.partial(self._post, run, part, result.actions)
+            message = await send_once(journal, part.key, send, resend_uncertain=True)
+            if part.lead and message is not None:
                 posted = message
         await self._finish_status(run, posted)
 
@@ -142,7 +139,10 @@ class DiscordNotifier:
             lines.append(f"🌱 {seed}")
         return "\n".join(lines)
 
-    async def _post(self, run: Run, part: ResultPart, actions: tuple[Action, ...]) -> Any:
+    async def _post(
+        self, run: Run, part: ResultPart, actions: tuple[Action, ...]
+    ) -> discord.Message:
+        """One message of the result; files Discord refuses as too large go again as links."""
         try:
             return await self._send(run, part, actions)
         except SendFailed as failure:

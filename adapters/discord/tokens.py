@@ -42,8 +42,8 @@ class InteractionTokens:
         self._handles = {k: h for k, h in self._handles.items() if h.young(now)}
         created = discord.utils.snowflake_time(interaction.id)
         self._handles[str(interaction.id)] = TokenHandle(interaction, created, message_id)
-        limit = getattr(interaction, "filesize_limit", None)
-        if isinstance(limit, int) and limit > 0 and interaction.channel_id is not None:
+        limit = interaction.filesize_limit
+        if limit > 0 and interaction.channel_id is not None:
             self._upload_limits[str(interaction.channel_id)] = limit
 
     def usable(self, interaction_id: str | None) -> TokenHandle | None:
