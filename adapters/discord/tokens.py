@@ -38,13 +38,20 @@ class InteractionTokens:
         self._upload_limits: dict[str, int] = {}
 
     def remember(self, interaction: discord.Interaction[Any], message_id: int | None) -> None:
-        now = self._clock.now()
-        self._handles = {k: h for k, h in self._handles.items() if h.young(now)}
+        self._forget_expired(self._clock.now())
         created = discord.utils.snowflake_time(interaction.id)
         self._handles[str(interaction.id)] = TokenHandle(interaction, created, message_id)
         limit = interaction.filesize_limit
         if limit > 0 and interaction.channel_id is not None:
             self._upload_limits[str(interaction.channel_id)] = limit
+
+    def _forget_expired(self, now: datetime) -> None:
+        """Handles are kept in arrival order: the expired ones are at the front."""
+        while self._handles:
+            key, oldest = next(iter(self._handles.items()))
+            if now < oldest.created_at + TOKEN_LIFETIME:
+                return
+            del self._handles[key]
 
     def usable(self, interaction_id: str | None) -> TokenHandle | None:
         """The handle of a young, working token; None when there is none (any more)."""
