@@ -102,11 +102,16 @@ class DiscordAdapter:
                 self._session.result()  # the session ended: raise why
             log.warning("discord: gateway not ready yet; results are still sent over REST")
 
+    async def stop_receiving(self) -> None:
+        """Take no more interactions (another instance may), finish the ones being handled;
+        results can still be sent."""
+        self._handlers.accepting = False
+        await self._handlers.drain(CLOSE_TIMEOUT_S)
+
     async def stop(self) -> None:
-        """Finish the interactions being handled (briefly), then close."""
         self.notifier.ready = False
         try:
-            await self._handlers.drain(CLOSE_TIMEOUT_S)
+            await self.stop_receiving()
             await self.client.close()
             if self._session is not None:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):

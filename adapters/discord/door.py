@@ -26,6 +26,7 @@ from core.chat.operations import (
     ListWorkflows,
     MissingArgument,
     Operation,
+    Redeliver,
     RefreshCatalog,
     RunWorkflow,
     ShowStats,
@@ -141,6 +142,9 @@ def _admin(sub: str, options: Sequence[Data]) -> Operation:
     if sub == "runs":
         limit = values.get("limit")
         return ListRuns(max(1, min(int(limit), LIMIT_MAX)) if isinstance(limit, int) else 10)
+    if sub == "redeliver":
+        run = _text(values.get("run"))
+        return Redeliver(run) if run else MissingArgument(f"{ADMIN_GROUP} {sub}", "run")
     if sub not in ("ban", "unban"):
         return UnknownCommand(f"{ADMIN_GROUP} {sub}".strip())
     user = _text(values.get("user"))

@@ -49,9 +49,14 @@ class InteractionHandlers:
         self._renderer = renderer
         self._tokens = tokens
         self._running: set[asyncio.Task[Any]] = set()
+        self.accepting = True
+        """False once the bot stops taking commands (shutting down): interactions are left
+        unanswered, for another instance to take."""
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
         """A slash command (or its autocomplete)."""
+        if not self.accepting:
+            return
         async with self._tracked():
             if interaction.type is discord.InteractionType.autocomplete:
                 await self._autocomplete(interaction)
@@ -60,6 +65,8 @@ class InteractionHandlers:
 
     async def on_button(self, interaction: discord.Interaction[Any], action: Action) -> None:
         """Cancel or Rerun: the same operation as the command."""
+        if not self.accepting:
+            return
         async with self._tracked():
             if await self._defer(interaction):
                 await self._answer(interaction, buttons.operation_for(action))

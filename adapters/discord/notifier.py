@@ -11,7 +11,8 @@ Result: `POST /channels/{channel.id}/messages`
 so it arrives after ten seconds or an hour. It mentions the user (`allowed_mentions` lets only
 that user through). Each message is one part of the delivery journal and carries a `nonce`
 derived from the run and the part with `enforce_nonce`, so Discord itself drops a repeat: a
-message whose send timed out is sent again, never posted twice.
+message whose send timed out is sent again, never posted twice. Discord checks nonces over "the
+past few minutes", so an admin's redelivery after that posts the result anew.
 """
 
 from __future__ import annotations

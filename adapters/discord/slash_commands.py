@@ -118,6 +118,15 @@ class SlashCommands:
                         "max_value": LIMIT_MAX,
                     }
                 ]
+            elif name == "redeliver":
+                sub["options"] = [
+                    {
+                        "type": STRING,
+                        "name": "run",
+                        "description": text("opt.run"),
+                        "required": True,
+                    }
+                ]
             elif name in ("ban", "unban"):
                 sub["options"] = [
                     {

@@ -56,7 +56,7 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("status", "cmd.status", options=(builtin_option("run"),)),
     CommandSpec("cancel", "cmd.cancel", options=(builtin_option("run"),)),
 )
-ADMIN_COMMANDS: tuple[str, ...] = ("refresh", "stats", "runs", "ban", "unban")
+ADMIN_COMMANDS: tuple[str, ...] = ("refresh", "stats", "runs", "redeliver", "ban", "unban")
 ADMIN_GROUP = "comfy"
 """Where the admin commands live on platforms that group them (Discord's `/comfy …`)."""
 RESERVED = (

@@ -83,6 +83,14 @@ class ListRuns:
 
 
 @dataclass(frozen=True)
+class Redeliver:
+    """Post a finished run's result again: what was not confirmed sent, or all of it when the
+    delivery had completed."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
 class Ban:
     user: str
     """`platform:user_id`, or a bare user id on the caller's platform."""
@@ -104,6 +112,6 @@ UserOperation = (
     | UnknownCommand
     | MissingArgument
 )
-AdminOperation = RefreshCatalog | ShowStats | ListRuns | Ban | Unban
+AdminOperation = RefreshCatalog | ShowStats | ListRuns | Redeliver | Ban | Unban
 Operation = UserOperation | AdminOperation
-ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, ListRuns, Ban, Unban)
+ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, ListRuns, Redeliver, Ban, Unban)

@@ -35,6 +35,7 @@ from core.chat.operations import (
     ListWorkflows,
     MissingArgument,
     Operation,
+    Redeliver,
     RefreshCatalog,
     Rerun,
     RunWorkflow,
@@ -44,11 +45,11 @@ from core.chat.operations import (
     Unban,
     UnknownCommand,
 )
-from core.errors import InvalidInput, NotAllowed, UserFacingError
+from core.errors import InvalidInput, NotAllowed, UnknownRun, UserFacingError
 from core.launcher import RunLauncher
-from core.models import ChatRef
+from core.models import ChatRef, DeliveryState
 from core.notices import Cmd, Notice, Usage
-from core.ports import Clock, RunStore, UserStore
+from core.ports import Clock, RunFollower, RunStore, UserStore
 from core.requests import RunRequest
 from core.tracker import RunTracker
 
@@ -65,6 +66,7 @@ class ChatService:
         tracker: RunTracker,
         store: RunStore,
         users: UserStore,
+        delivery: RunFollower,
         admins: frozenset[str],
         clock: Clock,
     ) -> None:
@@ -74,6 +76,7 @@ class ChatService:
         self._tracker = tracker
         self._store = store
         self._users = users
+        self._delivery = delivery
         self._admins = admins
         self._clock = clock
 
@@ -204,6 +207,8 @@ class ChatService:
                 )
             case ListRuns(limit=limit):
                 return RunList(runs=tuple(await self._store.recent(limit)))
+            case Redeliver(run_id=run_id):
+                return Message(notice=await self._redeliver(run_id))
             case Ban(user=target):
                 user_key = _user_key(target, chat)
                 if user_key in self._admins:
@@ -218,6 +223,18 @@ class ChatService:
                 key = "unban_done" if lifted else "unban_not_banned"
                 return Message(notice=Notice.of(key, user=user_key))
         raise TypeError(f"unknown operation {operation!r}")
+
+    async def _redeliver(self, run_id: str) -> Notice:
+        run = await self._store.get(run_id)
+        if run is None:
+            raise UnknownRun("unknown_run", run=run_id)
+        if not run.status.terminal:
+            return Notice.of("redeliver_unfinished", run=run_id)
+        fresh = run.delivery is DeliveryState.DELIVERED
+        if not await self._store.redeliver(run_id, self._clock.now(), fresh):
+            return Notice.of("redeliver_busy", run=run_id)
+        await self._delivery.deliver_due()
+        return Notice.of("redeliver_done", run=run_id)
 
 
 def _user_key(target: str, chat: ChatRef) -> str:

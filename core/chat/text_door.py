@@ -18,6 +18,7 @@ from core.chat.operations import (
     ListWorkflows,
     MissingArgument,
     Operation,
+    Redeliver,
     RefreshCatalog,
     Rerun,
     RunWorkflow,
@@ -35,6 +36,7 @@ _RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
     "status": ShowStatus,
     "cancel": CancelRun,
     "rerun": Rerun,
+    "redeliver": Redeliver,
 }
 _USER_COMMANDS: dict[str, Callable[[str], Operation]] = {"ban": Ban, "unban": Unban}
 _PLAIN: dict[str, Callable[[], Operation]] = {

@@ -245,11 +245,15 @@ class TextRenderer:
             return f"{head}\n" + self.text(
                 "run.time_and_cost", duration=format_duration(run.duration_s), cost=cost
             )
-        reason = run.error or (
-            self.text(_END_REASONS[run.status]) if run.status in _END_REASONS else ""
-        )
+        reason = self.run_error(run)
         cost = "\n" + self.text("run.cost", cost=format_cost(run.cost_usd)) if run.cost_usd else ""
         return f"{head}\n{reason}{cost}"
+
+    def run_error(self, run: Run) -> str:
+        """Why a run ended: the engine's reasons are message keys, a backend's are its words."""
+        if run.error:
+            return self.text(run.error) if run.error in self._messages else run.error
+        return self.text(_END_REASONS[run.status]) if run.status in _END_REASONS else ""
 
     def run_status(self, run: Run) -> str:
         if run.status.terminal:

@@ -80,6 +80,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
                 "refresh",
                 "stats",
                 "runs",
+                "redeliver",
                 "ban",
                 "unban",
             ]

@@ -4,13 +4,17 @@ never posted twice."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from core.journal import Claim
 from core.models import DeliveryState, PartState
 from tests.e2e.harness import world
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, StoredMessage
 from tests.fakes.discord_e2e import MESSAGES, ORIGINAL, Lab, discord_bot
 from tests.fakes.discord_errors import DiscordError
+from tests.fakes.discord_ratelimit import CloudflareBan
 
 PROMPT = {"prompt": "an owl", "width": 32, "height": 32}
 
@@ -124,3 +128,36 @@ async def test_a_message_that_may_have_gone_out_is_not_posted_twice(
             assert dc.posted(lab.channel) == [posted]
             stored = await dc.run_for(record)
             assert stored.delivery_parts == {"result": PartState.SENT}
+
+
+async def test_a_message_created_but_answered_with_an_error_is_not_posted_again(
+    mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord took the message but the answer was an error page: the retry, later, carries
+    the same nonce and gets the message that exists."""
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        create = fake.messages.create
+        failed: list[int] = []
+
+        def create_then_fail(*args: Any, **kwargs: Any) -> StoredMessage:
+            message = create(*args, **kwargs)
+            if not message.ephemeral and not failed:
+                failed.append(message.id)
+                raise CloudflareBan()
+            return message
+
+        monkeypatch.setattr(fake.messages, "create", create_then_fail)
+        async with discord_bot(w, fake) as dc:
+            record = fake.slash_command("txt2img", PROMPT, channel=lab.channel, user=lab.ann)
+            await dc.wait_handled(1)
+            await dc.finish(await dc.run_for(record))
+            assert (await dc.run_for(record)).delivery is DeliveryState.PENDING
+            w.clock.advance(10)
+            assert await dc.engine.container.delivery.deliver_due() == 1
+            await dc.engine.settle()
+            first, again = fake.calls(MESSAGES)
+            assert (first.status, again.status) == (429, 200)
+            assert again.body["nonce"] == first.body["nonce"]
+            assert [m.id for m in dc.posted(lab.channel)] == failed
+            assert (await dc.run_for(record)).delivery is DeliveryState.DELIVERED
