@@ -38,7 +38,7 @@ async def check_discord(
             async with asyncio.timeout(timeout_s):
                 await client.login(token)
         except discord.LoginFailure:
-            return [(False, "discord", "Discord refused DISCORD_BOT_TOKEN")]
+            return [(False, "discord", "DISCORD_BOT_TOKEN: Discord rejected the token")]
         except (discord.HTTPException, OSError, TimeoutError) as error:
             return [(False, "discord", f"{api_base_url} does not answer ({type(error).__name__})")]
         user = client.user

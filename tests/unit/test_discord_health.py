@@ -25,6 +25,6 @@ async def test_the_token_and_each_guilds_permissions_are_checked() -> None:
         assert all(fake.token not in detail for _, _, detail in checks)
 
         refused = await check_discord("not-the-token", [good.id], fake.api_base)
-        assert refused == [(False, "discord", "Discord refused DISCORD_BOT_TOKEN")]
+        assert refused == [(False, "discord", "DISCORD_BOT_TOKEN: Discord rejected the token")]
         unknown = await check_discord(fake.token, [12345], fake.api_base)
         assert unknown[1][0] is False and unknown[1][1] == "discord guild 12345"
