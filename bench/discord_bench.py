@@ -43,7 +43,8 @@ def summary(name: str, samples: list[float]) -> str:
     ms = [s * 1000 for s in samples]
     return (
         f"{name}: n={len(ms)} p50={statistics.median(ms):.1f} ms "
-        f"p99={percentile(ms, 0.99):.1f} ms max={max(ms):.1f} ms"
+        f"p99={percentile(ms, 0.99):.1f} ms max={max(ms):.1f} ms "
+        f"over 1 s: {sum(1 for v in ms if v > 1000)}"
     )
 
 
