@@ -16,6 +16,8 @@ from pydantic import SecretStr
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER, ConsoleFront, ConsoleSession, console_words
+from adapters.discord.slash_commands import SlashCommands
+from adapters.discord.wording import SYNTAX as DISCORD_SYNTAX
 from adapters.mongo.embedded import EmbeddedMongoError
 from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
 from bot.container import Container, build_container
@@ -23,8 +25,9 @@ from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
 from bot.platforms import start_platforms
 from bot.settings import Settings, SettingsError, load_settings
-from core.chat.commands import CONSOLE_RULES
+from core.chat.commands import CONSOLE_RULES, DISCORD_RULES
 from core.chat.presentation import format_cost, format_duration
+from core.chat.text_render import TextRenderer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +86,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.webhook_secret,
         settings.telegram_bot_token,
         settings.telegram_webhook_secret,
+        settings.discord_bot_token,
     ]
     return [v.get_secret_value() for v in values if v is not None]
 
@@ -168,10 +172,14 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
     async with _engine(settings) as container:
         await container.catalog.start()
         book = container.chat_service(CONSOLE_RULES).book
+        discord = SlashCommands(
+            container.chat_service(DISCORD_RULES).book, TextRenderer(DISCORD_SYNTAX)
+        )
         entries = [
             {
                 "name": w.name,
                 "command": book.command_for(w.name),
+                "discord_command": discord.command_for(w.name),
                 "description": w.description,
                 "text_only": w.text_only,
                 "backend": w.backend,
@@ -183,6 +191,10 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
                         "type": i.type.value,
                         "required": i.required,
                         "default": i.default,
+                        "min": i.min,
+                        "max": i.max,
+                        "choices": list(i.choices) if i.choices is not None else None,
+                        "discord_option": discord.option_for(w.name, i.name),
                     }
                     for i in w.inputs
                 ],
@@ -194,7 +206,12 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         else:
             for entry in entries:
                 kind = "text" if entry["text_only"] else "needs an image"
-                print(f"/{entry['command']:<20} {entry['name']} ({kind}) {entry['description']}")
+                slash = entry["discord_command"]
+                on_discord = f"discord /{slash}" if slash else "not on discord"
+                print(
+                    f"/{entry['command']:<20} {on_discord:<28} {entry['name']} ({kind}) "
+                    f"{entry['description']}"
+                )
         failures = container.catalog.failures
         for name, error in failures.items():
             print(f"comfybot: {name}: {error} (shown: its last stored catalog)", file=sys.stderr)

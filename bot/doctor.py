@@ -8,6 +8,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from adapters.comfydeploy.client import ComfyDeployClient
+from adapters.discord.health import check_discord
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongoError, find_executable
 from adapters.mongo.folder_report import database_folder_status
@@ -51,6 +52,15 @@ async def run_doctor(settings: Settings) -> list[str]:
     else:
         report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
     report(*await _check_telegram(settings))
+    if settings.discord_bot_token is None:
+        report(True, "discord", "DISCORD_BOT_TOKEN unset: disabled")
+    else:
+        for check in await check_discord(
+            settings.discord_bot_token.get_secret_value(),
+            settings.discord_guild_ids,
+            settings.discord_api_base_url,
+        ):
+            report(*check)
     print("all good" if not problems else f"{len(problems)} problem(s)", flush=True)
     return problems
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from telegram.error import InvalidToken
 
+from adapters.discord import DiscordAdapter, DiscordConfig, LoginFailure
 from adapters.telegram import TelegramAdapter
 from bot.container import Container
-from bot.settings import SettingsError
-from core.chat.commands import TELEGRAM_RULES
+from bot.settings import Settings, SettingsError
+from core.chat.commands import DISCORD_RULES, TELEGRAM_RULES
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,36 @@ async def start_platforms(container: Container) -> Platforms:
         platforms.starters.append(start_telegram)
         platforms.quieters.append(telegram.stop_receiving)
         platforms.stoppers.append(telegram.stop)
+    if settings.discord_bot_token is not None:
+        discord = DiscordAdapter(
+            discord_config(settings),
+            container.chat_service(DISCORD_RULES),
+            container.kv,
+            container.clock,
+        )
+        container.delivery.add_notifier(discord.notifier)
+        container.catalog.on_change(discord.on_catalog_change)
+
+        async def start_discord() -> None:
+            try:
+                await discord.start()
+            except LoginFailure:
+                raise SettingsError("DISCORD_BOT_TOKEN: Discord rejected the token") from None
+
+        platforms.starters.append(start_discord)
+        platforms.quieters.append(discord.stop_receiving)
+        platforms.stoppers.append(discord.stop)
     if not platforms.starters:
         log.warning("no chat platform token is set: only webhooks and the scheduler will run")
     return platforms
+
+
+def discord_config(settings: Settings) -> DiscordConfig:
+    token = settings.discord_bot_token
+    assert token is not None
+    return DiscordConfig(
+        token=token.get_secret_value(),
+        guild_ids=settings.discord_guild_ids,
+        api_base_url=settings.discord_api_base_url,
+        gateway_url=settings.discord_gateway_url,
+    )

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_URL = "https://api.comfydeploy.com/api"
+DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 
 
 class Settings(BaseSettings):
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_timeout_seconds: float = Field(default=20, gt=0)
 
+    discord_bot_token: SecretStr | None = None
+    discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    discord_api_base_url: str = DEFAULT_DISCORD_API_URL
+    discord_gateway_url: str | None = None
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -83,8 +89,34 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{item}' is not platform:user_id (e.g. telegram:12345)")
         return value
 
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _split_guild_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            for part in parts:
+                if not part.isdigit():
+                    raise ValueError(
+                        f"'{part}' is not a guild id (digits, e.g. 123456789012345678)"
+                    )
+            return tuple(dict.fromkeys(int(part) for part in parts))
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _check_gateway_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value.rstrip("/")
+
     @field_validator(
-        "comfydeploy_api_url", "telegram_api_base_url", "public_base_url", "telegram_webhook_url"
+        "comfydeploy_api_url",
+        "telegram_api_base_url",
+        "public_base_url",
+        "telegram_webhook_url",
+        "discord_api_base_url",
     )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -4,7 +4,6 @@ render the content."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
@@ -16,7 +15,7 @@ from adapters.telegram.limits import CALLBACK_ANSWER_MAX, fit_text, split_text
 from adapters.telegram.media import find_image
 from core.chat import buttons
 from core.chat.content import RunAccepted
-from core.chat.operations import Rerun, RunWorkflow
+from core.chat.operations import RunWorkflow, from_origin
 from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer, TextReply
@@ -41,13 +40,11 @@ class UpdateHandlers:
         parsed = self._door.parse(message.text or message.caption or "")
         if parsed is None or not _addressed_to_us(parsed.addressee, context):
             return
-        operation = parsed.operation
-        if isinstance(operation, RunWorkflow):
-            operation = replace(operation, origin=f"telegram:{message.chat_id}:{message.id}")
-            if parsed.takes_media:
-                # A photo replied to is only meant as input by a workflow that takes images.
-                image = find_image(message, include_reply=True)
-                operation = self._door.attach(operation, [image] if image else [])
+        operation = from_origin(parsed.operation, f"telegram:{message.chat_id}:{message.id}")
+        if isinstance(operation, RunWorkflow) and parsed.takes_media:
+            # A photo replied to is only meant as input by a workflow that takes images.
+            image = find_image(message, include_reply=True)
+            operation = self._door.attach(operation, [image] if image else [])
         ref = chat_ref(message, message.from_user)
         reply = self._words.render(await self._chat.execute(operation, ref))
         if reply is not None:
@@ -62,9 +59,7 @@ class UpdateHandlers:
         if action is None:
             await query.answer()
             return
-        operation = buttons.operation_for(action)
-        if isinstance(operation, Rerun):
-            operation = replace(operation, origin=f"telegram:press:{query.id}")
+        operation = from_origin(buttons.operation_for(action), f"telegram:press:{query.id}")
         content = await self._chat.execute(operation, chat_ref(query.message, query.from_user))
         if isinstance(content, RunAccepted):
             answer: str | None = self._words.text("rerun_started")

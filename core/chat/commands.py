@@ -57,7 +57,13 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("cancel", "cmd.cancel", options=(builtin_option("run"),)),
 )
 ADMIN_COMMANDS: tuple[str, ...] = ("refresh", "stats", "runs", "redeliver", "ban", "unban")
-RESERVED = frozenset(c.name for c in BUILTIN_COMMANDS) | frozenset(ADMIN_COMMANDS) | {"rerun"}
+ADMIN_GROUP = "comfy"
+"""Where the admin commands live on platforms that group them (Discord's `/comfy …`)."""
+RESERVED = (
+    frozenset(c.name for c in BUILTIN_COMMANDS)
+    | frozenset(ADMIN_COMMANDS)
+    | {"rerun", ADMIN_GROUP}
+)
 
 
 def sanitize_name(raw: str, rules: CommandRules) -> str:

@@ -7,7 +7,7 @@ body) into exactly one of these and hand it to `ChatService.execute`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.notices import Problem
 from core.requests import Attachment, InputValue
@@ -120,3 +120,11 @@ UserOperation = (
 AdminOperation = RefreshCatalog | ShowStats | ListRuns | Redeliver | Ban | Unban
 Operation = UserOperation | AdminOperation
 ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, ListRuns, Redeliver, Ban, Unban)
+
+
+def from_origin(operation: Operation, origin: str) -> Operation:
+    """The operation remembering what asked for it (a message, a button press, an
+    interaction), when it starts a run: asked twice, it makes one run."""
+    if isinstance(operation, RunWorkflow | Rerun):
+        return replace(operation, origin=origin)
+    return operation

@@ -83,13 +83,18 @@ class ChatService:
     def is_admin(self, chat: ChatRef) -> bool:
         return chat.user_key in self._admins
 
-    async def execute(self, operation: Operation, chat: ChatRef) -> Content:
+    async def execute(
+        self, operation: Operation, chat: ChatRef, *, place_admin: bool = False
+    ) -> Content:
+        """`place_admin`: the platform vouches that the user administers the place the command
+        came from (a Discord member with Manage Server in that guild): an admin for this call."""
         try:
             if await self._users.is_banned(chat.user_key):
                 raise NotAllowed("banned")
-            if isinstance(operation, ADMIN_OPERATIONS) and not self.is_admin(chat):
+            admin = place_admin or self.is_admin(chat)
+            if isinstance(operation, ADMIN_OPERATIONS) and not admin:
                 raise NotAllowed("admin_only")
-            return await self._answer(operation, chat)
+            return await self._answer(operation, chat, admin)
         except InvalidInput as invalid:
             command = self.book.command_for(invalid.workflow)
             return Problems(command=command, problems=invalid.problems)
@@ -109,23 +114,23 @@ class ChatService:
             return notice
         return Notice.of(notice.key, **notice.params, command=Cmd(self.book.command_for(workflow)))
 
-    async def _answer(self, operation: Operation, chat: ChatRef) -> Content:
+    async def _answer(self, operation: Operation, chat: ChatRef, admin: bool) -> Content:
         match operation:
             case Start():
                 return Welcome(workflows=self._workflow_list())
             case Help(command=None):
-                return GeneralHelp(admin=self.is_admin(chat))
+                return GeneralHelp(admin=admin)
             case Help(command=str(command)):
                 return self._workflow_help(command)
             case ListWorkflows():
                 return self._workflow_list()
             case ShowStatus(run_id=run_id):
-                return await self._status(run_id, chat)
+                return await self._status(run_id, chat, admin)
             case CancelRun(run_id=run_id):
-                run = await self._tracker.cancel(run_id, chat, self.is_admin(chat))
+                run = await self._tracker.cancel(run_id, chat, admin)
                 return Message(notice=Notice.of("run_state", run=run.id, status=run.status.value))
             case Rerun(run_id=run_id, origin=origin):
-                run = await self._launcher.rerun(run_id, chat, self.is_admin(chat), origin)
+                run = await self._launcher.rerun(run_id, chat, admin, origin)
                 return RunAccepted(run=run)
             case RunWorkflow():
                 request = RunRequest(
@@ -179,9 +184,9 @@ class ChatService:
             options={o.input: o.name for o in spec.options if o.name != o.input},
         )
 
-    async def _status(self, run_id: str, chat: ChatRef) -> RunView:
+    async def _status(self, run_id: str, chat: ChatRef, admin: bool) -> RunView:
         run = await self._store.get(run_id)
-        if run is None or (run.chat.user_key != chat.user_key and not self.is_admin(chat)):
+        if run is None or (run.chat.user_key != chat.user_key and not admin):
             raise UserFacingError("unknown_run_of_yours", run=run_id)
         actions = () if run.status.terminal else (Action(ActionKind.CANCEL, run.id),)
         return RunView(run=run, actions=actions)

@@ -55,7 +55,20 @@ async def test_catalog_runs_and_doctor(mongo_uri: str, tmp_path: Path) -> None:
         assert txt2img["command"] == "txt2img" and txt2img["text_only"] is True
         assert catalog["img2img"]["text_only"] is False
         steps = next(i for i in txt2img["inputs"] if i["name"] == "steps")
-        assert steps == {"name": "steps", "type": "integer", "required": False, "default": 20}
+        assert steps == {
+            "name": "steps",
+            "type": "integer",
+            "required": False,
+            "default": 20,
+            "min": 1,
+            "max": 50,
+            "choices": None,
+            "discord_option": "steps",
+        }
+        style = next(i for i in txt2img["inputs"] if i["name"] == "style")
+        assert style["choices"] == ["none", "watercolor", "photo", "anime"]
+        assert txt2img["discord_command"] == "txt2img"
+        assert catalog["img2img"]["discord_command"] == "img2img"  # image workflows too
         assert set(txt2img) >= {  # fields may be added, never lost
             "name",
             "command",
@@ -75,6 +88,7 @@ async def test_catalog_runs_and_doctor(mongo_uri: str, tmp_path: Path) -> None:
         code, out, _ = await comfybot("doctor", env=env, cwd=tmp_path)
         assert code == 0, out
         assert "ok  backend: 2 workflows" in out or "ok  backend: 3 workflows" in out
+        assert "ok  discord: DISCORD_BOT_TOKEN unset: disabled" in out
         assert "all good" in out
 
         env["COMFYDEPLOY_API_KEY"] = "wrong-key"

@@ -256,9 +256,19 @@ class DiscordWorld:
         return self.guild(channel.guild_id)
 
     def permissions(self, channel: Channel, user_id: int) -> int:
-        """A user's permissions in a channel; threads use their parent's overwrites."""
+        """A user's permissions in a channel; threads use their parent's overwrites. In a DM
+        the bot sees the channel and may post in it (Create Message works in DM channels,
+        https://discord.com/developers/docs/resources/message#create-message), on top of what
+        an interaction's `app_permissions` lists there."""
         if channel.guild_id is None:
-            return Permission.DM_APP if user_id == self.bot.id else Permission.ALL
+            if user_id != self.bot.id:
+                return Permission.ALL
+            return (
+                Permission.DM_APP
+                | Permission.VIEW_CHANNEL
+                | Permission.SEND_MESSAGES
+                | Permission.READ_MESSAGE_HISTORY
+            )
         guild = self.guild_of(channel)
         source = channel
         if channel.is_thread and channel.parent_id is not None:

@@ -76,6 +76,9 @@ def test_empty_public_url_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LOG_FORMAT", "xml"),
         ("MAX_PROMPT_CHARS", "0"),
         ("POLL_INTERVAL_SECONDS", "-1"),
+        ("DISCORD_GUILD_IDS", "123,lab"),
+        ("DISCORD_API_BASE_URL", "discord.com/api/v10"),
+        ("DISCORD_GATEWAY_URL", "https://gateway.example"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_setting(
@@ -111,6 +114,18 @@ def test_every_bad_setting_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) 
     assert names == ["HTTP_PORT", "LOG_LEVEL", "PUBLIC_BASE_URL"]
 
 
+def test_discord_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().discord_api_base_url == "https://discord.com/api/v10"
+    assert load_settings().discord_gateway_url is None
+    monkeypatch.setenv("DISCORD_GUILD_IDS", " 123456789012345678, 42,42 ")
+    monkeypatch.setenv("DISCORD_API_BASE_URL", "http://proxy.local:8080/api/v10/")
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "wss://gateway-proxy.local/")
+    settings = load_settings()
+    assert settings.discord_guild_ids == (123456789012345678, 42)
+    assert settings.discord_api_base_url == "http://proxy.local:8080/api/v10"
+    assert settings.discord_gateway_url == "wss://gateway-proxy.local"
+
+
 def test_admin_ids_comma_list_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADMIN_IDS", " telegram:12345, discord:987654321 ,,telegram:12345")
     assert load_settings().admin_ids == frozenset({"telegram:12345", "discord:987654321"})
@@ -123,6 +138,7 @@ def test_secrets_are_secret_strings_kept_out_of_repr(monkeypatch: pytest.MonkeyP
         "MONGODB_URI": "mongodb://user:hunter2pass@db.example:27017",
         "WEBHOOK_SECRET": "webhook-secret-value-xyz",
         "TELEGRAM_WEBHOOK_SECRET": "tg-webhook-secret-abc",
+        "DISCORD_BOT_TOKEN": "MTIz.discord-bot-token.value",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
