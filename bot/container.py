@@ -17,6 +17,7 @@ from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
+from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
 from bot.backends import build_backends
@@ -27,6 +28,7 @@ from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.chat.book import CommandBook
 from core.chat.commands import CommandRules
+from core.chat.result_actions import ResultActions
 from core.chat.service import ChatService
 from core.clock import SystemClock
 from core.costs import CostService
@@ -90,9 +92,12 @@ class Container:
             launcher=self.launcher,
             tracker=self.tracker,
             store=self.runs_store,
+            finder=MongoRunFinder(self.db),
             users=self.users,
             admins=self.settings.admin_ids,
             clock=self.clock,
+            save_outputs=self.files.save_outputs,
+            default_language=self.settings.default_language,
         )
 
     async def start_engine(
@@ -252,6 +257,7 @@ async def _build(
         metrics=metrics,
         policy=delivery_policy or DeliveryPolicy(),
         notifiers=notifiers,
+        actions_for=ResultActions(catalog),
     )
     tracker = RunTracker(
         store=runs_store,

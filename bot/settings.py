@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.locales import LANGUAGES, supported_language
+
 DEFAULT_API_URL = "https://api.comfydeploy.com/api"
 
 
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(default=2000, gt=0)
     max_input_image_mb: float = Field(default=20, gt=0)
     max_output_mb: float = Field(default=200, gt=0)
+    default_language: str = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -63,6 +66,14 @@ class Settings(BaseSettings):
             if not platform or not user:
                 raise ValueError(f"'{item}' is not platform:user_id (e.g. telegram:12345)")
         return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        language = supported_language(value)
+        if language is None:
+            raise ValueError(f"'{value}' has no translation; one of: {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator(
         "comfydeploy_api_url", "telegram_api_base_url", "public_base_url", "telegram_webhook_url"

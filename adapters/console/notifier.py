@@ -6,6 +6,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from adapters.console.terminal import PromptedOutput
 from core.chat.text_render import TextRenderer
 from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, RunResult
@@ -16,7 +17,7 @@ PLATFORM = "console"
 class ConsoleNotifier:
     platform = PLATFORM
 
-    def __init__(self, words: TextRenderer, out: TextIO | None = None) -> None:
+    def __init__(self, words: TextRenderer, out: TextIO | PromptedOutput | None = None) -> None:
         self._words = words
         self._out = out or sys.stdout
         self._last: dict[str, str] = {}
@@ -24,7 +25,7 @@ class ConsoleNotifier:
         """Set after every result, so a waiting session re-checks what is still running."""
 
     async def show_progress(self, view: ProgressView) -> str | None:
-        text = self._words.progress(view).replace("\n", " · ")
+        text = self._words.for_chat(view.run.chat).progress(view).replace("\n", " · ")
         if self._last.get(view.run.id) != text:
             self._last[view.run.id] = text
             self._print(text)
@@ -32,11 +33,12 @@ class ConsoleNotifier:
 
     async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._last.pop(result.run.id, None)
-        lines = [self._words.result_summary(result.run).replace("\n", " · ")]
+        words = self._words.for_chat(result.run.chat)
+        lines = [words.result_summary(result.run).replace("\n", " · ")]
         for file in result.files:
-            where = file.path or f"{file.url} (too large to download)"
-            lines.append(f"  {file.kind.value}: {where}")
-        lines += [f"  text: {text}" for text in result.texts]
+            where = file.path or words.text("output.not_downloaded", url=file.url)
+            lines.append(f"  {words.text(f'output.{file.kind.value}')}: {where}")
+        lines += [f"  {words.text('output.text')}: {text}" for text in result.texts]
 
         async def show() -> None:
             self._print("\n".join(lines))

@@ -119,7 +119,7 @@ class World:
             if http:
                 await container.start_http()
             await container.start_engine()
-            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words)
+            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, console)
             engine = Engine(container, out, front)
             self.engines.append(engine)
             yield engine
