@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Message, MessageEntity, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from adapters.telegram.chat_refs import PLATFORM, chat_ref, send_target
+from adapters.telegram.entities import code_entities
 from adapters.telegram.keyboards import keyboard
 from adapters.telegram.limits import CALLBACK_ANSWER_MAX, TEXT_MAX, fit_text, split_text
 from adapters.telegram.media import find_image
@@ -122,27 +123,6 @@ async def _send_reply(
         await bot.send_message(
             text=piece, reply_markup=markup, entities=entities or None, **send_target(chat)
         )
-
-
-def code_entities(text: str, copyable: tuple[str, ...]) -> list[MessageEntity]:
-    """`code` entities over each occurrence of the copyable parts; offsets and lengths in UTF-16
-    code units (https://core.telegram.org/bots/api#messageentity)."""
-    spans: list[tuple[int, int]] = []
-    for part in dict.fromkeys(p for p in copyable if p):
-        start = text.find(part)
-        while start != -1:
-            end = start + len(part)
-            if not any(a < end and start < b for a, b in spans):
-                spans.append((start, end))
-            start = text.find(part, end)
-    return [
-        MessageEntity(MessageEntity.CODE, _utf16(text[:start]), _utf16(text[start:end]))
-        for start, end in sorted(spans)
-    ]
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _replied_user(message: Message) -> str | None:

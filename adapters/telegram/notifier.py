@@ -17,6 +17,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputMediaDocument, InputMediaPh
 from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram.chat_refs import PLATFORM, send_target
+from adapters.telegram.entities import code_entities
 from adapters.telegram.errors import is_message_gone, is_not_modified, sending
 from adapters.telegram.keyboards import cancel_keyboard, keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
@@ -53,7 +54,10 @@ class TelegramNotifier:
             if run.progress_message_id and await self._edit(run, text, markup):
                 return None
             message = await self._bot.send_message(
-                text=text, reply_markup=markup, **send_target(run.chat)
+                text=text,
+                reply_markup=markup,
+                entities=code_entities(text, (run.id,)),
+                **send_target(run.chat),
             )
         return str(message.message_id)
 
@@ -66,6 +70,7 @@ class TelegramNotifier:
                 chat_id=int(run.chat.chat_id),
                 message_id=int(run.progress_message_id),
                 reply_markup=markup,
+                entities=code_entities(text, (run.id,)),
             )
         except BadRequest as error:
             if is_not_modified(error):

@@ -42,6 +42,9 @@ async def test_a_russian_user_gets_everything_in_russian(mongo_uri: str, tmp_pat
         status = replies_to(fake, command)[0]
         assert (status.text or "").startswith("⏳ Запускается · txt2img · запуск")
         assert status.buttons == [("✖ Отменить", f"cancel:{run.id}")]
+        text = status.text or ""
+        offset = utf16(text[: text.index(run.id)])
+        assert status.params["entities"] == [{"type": "code", "offset": offset, "length": 12}]
         await tg.finish(run)
         photo = fake.sent("sendPhoto")[0]
         assert (photo.text or "").startswith("✅ Готово · txt2img")
