@@ -7,11 +7,19 @@ import sys
 from typing import TextIO
 
 from adapters.console.terminal import PromptedOutput
+from core.actions import ActionKind
 from core.chat.text_render import TextRenderer
 from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, RunResult
 
 PLATFORM = "console"
+TYPED: dict[ActionKind, str] = {
+    ActionKind.REROLL: "reroll",
+    ActionKind.SAME_SEED: "rerun",
+    ActionKind.RERUN: "rerun",
+    ActionKind.RECIPE: "recipe",
+}
+"""A terminal has no buttons: the result lists the commands that do what they would."""
 
 
 class ConsoleNotifier:
@@ -39,6 +47,9 @@ class ConsoleNotifier:
             where = file.path or words.text("output.not_downloaded", url=file.url)
             lines.append(f"  {words.text(f'output.{file.kind.value}')}: {where}")
         lines += [f"  {words.text('output.text')}: {text}" for text in result.texts]
+        typed = [f"/{TYPED[a.kind]} {a.run_id}" for a in result.actions if a.kind in TYPED]
+        if typed:
+            lines.append("  ↳ " + " · ".join(dict.fromkeys(typed)))
 
         async def show() -> None:
             self._print("\n".join(lines))

@@ -67,7 +67,9 @@ ADMIN_SPECS: tuple[CommandSpec, ...] = (
 )
 """Commands only admins may use: in the command menus only admins see."""
 ADMIN_COMMANDS: tuple[str, ...] = tuple(spec.name for spec in ADMIN_SPECS)
-RESERVED = frozenset(c.name for c in BUILTIN_COMMANDS) | frozenset(ADMIN_COMMANDS) | {"rerun"}
+TYPED_ACTIONS = frozenset({"rerun", "reroll"})
+"""Buttons' actions typed as commands (the console has no buttons)."""
+RESERVED = frozenset(c.name for c in BUILTIN_COMMANDS) | frozenset(ADMIN_COMMANDS) | TYPED_ACTIONS
 
 
 def sanitize_name(raw: str, rules: CommandRules) -> str:

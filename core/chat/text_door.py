@@ -39,6 +39,7 @@ _RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
     "status": ShowStatus,
     "cancel": CancelRun,
     "rerun": Rerun,
+    "reroll": lambda run_id: Rerun(run_id, new_seed=True),
     "show": ShowRun,
     "recipe": ShowRecipe,
 }

@@ -29,13 +29,12 @@ from core.chat.content import (
     WorkflowHelp,
     WorkflowList,
 )
+from core.chat.help_text import HelpText
 from core.chat.naming import fit
-from core.chat.presentation import format_bound, format_cost
 from core.chat.run_text import RecipeBook, RunText
 from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
 from core.models import ChatRef, ProgressView, Run, RunStatus
 from core.notices import Cmd, Hint, Notice, Opt, Usage
-from core.workflow import InputSpec, InputType
 
 HINT_KEYS = frozenset(
     {
@@ -114,6 +113,7 @@ class TextRenderer:
         self._hints = syntax.hints(self.language)
         self._family.members.setdefault(self.language, self)
         self.runs = RunText(self, syntax, self._family)
+        self.help = HelpText(self, syntax)
 
     def use_book(self, book: RecipeBook) -> None:
         """Where workflows and commands are looked up, once the chat layer exists (for every
@@ -186,14 +186,14 @@ class TextRenderer:
         if isinstance(content, Problems):
             return "\n".join(self._problem_lines(content))
         if isinstance(content, WorkflowList):
-            return self._workflow_list(content)
+            return self.help.workflow_list(content)
         if isinstance(content, Welcome):
-            listing = self._workflow_list(content.workflows)
+            listing = self.help.workflow_list(content.workflows)
             return self.text("welcome", workflows=listing, help=Usage("help", "command"))
         if isinstance(content, GeneralHelp):
-            return self._general_help(content.admin)
+            return self.help.general_help(content.admin)
         if isinstance(content, WorkflowHelp):
-            return self._workflow_help(content)
+            return self.help.workflow_help(content)
         if isinstance(content, RunView):
             return self.run_status(content.run)
         if isinstance(content, RunShown):
@@ -203,7 +203,7 @@ class TextRenderer:
         if isinstance(content, RecipeCard):
             return self.runs.recipe_card(content.recipe)
         if isinstance(content, Stats):
-            return self._stats(content)
+            return self.help.stats(content)
         raise TypeError(f"no text rendering for {type(content).__name__}")
 
     def _problem_lines(self, content: Problems) -> list[str]:
@@ -223,94 +223,6 @@ class TextRenderer:
                 )
             )
         return lines
-
-    def _workflow_list(self, listing: WorkflowList) -> str:
-        if not listing.entries:
-            return self.text("list.empty")
-        lines = [self.text("list.title")]
-        for entry in listing.entries:
-            about = entry.description or entry.title
-            media = f" ({self.hint('list_needs_image')})" if entry.needs_media else ""
-            lines.append(f"{self._syntax.command(entry.command)} — {about}{media}")
-        return "\n".join(lines)
-
-    def _general_help(self, admin: bool) -> str:
-        rows: list[tuple[object, str]] = [
-            (Cmd("workflows"), "help.workflows"),
-            (Usage("help", "command"), "help.help"),
-            (Usage("status", "run"), "help.status"),
-            (Usage("cancel", "run"), "help.cancel"),
-            (Cmd("runs"), "help.runs"),
-            (Usage("show", "run"), "help.show"),
-            (Usage("recipe", "run"), "help.recipe"),
-        ]
-        lines = [self.text("help.title")]
-        lines += [f"{self.word(command)} — {self.text(key)}" for command, key in rows]
-        lines += ["", self.text("help.run", usage=Hint("run_usage"))]
-        lines.append(self.text("help.forms", forms=Hint("option_forms")))
-        if admin:
-            admin_rows: list[tuple[object, str]] = [
-                (Cmd("refresh"), "help.refresh"),
-                (Cmd("stats"), "help.stats"),
-                (Hint("runs_all_usage"), "help.runs_all"),
-                (Usage("ban", "user"), "help.ban"),
-                (Usage("unban", "user"), "help.unban"),
-            ]
-            lines += ["", self.text("help.admin_title")]
-            lines += [f"{self.word(command)} — {self.text(key)}" for command, key in admin_rows]
-        return "\n".join(lines)
-
-    def _workflow_help(self, help: WorkflowHelp) -> str:
-        entry = help.entry
-        syntax = self._syntax
-        main = help.main_input
-        usage = syntax.usage(entry.command, main) if main else syntax.command(entry.command)
-        lines = [f"{usage} {self.hint('options_usage')}"]
-        if entry.description:
-            lines.append(entry.description)
-        if any(spec.type.media for spec in help.inputs):
-            lines.append(self.hint("image_help"))
-        lines.append(self.text("help.inputs"))
-        for spec in help.inputs:
-            name = help.options.get(spec.name, spec.name)
-            lines.append(f"• {self._input_line(spec, name, spec.name == help.main_input)}")
-        return "\n".join(lines)
-
-    def _input_line(self, spec: InputSpec, name: str, is_main: bool) -> str:
-        if spec.type is InputType.CHOICE:
-            kind = self.text("kind.choice", choices=", ".join(spec.choices or ()))
-        else:
-            kind = self.text(f"kind.{spec.type.value}")
-        parts = [f"{name} — {kind}"]
-        if spec.min is not None or spec.max is not None:
-            parts.append(f"{format_bound(spec.min)}–{format_bound(spec.max)}")
-        if spec.max_length:
-            parts.append(self.text("input.max_length", limit=spec.max_length))
-        if spec.required:
-            parts.append(self.text("input.required"))
-        elif spec.is_seed:
-            parts.append(self.text("input.random_seed"))
-        elif isinstance(spec.default, bool):
-            parts.append(self.text("input.default", value=self.text(_yes_no(spec.default))))
-        elif spec.default not in (None, ""):
-            parts.append(self.text("input.default", value=spec.default))
-        if is_main:
-            parts.append(self.hint("main_input"))
-        text = ", ".join(parts)
-        return f"{text}. {spec.description}" if spec.description else text
-
-    def _stats(self, stats: Stats) -> str:
-        lines = [
-            self.text("stats.workflows", count=stats.workflows),
-            self.text("stats.runs", count=sum(stats.counts.values())),
-        ]
-        lines += [
-            self.text("stats.status", status=self.status_word(status), count=count)
-            for status, count in sorted(stats.counts.items())
-            if count
-        ]
-        lines.append(self.text("stats.cost", cost=format_cost(stats.total_cost)))
-        return "\n".join(lines)
 
     # -- runs (see core/chat/run_text.py) ------------------------------------------------------
 
@@ -351,7 +263,3 @@ _STATUSES = frozenset(status.value for status in RunStatus)
 
 def _shortened(value: object) -> object:
     return fit(value, ECHO_MAX) if isinstance(value, str) else value
-
-
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"

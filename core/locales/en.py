@@ -90,6 +90,8 @@ MESSAGES: dict[str, str] = {
     "help.runs": "your last runs",
     "help.show": "post a result again",
     "help.recipe": "what a run was made with",
+    "help.reroll": "the same with a new seed",
+    "help.rerun": "exactly the same again",
     "help.run": "Run a workflow: {usage}",
     "help.forms": "Options also go as {forms}; a seed of -1 (or none) is random.",
     "help.admin_title": "Admin commands:",

@@ -91,6 +91,8 @@ MESSAGES: dict[str, str] = {
     "help.runs": "tus últimas ejecuciones",
     "help.show": "volver a publicar un resultado",
     "help.recipe": "con qué se hizo una ejecución",
+    "help.reroll": "lo mismo con un seed nuevo",
+    "help.rerun": "exactamente lo mismo otra vez",
     "help.run": "Ejecutar un flujo: {usage}",
     "help.forms": (
         "Las opciones también se escriben así: {forms}; un seed -1 (o ninguno) es aleatorio."

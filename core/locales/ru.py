@@ -96,6 +96,8 @@ MESSAGES: dict[str, str] = {
     "help.runs": "ваши последние запуски",
     "help.show": "показать результат ещё раз",
     "help.recipe": "с чем сделан запуск",
+    "help.reroll": "то же с новым seed",
+    "help.rerun": "в точности то же ещё раз",
     "help.run": "Запуск сценария: {usage}",
     "help.forms": "Параметры можно писать и так: {forms}; seed -1 (или без seed) — случайный.",
     "help.admin_title": "Команды администратора:",

@@ -92,6 +92,13 @@ async def test_rerun_button_works_after_a_restart(mongo_uri: str, tmp_path: Path
             assert status.buttons == [("✖ Cancel", f"cancel:{rerun.id}")]
             await second.finish(rerun)
             assert len(fake.sent("sendPhoto", 5)) == 2
+            # The new buttons too: a reroll after the restart draws a new seed.
+            w.clock.advance(1)
+            fake.press_button(USER_ID, photo_message, f"reroll:{original.id}")
+            assert await second.wait_handled(2) is None
+            rerolled = await second.last_run()
+            assert rerolled.rerun_of == original.id and rerolled.id != rerun.id
+            assert rerolled.inputs["seed"] != original.inputs["seed"] == 3
 
 
 async def test_result_reaches_the_chat_across_a_restart(mongo_uri: str, tmp_path: Path) -> None:

@@ -99,7 +99,22 @@ async def test_recipe_is_a_command_that_makes_the_same_run(bot: tuple[World, Eng
 
     again = await finished_run(w, engine, command)
     assert again.inputs == run.inputs
-    caption = [line for line in engine.seen().splitlines() if f"run {again.id}" in line][-1]
+    caption = next(
+        line
+        for line in engine.seen().splitlines()
+        if f"✅ Done · txt2img · run {again.id}" in line
+    )
     assert (
         "«a red fox, watercolor» · steps 30 · width 32 · height 32 · style watercolor" in caption
     )
+
+
+async def test_a_result_on_the_console_lists_what_its_buttons_would_do(
+    bot: tuple[World, Engine],
+) -> None:
+    w, engine = bot
+    run = await finished_run(w, engine, "/txt2img a fox width=32 height=32")
+    assert f"  ↳ /reroll {run.id} · /rerun {run.id} · /recipe {run.id}" in engine.seen()
+    rerolled = await finished_run(w, engine, f"/reroll {run.id}")
+    same = await finished_run(w, engine, f"/rerun {run.id}")
+    assert rerolled.inputs["seed"] != run.inputs["seed"] and same.inputs == run.inputs
