@@ -70,7 +70,7 @@ class InstantBackend:
     webhook_path = WEBHOOK_PATH
 
     def routes(self, ingress: WebhookIngress) -> list[Any]:
-        return [aiohttp.web.post(WEBHOOK_PATH, ComfyDeployWebhook(ingress, self).handle)]
+        return [aiohttp.web.post(WEBHOOK_PATH, ComfyDeployWebhook(ingress, self, BACKEND).handle)]
 
     async def discover(self) -> Discovery:
         found = Deployment(backend=BACKEND, id="dep-1", workflow_name="bench", gpu="A10G")
@@ -84,6 +84,9 @@ class InstantBackend:
 
     async def submit(self, job: Job) -> str:
         return str(uuid.uuid4())
+
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        return None
 
     async def get_run(self, backend_run_id: str) -> RunEvent:
         now = datetime.now(UTC)
@@ -102,8 +105,10 @@ class InstantBackend:
     async def upload(self, file: UploadedFile) -> str:
         return "http://127.0.0.1/none"
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        return b""
+    output_hosts: tuple[str, ...] = ()
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        return 0
 
     async def ping(self) -> bool:
         return True

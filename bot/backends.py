@@ -11,11 +11,17 @@ from core.ports import WorkflowBackend
 BackendFactory = Callable[[Settings], list[WorkflowBackend]]
 
 
+NO_BACKEND = "no backend is configured: set COMFYDEPLOY_API_KEY"
+
+
 def comfydeploy_backends(settings: Settings) -> list[WorkflowBackend]:
+    """Configured by its API key."""
     key = settings.comfydeploy_api_key
+    if key is None:
+        return []
     client = ComfyDeployClient(
         settings.comfydeploy_api_url,
-        key.get_secret_value() if key else "",
+        key.get_secret_value(),
         timeout_s=settings.comfydeploy_timeout_seconds,
     )
     return [ComfyDeployBackend(client)]

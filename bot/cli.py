@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER, ConsoleFront, ConsoleSession, console_words
 from adapters.console.terminal import PromptedOutput
+from adapters.mongo.embedded import EmbeddedMongoError
 from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
 from bot.container import Container, build_container
 from bot.doctor import run_doctor
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"comfybot: {error}", file=sys.stderr)
         return 2
+    except EmbeddedMongoError as error:
+        print(f"comfybot: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -90,9 +94,14 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
-        await container.start_engine(before_reconcile=platforms.start)
+        await container.start_engine(before_reconcile=platforms.start, settle=False)
         container.start_scheduler()
+        settling = asyncio.create_task(container.settle())  # never holds up the scheduler
         await stopped.wait()
+        settling.cancel()
+        # Stop taking commands and webhooks, let deliveries finish, then close the platforms.
+        await platforms.stop_receiving()
+        await container.shutdown(settings.shutdown_grace_seconds)
         await platforms.stop()
     finally:
         await container.close()
@@ -188,9 +197,10 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
             for entry in entries:
                 kind = "text" if entry["text_only"] else "needs an image"
                 print(f"/{entry['command']:<20} {entry['name']} ({kind}) {entry['description']}")
-            if container.catalog.last_error:
-                print(f"(from the stored snapshot; backend: {container.catalog.last_error})")
-    return 0
+        failures = container.catalog.failures
+        for name, error in failures.items():
+            print(f"comfybot: {name}: {error} (shown: its last stored catalog)", file=sys.stderr)
+    return 1 if failures else 0
 
 
 async def _runs(settings: Settings, args: argparse.Namespace) -> int:
@@ -215,7 +225,7 @@ async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _engine(settings: Settings) -> AsyncIterator[Container]:
-    container = await build_container(settings)
+    container = await build_container(settings, shared_database=True)
     try:
         yield container
     finally:

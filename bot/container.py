@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from adapters.http.app import HttpServer, build_http_app
 from adapters.mongo.catalog import MongoCatalogStore
@@ -20,10 +21,11 @@ from adapters.mongo.kv import MongoKeyValueStore
 from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
-from bot.backends import build_backends
+from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
+from bot.preflight import data_dir_problem, missing_files, port_in_use_error, require
 from bot.scheduler import Job, Scheduler
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.chat.book import CommandBook
@@ -75,6 +77,7 @@ class Container:
     files: FileManager
     delivery: DeliveryService
     tracker: RunTracker
+    dispatcher: Dispatcher
     launcher: RunLauncher
     watch: RunWatch
     signer: WebhookSigner
@@ -94,6 +97,7 @@ class Container:
             store=self.runs_store,
             finder=MongoRunFinder(self.db),
             users=self.users,
+            delivery=self.delivery,
             admins=self.settings.admin_ids,
             clock=self.clock,
             save_outputs=self.files.save_outputs,
@@ -101,17 +105,34 @@ class Container:
         )
 
     async def start_engine(
-        self, before_reconcile: Callable[[], Awaitable[None]] | None = None
+        self,
+        before_reconcile: Callable[[], Awaitable[None]] | None = None,
+        *,
+        settle: bool = True,
     ) -> None:
-        """Load the catalog and prices, then settle what a previous process left unfinished.
+        """Load the catalog and prices, then settle what a previous process left unfinished
+        (unless `settle` is False: then call `settle()` yourself, e.g. in the background).
 
         `before_reconcile` starts the chat platforms: they need the catalog (command menus),
         and owed results need them."""
         await self.catalog.start()
+        refused = [
+            f"{name}: the backend refused our credentials ({error})"
+            for name, error in self.catalog.failures.items()
+            if error.status in (401, 403)
+        ]
+        require(*refused)
         await self.costs.refresh()
         if before_reconcile is not None:
             await before_reconcile()
+        if settle:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """What a previous process left: unfinished runs polled, pending ones acted on, owed
+        results delivered."""
         await self.watch.reconcile()
+        await self.dispatcher.settle_pending()
 
     def backend_routes(self) -> list[web.RouteDef]:
         return [
@@ -129,9 +150,14 @@ class Container:
             backend_ping=self._backends_ping,
             routes=[*self.backend_routes(), *routes],
         )
-        self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
-        await self.http.start()
-        return self.http
+        server = HttpServer(app, self.settings.http_host, self.settings.http_port)
+        try:
+            await server.start()
+        except OSError as error:
+            await server.stop()
+            raise port_in_use_error(self.settings, error) from None
+        self.http = server
+        return server
 
     def jobs(self) -> list[Job]:
         settings = self.settings
@@ -140,6 +166,8 @@ class Container:
             Job("poll quiet runs", poll_every, self.watch.poll_due),
             Job("time out overdue runs", 30, self.watch.expire_overdue),
             Job("deliver owed results", 10, self.delivery.deliver_due),
+            Job("settle pending runs", 30, self.dispatcher.settle_pending),
+            Job("delete old outputs", 3600, self._purge_outputs),
             Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
             Job("refresh prices", 3600, self.costs.refresh),
         ]
@@ -148,6 +176,10 @@ class Container:
         self.scheduler = Scheduler(self.jobs())
         self.scheduler.start()
         return self.scheduler
+
+    async def _purge_outputs(self) -> int:
+        keep = timedelta(hours=self.settings.output_retention_hours)
+        return await self.files.purge(self.clock.now(), keep)
 
     async def _db_ping(self) -> bool:
         try:
@@ -162,15 +194,25 @@ class Container:
                 return False
         return True
 
-    async def close(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        await self.delivery.drain()
-        await self.delivery.close()
+    async def shutdown(self, grace_s: float | None) -> None:
+        """Stop taking work (webhooks, scheduled jobs, new deliveries); let what runs finish
+        within `grace_s` (None: however long it takes); deliveries not done by then are given
+        back for another process. The database and the backends stay open."""
         if self.http is not None:
             await self.http.stop()
+            self.http = None
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace_s)
+            self.scheduler = None
+        if grace_s is None:
+            await self.delivery.drain()
+        await self.delivery.stop(grace_s or 0)
+
+    async def close(self) -> None:
+        await self.shutdown(None)
         for stack in reversed(self._closers):
             await stack.aclose()
+        self._closers.clear()
 
 
 async def build_container(
@@ -180,12 +222,17 @@ async def build_container(
     clock: Clock | None = None,
     notifiers: Iterable[ChatNotifier] = (),
     delivery_policy: DeliveryPolicy | None = None,
+    shared_database: bool = False,
 ) -> Container:
     """Start the database (embedded when MONGODB_URI is unset) and wire every service.
-    `backends` replaces the configured ones (tests); the container closes them either way."""
+    `backends` replaces the configured ones (tests); the container closes them either way.
+    `shared_database`: a short-lived command; an embedded database then uses the running
+    bot's server if there is one (see `EmbeddedMongo`)."""
     stack = contextlib.AsyncExitStack()
     try:
-        return await _build(settings, stack, backends, clock, notifiers, delivery_policy)
+        return await _build(
+            settings, stack, backends, clock, notifiers, delivery_policy, shared_database
+        )
     except BaseException:
         await stack.aclose()
         raise
@@ -198,23 +245,32 @@ async def _build(
     clock: Clock | None,
     notifiers: Iterable[ChatNotifier],
     delivery_policy: DeliveryPolicy | None,
+    shared_database: bool = False,
 ) -> Container:
     clock = clock or SystemClock()
+    require(*missing_files(settings), data_dir_problem(settings))
     catalog_file = load_catalog_file(settings.catalog_file)
     routing_file = load_routing_file(settings.routing_file)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
-        embedded = EmbeddedMongo(settings.data_dir / "mongo")
+        embedded = EmbeddedMongo(settings.data_dir / "mongo", shared=shared_database)
         uri = await embedded.start()
         stack.push_async_callback(embedded.stop)
         log.info("embedded database started on %s", uri)
     else:
         uri = settings.mongodb_uri.get_secret_value()
-    client, db = await open_database(uri, settings.mongodb_db)
+    try:
+        client, db = await open_database(
+            uri, settings.mongodb_db, settings.mongodb_timeout_seconds
+        )
+    except PyMongoError as error:
+        where = "the embedded database" if embedded else "MONGODB_URI"
+        raise SettingsError(f"{where}: no MongoDB answers ({type(error).__name__})") from None
     stack.push_async_callback(client.close)
-    registry = BackendRegistry(
-        list(backends) if backends is not None else build_backends(settings)
-    )
+    chosen = list(backends) if backends is not None else build_backends(settings)
+    if not chosen:
+        raise SettingsError(NO_BACKEND)
+    registry = BackendRegistry(chosen)
     stack.push_async_callback(registry.close)
     metrics = Metrics()
     runs_store = MongoRunStore(db)
@@ -248,14 +304,19 @@ async def _build(
         settings.data_dir,
         max_input_bytes=policy.max_input_bytes,
         max_output_bytes=int(settings.max_output_mb * MB),
-        fetch_timeout_s=120,
+        fetch_timeout_s=300,
+        extra_output_hosts=settings.output_hosts,
     )
     delivery = DeliveryService(
         store=runs_store,
         files=files,
         clock=clock,
         metrics=metrics,
-        policy=delivery_policy or DeliveryPolicy(),
+        policy=delivery_policy
+        or DeliveryPolicy(
+            retry_budget=timedelta(hours=settings.delivery_retry_hours),
+            max_concurrent=settings.max_concurrent_deliveries,
+        ),
         notifiers=notifiers,
         actions_for=ResultActions(catalog),
     )
@@ -267,9 +328,12 @@ async def _build(
         policy=policy,
         metrics=metrics,
     )
+    router = Router(routing_file, registry.default.name)
     dispatcher = Dispatcher(
         store=runs_store,
         backends=registry,
+        catalog=catalog,
+        router=router,
         costs=costs,
         tracker=tracker,
         signer=signer,
@@ -279,7 +343,7 @@ async def _build(
     launcher = RunLauncher(
         store=runs_store,
         catalog=catalog,
-        router=Router(routing_file, registry.default.name),
+        router=router,
         backends=registry,
         costs=costs,
         files=files,
@@ -311,10 +375,11 @@ async def _build(
         files=files,
         delivery=delivery,
         tracker=tracker,
+        dispatcher=dispatcher,
         launcher=launcher,
         watch=watch,
         signer=signer,
-        ingress=WebhookIngress(tracker, runs_store, signer, metrics),
+        ingress=WebhookIngress(tracker, dispatcher, runs_store, signer, metrics, clock),
         embedded=embedded,
         _closers=[stack],
     )

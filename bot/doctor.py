@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+
 from adapters.comfydeploy.client import ComfyDeployClient
 from adapters.mongo.database import create_client
-from adapters.mongo.embedded import EmbeddedMongoError, check_folder_free, find_executable
+from adapters.mongo.embedded import EmbeddedMongoError, find_executable
+from adapters.mongo.folder_report import database_folder_status
 from bot.config_files import load_catalog_file, load_routing_file
+from bot.preflight import data_dir_problem, missing_files, port_problem
 from bot.settings import Settings, SettingsError
 from core.errors import BackendError
 
@@ -33,6 +38,10 @@ async def run_doctor(settings: Settings) -> list[str]:
             report(True, what, f"{path} {state}")
         except SettingsError as error:
             report(False, what, str(error))
+    found = [*missing_files(settings), data_dir_problem(settings), port_problem(settings)]
+    for problem in filter(None, found):
+        setting, _, detail = problem.partition(": ")
+        report(False, setting.lower(), detail)
     report(*await _check_database(settings))
     report(*await _check_backend(settings))
     if settings.public_base_url is None:
@@ -41,8 +50,7 @@ async def run_doctor(settings: Settings) -> list[str]:
         report(False, "webhooks", "PUBLIC_BASE_URL should be https:// so ComfyDeploy can reach it")
     else:
         report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
-    telegram = settings.telegram_bot_token is not None
-    report(True, "telegram", "enabled" if telegram else "TELEGRAM_BOT_TOKEN unset: disabled")
+    report(*await _check_telegram(settings))
     print("all good" if not problems else f"{len(problems)} problem(s)", flush=True)
     return problems
 
@@ -51,10 +59,10 @@ async def _check_database(settings: Settings) -> tuple[bool, str, str]:
     if settings.mongodb_uri is None:
         try:
             find_executable()
-            check_folder_free(settings.data_dir / "mongo")
         except EmbeddedMongoError as error:
             return False, "database", f"embedded server cannot start: {error}"
-        return True, "database", f"embedded, data in {settings.data_dir / 'mongo'}"
+        ok, detail = database_folder_status(settings.data_dir / "mongo")
+        return ok, "database", detail
     client = create_client(
         settings.mongodb_uri.get_secret_value(), server_selection_timeout_ms=5000
     )
@@ -78,3 +86,22 @@ async def _check_backend(settings: Settings) -> tuple[bool, str, str]:
         except (BackendError, TimeoutError) as error:
             return False, "backend", f"{settings.comfydeploy_api_url}: {error or 'timed out'}"
     return True, "backend", f"{len(workflows)} workflows on {len(deployments)} deployments"
+
+
+async def _check_telegram(settings: Settings) -> tuple[bool, str, str]:
+    """getMe with the token: Telegram says whether it is valid (the token is never shown)."""
+    if settings.telegram_bot_token is None:
+        return True, "telegram", "TELEGRAM_BOT_TOKEN unset: disabled"
+    token = settings.telegram_bot_token.get_secret_value()
+    base = settings.telegram_api_base_url.rstrip("/")
+    bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            me = await bot.get_me()
+    except InvalidToken:
+        return False, "telegram", "TELEGRAM_BOT_TOKEN: Telegram rejected the token"
+    except (TelegramError, TimeoutError) as error:
+        return False, "telegram", f"{base} does not answer ({type(error).__name__})"
+    finally:
+        await bot.shutdown()
+    return True, "telegram", f"enabled as @{me.username}"

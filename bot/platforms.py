@@ -7,30 +7,43 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from telegram.error import InvalidToken
 
 from adapters.telegram import TelegramAdapter
 from bot.container import Container
+from bot.settings import SettingsError
 from core.chat.commands import TELEGRAM_RULES
 
 log = logging.getLogger(__name__)
 
 
+Step = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class Platforms:
     routes: list[web.RouteDef] = field(default_factory=list)
-    starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    starters: list[Step] = field(default_factory=list)
+    quieters: list[Step] = field(default_factory=list)
+    """Stop taking updates (commands, button presses) but keep sending."""
+    stoppers: list[Step] = field(default_factory=list)
 
     async def start(self) -> None:
         for start in self.starters:
             await start()
 
+    async def stop_receiving(self) -> None:
+        await self._each(self.quieters, "stop receiving")
+
     async def stop(self) -> None:
-        for stop in reversed(self.stoppers):
+        await self._each(self.stoppers, "stop")
+
+    async def _each(self, steps: list[Step], what: str) -> None:
+        for step in reversed(steps):
             try:
-                await stop()
+                await step()
             except Exception:
-                log.exception("platform failed to stop cleanly")
+                log.exception("a platform failed to %s cleanly", what)
 
 
 async def start_platforms(container: Container) -> Platforms:
@@ -54,7 +67,15 @@ async def start_platforms(container: Container) -> Platforms:
         container.catalog.on_change(telegram.on_catalog_change)
         if settings.telegram_webhook_url:
             platforms.routes += telegram.routes()
-        platforms.starters.append(telegram.start)
+
+        async def start_telegram() -> None:
+            try:
+                await telegram.start()
+            except InvalidToken:  # its message holds the token: never shown
+                raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram rejected the token") from None
+
+        platforms.starters.append(start_telegram)
+        platforms.quieters.append(telegram.stop_receiving)
         platforms.stoppers.append(telegram.stop)
     if not platforms.starters:
         log.warning("no chat platform token is set: only webhooks and the scheduler will run")

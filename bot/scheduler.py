@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,15 +23,22 @@ class Job:
 class Scheduler:
     def __init__(self, jobs: Sequence[Job]) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[None]] = set()
         for job in jobs:
             self._add(job)
 
     def _add(self, job: Job) -> None:
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
             try:
                 await job.run()
             except Exception:
                 log.exception("scheduled job '%s' failed", job.name)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         self._scheduler.add_job(
             run, "interval", seconds=job.every_s, name=job.name, max_instances=1, coalesce=True
@@ -39,5 +47,13 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self, grace_s: float | None = None) -> None:
+        """No new runs; the running ones may finish within `grace_s` (None: however long)."""
         self._scheduler.shutdown(wait=False)
+        running = list(self._running)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     comfydeploy_timeout_seconds: float = Field(default=30, gt=0)
     mongodb_uri: SecretStr | None = None
     mongodb_db: str = "comfybot"
+    mongodb_timeout_seconds: float = Field(default=10, gt=0)
     data_dir: Path = Path("data")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(default=2000, gt=0)
     max_input_image_mb: float = Field(default=20, gt=0)
     max_output_mb: float = Field(default=200, gt=0)
+    output_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    output_retention_hours: float = Field(default=72, gt=0)
+    max_concurrent_deliveries: int = Field(default=8, gt=0)
+    delivery_retry_hours: float = Field(default=24, gt=0)
+    shutdown_grace_seconds: float = Field(default=30, gt=0)
     default_language: str = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -56,6 +62,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("output_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("admin_ids")

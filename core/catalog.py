@@ -121,6 +121,8 @@ class Catalog:
         self._listeners: list[ChangeListener] = []
         self._lock = asyncio.Lock()
         self.last_error: str | None = None
+        self.failures: dict[str, BackendError] = {}
+        """Backend name -> why its last discovery failed."""
 
     @property
     def view(self) -> CatalogView:
@@ -156,8 +158,10 @@ class Catalog:
             )
             errors: list[str] = []
             fresh: dict[str, Discovery] = {}
+            self.failures = {}
             for backend, result in zip(backends, results, strict=True):
                 if isinstance(result, BackendError):
+                    self.failures[backend.name] = result
                     errors.append(f"{backend.name}: {result}")
                     log.warning(
                         "discovery on %s failed, serving its last snapshot: %s",

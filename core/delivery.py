@@ -203,10 +203,11 @@ class DeliveryService:
         now = self._clock.now()
         attempts = run.delivery_attempts + 1
         failure = error if isinstance(error, SendFailed) else None
-        backoff = min(self._policy.backoff_base * (2 ** (attempts - 1)), self._policy.backoff_max)
+        doubling = 2 ** min(attempts - 1, 20)  # past that the cap applies anyway
+        backoff = min(self._policy.backoff_base * doubling, self._policy.backoff_max)
         if failure is not None and failure.retry_after:
             backoff = max(backoff, timedelta(seconds=failure.retry_after))
-        ended = run.ended_at or run.updated_at
+        ended = run.last_event_at or run.updated_at  # our clock, not the backend's
         out_of_time = now + backoff - ended > self._policy.retry_budget
         give_up = (failure is not None and failure.permanent) or out_of_time
         if failure is not None:

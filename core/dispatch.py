@@ -1,19 +1,28 @@
-"""Submitting recorded runs to a backend: the deployments a run may use, tried in order.
+"""Submitting recorded runs to a backend, and settling the ones whose submit did not complete.
 
-A run is recorded (pending) before anything is sent, and its backend run id is recorded as soon
-as the backend answers, so no run exists on a backend without our record knowing its id.
+A run is recorded (`pending`) before anything is sent. Before each attempt the submitting process
+takes the run's submit claim (one process at a time), and the backend's run id is recorded as
+soon as it answers. When the answer is lost (`OutcomeUnknown`) the run stays pending: the
+backend may have it. A periodic job then finds it on the backend by our run id (`locate`), or,
+after `pending_give_up`, ends it. Runs nobody began to submit (their process died right after
+recording them) are submitted by that job. So no run lingers, and no run runs on a backend
+without our record learning its id, whenever the backend can tell.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from datetime import datetime
 
 from core.backends import BackendRegistry
+from core.catalog import Catalog
 from core.costs import CostService
 from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
-from core.models import EventSource, Run, RunStatus, Submission
+from core.models import EventSource, Run, RunStatus, Submission, SubmitAttempt
 from core.policy import RunPolicy
 from core.ports import Clock, Job, RunAddress, RunStore
+from core.routing import Router
 from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
 from core.workflow import DeploymentRef, Workflow
@@ -27,6 +36,8 @@ class Dispatcher:
         *,
         store: RunStore,
         backends: BackendRegistry,
+        catalog: Catalog,
+        router: Router,
         costs: CostService,
         tracker: RunTracker,
         signer: WebhookSigner,
@@ -35,6 +46,8 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._backends = backends
+        self._catalog = catalog
+        self._router = router
         self._costs = costs
         self._tracker = tracker
         self._signer = signer
@@ -43,8 +56,13 @@ class Dispatcher:
 
     async def submit(self, run: Run, workflow: Workflow, candidates: list[DeploymentRef]) -> None:
         """Try each deployment until one accepts the run; end the run when none does."""
+        owner = secrets.token_hex(8)
         error: BackendError | None = None
         for ref in candidates:
+            attempt = self._attempt(ref, workflow)
+            if not await self._store.begin_submit(run.id, owner, attempt, self._clock.now()):
+                log.info("run %s: no longer pending, or submitted by another process", run.id)
+                return
             backend = self._backends.get(ref.backend)
             job = Job(
                 run_id=run.id,
@@ -56,9 +74,11 @@ class Dispatcher:
             try:
                 backend_id = await backend.submit(job)
             except OutcomeUnknown as unknown:
-                # It may be queued already: trying another deployment could run it twice.
-                error = unknown
-                break
+                # It may be queued already: another deployment could run it twice.
+                log.warning(
+                    "run %s: submit outcome unknown (%s); looking for it later", run.id, unknown
+                )
+                return
             except BackendUnavailable as unavailable:
                 log.warning("run %s: deployment %s unavailable: %s", run.id, ref.key, unavailable)
                 error = unavailable
@@ -66,43 +86,109 @@ class Dispatcher:
             except BackendError as refused:
                 error = refused
                 break
-            await self._record(run, workflow, ref, backend_id)
+            await self.record(run.id, attempt, backend_id)
             return
-        if isinstance(error, OutcomeUnknown):
-            reason = "no answer from the backend; it may still run, unseen"
-        elif error is not None and not error.retryable:
-            reason = f"the backend refused it, HTTP {error.status}"
-        else:
-            reason = "backend unreachable"
+        reason = "unreachable" if error is None or error.retryable else "refused"
         log.error("run %s could not be submitted: %s", run.id, error)
         await self._tracker.end(
-            run.id,
-            "",
-            RunStatus.FAILED,
-            EventSource.SUBMIT,
-            f"Could not start the run ({reason}).",
+            run.id, "", RunStatus.FAILED, EventSource.SUBMIT, f"submit.{reason}"
         )
 
-    async def _record(
-        self, run: Run, workflow: Workflow, ref: DeploymentRef, backend_id: str
-    ) -> None:
+    def _attempt(self, ref: DeploymentRef, workflow: Workflow) -> SubmitAttempt:
         deployment = self._costs.deployment(ref, workflow)
-        now = self._clock.now()
-        submission = Submission(
-            backend_run_id=backend_id,
+        return SubmitAttempt(
             backend=ref.backend,
             deployment_id=ref.id,
             gpu=deployment.gpu,
             rate_usd_per_s=self._costs.rate_for(deployment),
+        )
+
+    async def record(self, run_id: str, attempt: SubmitAttempt, backend_id: str) -> None:
+        """The backend has run `backend_id` for our run: record it, or, when the run ended
+        meanwhile (a cancel during the submit), cancel it there."""
+        now = self._clock.now()
+        submission = Submission(
+            backend_run_id=backend_id,
+            **attempt.model_dump(),
             submitted_at=now,
             next_poll_at=now + self._policy.quiet_poll_delay,
         )
-        if await self._store.mark_submitted(run.id, submission):
-            log.info("run %s submitted as %s on %s", run.id, backend_id, ref.key)
+        if await self._store.mark_submitted(run_id, submission):
+            log.info("run %s submitted as %s on %s", run_id, backend_id, attempt.deployment_id)
             return
-        # Ended while we waited for the backend (a cancel): it must not run on unseen.
-        log.info("run %s ended during its submit; cancelling %s upstream", run.id, backend_id)
+        current = await self._store.get(run_id)
+        if current is not None and not current.status.terminal:
+            return  # adopted already (its webhook came first)
+        log.info("run %s ended during its submit; cancelling %s upstream", run_id, backend_id)
         try:
-            await self._backends.get(ref.backend).cancel(RunAddress(ref.id, backend_id))
+            address = RunAddress(attempt.deployment_id, backend_id)
+            await self._backends.get(attempt.backend).cancel(address)
         except BackendError as error:
-            log.warning("run %s: cancel of %s after its end failed: %s", run.id, backend_id, error)
+            log.warning("run %s: cancel of %s after its end failed: %s", run_id, backend_id, error)
+
+    async def adopt(self, run: Run, backend_run_id: str) -> bool:
+        """An event names `backend_run_id` for our pending run: record it if the backend's own
+        API says that run is ours (an event is only as trustworthy as its URL)."""
+        if run.status is not RunStatus.PENDING or run.submit_started_at is None:
+            return False
+        try:
+            found = await self._backends.get(run.backend).locate(run.id, run.deployment_id)
+        except BackendError as error:
+            log.info("run %s: could not confirm %s as ours: %s", run.id, backend_run_id, error)
+            return False
+        if found != backend_run_id:
+            return False
+        await self.record(run.id, self._same_attempt(run), found)
+        return True
+
+    @staticmethod
+    def _same_attempt(run: Run) -> SubmitAttempt:
+        """The attempt the run's record says was under way."""
+        return SubmitAttempt(
+            backend=run.backend,
+            deployment_id=run.deployment_id,
+            gpu=run.gpu,
+            rate_usd_per_s=run.rate_usd_per_s,
+        )
+
+    async def settle_pending(self, limit: int = 100) -> int:
+        """Act on every run left pending too long; returns how many were acted on."""
+        now = self._clock.now()
+        acted = 0
+        for run in await self._store.pending(limit):
+            if run.submit_started_at is None:
+                if now - run.created_at >= self._policy.orphan_after:
+                    await self._resubmit(run)
+                    acted += 1
+            elif now - run.submit_started_at >= self._policy.locate_after:
+                acted += await self._locate(run, now)
+        return acted
+
+    async def _resubmit(self, run: Run) -> None:
+        workflow = self._catalog.view.get(run.workflow)
+        candidates = self._router.candidates(workflow) if workflow else []
+        if workflow is None or not candidates:
+            await self._tracker.end(
+                run.id, "", RunStatus.FAILED, EventSource.SUBMIT, "submit.gone"
+            )
+            return
+        if any(spec.name in run.inputs for spec in workflow.image_inputs):
+            candidates = [ref for ref in candidates if ref.backend == run.backend]
+        log.info("run %s was recorded but never submitted; submitting it now", run.id)
+        await self.submit(run, workflow, candidates)
+
+    async def _locate(self, run: Run, now: datetime) -> int:
+        try:
+            found = await self._backends.get(run.backend).locate(run.id, run.deployment_id)
+        except BackendError as error:
+            log.info("run %s: could not look for it on %s: %s", run.id, run.backend, error)
+            found = None
+        if found is not None:
+            log.info("run %s found on %s as %s", run.id, run.backend, found)
+            await self.record(run.id, self._same_attempt(run), found)
+            return 1
+        assert run.submit_started_at is not None
+        if now - run.submit_started_at < self._policy.pending_give_up:
+            return 0
+        await self._tracker.end(run.id, "", RunStatus.FAILED, EventSource.SUBMIT, "submit.unknown")
+        return 1

@@ -1,15 +1,20 @@
-"""User media in (checked, uploaded) and run outputs out (fetched with a cap, saved locally)."""
+"""User media in (checked by its bytes) and run outputs out: fetched only from allowed hosts,
+streamed to disk with a size cap, deleted after the retention period."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+import shutil
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.backends import BackendRegistry
 from core.errors import BackendError, FileRejected, FileTooLarge
 from core.models import Output, OutputKind, ResultFile, Run, UploadedFile
+from core.output_hosts import OutputHosts
 from core.ports import WorkflowBackend
 
 log = logging.getLogger(__name__)
@@ -56,8 +61,10 @@ class FileManager:
         max_input_bytes: int,
         max_output_bytes: int,
         fetch_timeout_s: float,
+        extra_output_hosts: Iterable[str] = (),
     ) -> None:
         self._backends = backends
+        self._extra_hosts = tuple(extra_output_hosts)
         self._outputs = data_dir / "outputs"
         self.max_input_bytes = max_input_bytes
         self._max_output_bytes = max_output_bytes
@@ -83,6 +90,7 @@ class FileManager:
         files: list[ResultFile] = []
         texts: list[str] = []
         backend = self._backends.get(run.backend)
+        allowed = OutputHosts((*backend.output_hosts, *self._extra_hosts))
         folder = self._outputs / run.id
         for index, output in enumerate(run.outputs):
             if output.kind is OutputKind.TEXT:
@@ -90,6 +98,9 @@ class FileManager:
                     texts.append(output.text)
                 continue
             if output.url is None:
+                continue
+            if not allowed.allows(output.url):
+                log.warning("run %s: output from a host not allowed, left out", run.id)
                 continue
             files.append(await self._save_one(backend, output, folder, index))
         return files, texts
@@ -101,19 +112,29 @@ class FileManager:
         name = safe_filename(output.filename or output.url.rsplit("/", 1)[-1], f"output{index}")
         mime = _OUTPUT_MIME.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
         link = ResultFile(kind=output.kind, filename=name, mime=mime, size=0, url=output.url)
+        path = folder / f"{index:02d}-{name}"
         try:
             async with asyncio.timeout(self._fetch_timeout_s):
-                data = await backend.fetch(output.url, self._max_output_bytes)
+                size = await backend.download(output.url, path, self._max_output_bytes)
         except FileTooLarge:
             return link.model_copy(update={"size": self._max_output_bytes + 1})
-        except (BackendError, TimeoutError) as error:
+        except (BackendError, TimeoutError, OSError) as error:
             log.warning("could not fetch output %s: %s", name, error)
             return link
-        path = folder / f"{index:02d}-{name}"
-        await asyncio.to_thread(_write, path, data)
-        return link.model_copy(update={"size": len(data), "path": str(path)})
+        return link.model_copy(update={"size": size, "path": str(path)})
+
+    async def purge(self, now: datetime, keep: timedelta) -> int:
+        """Delete the saved outputs of runs older than `keep`; returns how many runs'."""
+        return await asyncio.to_thread(_purge, self._outputs, (now - keep).timestamp())
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _purge(folder: Path, before: float) -> int:
+    removed = 0
+    for run_folder in folder.glob("*"):
+        try:
+            if run_folder.is_dir() and run_folder.stat().st_mtime < before:
+                shutil.rmtree(run_folder)
+                removed += 1
+        except OSError as error:
+            log.warning("could not delete %s: %s", run_folder, error)
+    return removed

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.dispatch import Dispatcher
 from core.metrics import Metrics
 from core.models import RunEvent
-from core.ports import RunStore
+from core.ports import Clock, RunStore
 from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
 
@@ -22,19 +23,29 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"
     UNKNOWN = "unknown"
     EARLY = "early"
-    """The run is not marked submitted yet: the sender should retry."""
+    """The run is not known to be on that backend yet: the sender should retry."""
     MISMATCH = "mismatch"
     """The event is about another backend run than the one recorded."""
+    UNCONFIRMED = "unconfirmed"
+    """An end the backend's API could not confirm: not applied; the sender should retry."""
 
 
 class WebhookIngress:
     def __init__(
-        self, tracker: RunTracker, store: RunStore, signer: WebhookSigner, metrics: Metrics
+        self,
+        tracker: RunTracker,
+        dispatcher: Dispatcher,
+        store: RunStore,
+        signer: WebhookSigner,
+        metrics: Metrics,
+        clock: Clock,
     ) -> None:
         self._tracker = tracker
+        self._dispatcher = dispatcher
         self._store = store
         self._signer = signer
         self._metrics = metrics
+        self._clock = clock
 
     def authentic(self, run_id: str, token: str) -> bool:
         """Whether the URL's token is ours for that run (checked before reading the body)."""
@@ -47,13 +58,38 @@ class WebhookIngress:
         """Count a webhook the adapter refused itself (malformed, oversized, forbidden)."""
         self._metrics.count_event("webhook", str(outcome))
 
-    async def accept(self, run_id: str, event: RunEvent) -> Outcome:
+    async def unconfirmed(self, run_id: str, event: RunEvent) -> Outcome:
+        """An end that could not be confirmed: poll the run at once instead."""
+        await self._store.note_poll(run_id, self._clock.now(), failed=False)
+        self.refused(Outcome.UNCONFIRMED)
+        return Outcome.UNCONFIRMED
+
+    async def screen(self, run_id: str, event: RunEvent, backend: str) -> Outcome | None:
+        """Refuse an event about a run we do not know, on another backend, or about another
+        backend run, before anything costly (such as asking the backend) is done for it."""
+        run = await self._store.get(run_id)
+        outcome: Outcome | None = None
+        if run is None:
+            outcome = Outcome.UNKNOWN
+        elif run.backend != backend or (
+            run.backend_run_id is not None and run.backend_run_id != event.backend_run_id
+        ):
+            outcome = Outcome.MISMATCH
+        if outcome is not None:
+            self.refused(outcome)
+        return outcome
+
+    async def accept(self, run_id: str, event: RunEvent, backend: str) -> Outcome:
+        """`backend`: the backend whose route the event arrived on."""
         if await self._tracker.apply(run_id, event):
             return Outcome.APPLIED
         run = await self._store.get(run_id)
         if run is None:
             outcome = Outcome.UNKNOWN
         elif run.backend_run_id is None:
+            if run.backend == backend and await self._dispatcher.adopt(run, event.backend_run_id):
+                applied = await self._tracker.apply(run_id, event)
+                return Outcome.APPLIED if applied else Outcome.UNCHANGED
             outcome = Outcome.EARLY
         elif run.backend_run_id != event.backend_run_id:
             outcome = Outcome.MISMATCH

@@ -172,6 +172,8 @@ class Run(Frozen):
     error: str | None = None
     created_at: datetime
     updated_at: datetime
+    submit_started_at: datetime | None = None
+    """When a process began submitting it (it stays `pending` until the backend's answer)."""
     submitted_at: datetime | None = None
     queued_at: datetime | None = None
     started_at: datetime | None = None
@@ -207,6 +209,15 @@ class Submission(Frozen):
     rate_usd_per_s: float | None
     submitted_at: datetime
     next_poll_at: datetime
+
+
+class SubmitAttempt(Frozen):
+    """Where a pending run is being sent now (before the backend has answered)."""
+
+    backend: str
+    deployment_id: str
+    gpu: str | None
+    rate_usd_per_s: float | None
 
 
 class ResultFile(Frozen):

@@ -23,6 +23,14 @@ class RunPolicy:
     max_input_bytes: int = 20_000_000
     delivery_lease: timedelta = DEFAULT_LEASE
     """How long the process that records a run's end holds its delivery before others may."""
+    orphan_after: timedelta = timedelta(seconds=30)
+    """A run recorded this long ago and never submitted lost its process: submit it."""
+    locate_after: timedelta = timedelta(seconds=60)
+    """A submit whose answer was lost: look for the run on the backend after this long."""
+    pending_give_up: timedelta = timedelta(minutes=15)
+    """…and end it when the backend still does not know it after this long."""
+    poll_concurrency: int = 8
+    """Polls of one sweep in flight at once."""
 
     @property
     def quiet_poll_delay(self) -> timedelta:

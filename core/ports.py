@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from core.journal import Claim, DeliveryJournal
@@ -16,6 +17,7 @@ from core.models import (
     RunResult,
     RunStatus,
     Submission,
+    SubmitAttempt,
     UploadedFile,
 )
 from core.workflow import Deployment, Discovery, InputSpec
@@ -82,6 +84,11 @@ class WorkflowBackend(Protocol):
         """Queue a run; returns the backend's run id."""
         ...
 
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        """The backend's run id of our run `run_id`, when a submit's answer was lost; None when
+        the backend has no such run (or cannot tell)."""
+        ...
+
     async def get_run(self, address: RunAddress) -> RunEvent:
         """The run's current state, as a poll event."""
         ...
@@ -92,8 +99,15 @@ class WorkflowBackend(Protocol):
         """Store a user's file; returns the value to pass as the input."""
         ...
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        """Download an output; raises FileTooLarge past max_bytes."""
+    @property
+    def output_hosts(self) -> tuple[str, ...]:
+        """Where its outputs may be fetched from: host names, `*.domain` patterns (https only),
+        or whole origins such as `http://127.0.0.1:8787` (see core/output_hosts.py)."""
+        ...
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        """Stream an output to `target`; returns its size. Raises FileTooLarge past
+        `max_bytes`, BackendError when it cannot be fetched."""
         ...
 
     async def ping(self) -> bool:
@@ -109,6 +123,17 @@ class RunStore(Protocol):
     async def insert(self, run: Run) -> None: ...
 
     async def get(self, run_id: str) -> Run | None: ...
+
+    async def begin_submit(
+        self, run_id: str, owner: str, attempt: SubmitAttempt, now: datetime
+    ) -> bool:
+        """Take (or keep) the right to submit a pending run to `attempt`'s deployment; False
+        when it is no longer pending or another process is submitting it."""
+        ...
+
+    async def pending(self, limit: int) -> list[Run]:
+        """Runs recorded but not (yet known to be) on a backend, oldest first."""
+        ...
 
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         """Record the backend's run id, moving `pending` to `not-started`. False if not pending."""

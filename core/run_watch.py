@@ -1,10 +1,11 @@
 """Runs followed from our side: poll the quiet ones, end the overdue ones, and settle what a
-previous process left behind. Every status found goes through the run manager's `apply`."""
+previous process left behind. Every status found goes through the tracker's `apply`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterable
 
 from core.backends import BackendRegistry
 from core.errors import BackendError, RunNotFound
@@ -14,9 +15,6 @@ from core.ports import Clock, RunAddress, RunFollower, RunStore
 from core.tracker import RunTracker
 
 log = logging.getLogger(__name__)
-
-PENDING_GRACE = timedelta(minutes=2)
-"""A run still `pending` this long after it was recorded was cut off mid-submit by a restart."""
 
 
 class RunWatch:
@@ -37,30 +35,46 @@ class RunWatch:
         self._clock = clock
         self._policy = policy
 
-    async def poll_due(self, limit: int = 50) -> int:
+    async def poll_due(self, limit: int = 200) -> int:
         """Poll runs that went quiet (or all runs, without webhooks). Returns how many."""
         runs = await self._store.due_for_poll(self._clock.now(), limit)
-        for run in runs:
-            await self._poll(run)
+        await self._each(runs, self._poll)
         return len(runs)
 
+    async def _each(self, runs: Iterable[Run], work: Callable[[Run], Awaitable[None]]) -> None:
+        """At most `poll_concurrency` at once: a slow backend does not hold up the others."""
+        slots = asyncio.Semaphore(self._policy.poll_concurrency)
+
+        async def one(run: Run) -> None:
+            async with slots:
+                try:
+                    await work(run)
+                except Exception:
+                    log.exception("run %s: following it up failed", run.id)
+
+        await asyncio.gather(*(one(run) for run in runs))
+
     async def _poll(self, run: Run) -> None:
+        """Ask the backend; a run past the run timeout is asked once more, then ended."""
         assert run.backend_run_id is not None
         now = self._clock.now()
-        if now - (run.submitted_at or run.created_at) > self._policy.run_timeout:
-            await self._time_out(run)
-            return
+        overdue = now - (run.submitted_at or run.created_at) > self._policy.run_timeout
         try:
             backend = self._backends.get(run.backend)
             event = await backend.get_run(RunAddress(run.deployment_id, run.backend_run_id))
         except RunNotFound:
+            # Billed up to the last time the backend spoke of it, never for our downtime.
             event = RunEvent(
                 backend_run_id=run.backend_run_id,
                 status=RunStatus.FAILED,
                 source=EventSource.POLL,
-                error="The backend no longer knows this run.",
+                ended_at=run.last_event_at or run.submitted_at,
+                error="run.lost",
             )
         except BackendError as error:
+            if overdue:
+                await self._time_out(run)
+                return
             delay = min(
                 self._policy.quiet_poll_delay * (2 ** min(run.poll_failures + 1, 10)),
                 self._policy.poll_max_backoff,
@@ -68,19 +82,24 @@ class RunWatch:
             log.warning("run %s: poll failed (%s); next in %s", run.id, error, delay)
             await self._store.note_poll(run.id, now + delay, failed=True)
             return
+        if overdue and not event.status.terminal:
+            await self._time_out(run)
+            return
         if not await self._runs.apply(run.id, event) and not event.status.terminal:
             await self._store.note_poll(run.id, now + self._policy.quiet_poll_delay, failed=False)
 
     async def expire_overdue(self, limit: int = 200) -> int:
-        """Time out runs older than the run timeout, including ones never polled."""
+        """Runs older than the run timeout, including ones never polled: asked once more, then
+        timed out."""
         now = self._clock.now()
-        expired = 0
-        for run in await self._store.unfinished(limit):
-            started = run.submitted_at or run.created_at
-            if run.status is not RunStatus.PENDING and now - started > self._policy.run_timeout:
-                await self._time_out(run)
-                expired += 1
-        return expired
+        overdue = [
+            run
+            for run in await self._store.unfinished(limit)
+            if run.backend_run_id is not None
+            and now - (run.submitted_at or run.created_at) > self._policy.run_timeout
+        ]
+        await self._each(overdue, self._poll)
+        return len(overdue)
 
     async def _time_out(self, run: Run) -> None:
         """Record the timeout first: the backend's cancel sends a `cancelled` webhook itself."""
@@ -100,18 +119,8 @@ class RunWatch:
                 log.info("run %s: cancel after timeout failed: %s", run.id, error)
 
     async def reconcile(self) -> None:
-        """After a restart: fail runs cut off before submission, poll the rest, deliver results."""
-        now = self._clock.now()
-        for run in await self._store.unfinished(1000):
-            if run.status is RunStatus.PENDING:
-                if now - run.created_at > PENDING_GRACE:
-                    await self._runs.end(
-                        run.id,
-                        "",
-                        RunStatus.FAILED,
-                        EventSource.SUBMIT,
-                        "The bot restarted before this run was queued; run it again.",
-                    )
-            elif run.backend_run_id:
-                await self._poll(run)
+        """After a restart: poll every unfinished run, deliver what is owed (runs still pending
+        are the dispatcher's: `Dispatcher.settle_pending`)."""
+        submitted = [r for r in await self._store.unfinished(1000) if r.backend_run_id]
+        await self._each(submitted, self._poll)
         await self._delivery.deliver_due()

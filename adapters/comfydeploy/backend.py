@@ -4,6 +4,7 @@ webhook route, on top of the HTTP client (https://www.comfydeploy.com/docs/v2/ap
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
@@ -34,7 +35,8 @@ class ComfyDeployBackend:
 
     def routes(self, ingress: WebhookIngress) -> list[web.RouteDef]:
         """The route ComfyDeploy posts this backend's status events to."""
-        return [web.post(self.webhook_path, ComfyDeployWebhook(ingress, self._client).handle)]
+        route = ComfyDeployWebhook(ingress, self._client, self._name)
+        return [web.post(self.webhook_path, route.handle)]
 
     async def discover(self) -> Discovery:
         workflows, deployments = await self._client.list_workflows(self._name)
@@ -50,6 +52,10 @@ class ComfyDeployBackend:
         """ComfyDeploy binds inputs by name (its external input nodes), so `bind` is unused."""
         return await self._client.submit(job.deployment_id, job.inputs, job.webhook_url)
 
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        """A run's webhook URL carries our run id; without webhooks it cannot be found."""
+        return await self._client.find_run(deployment_id, run_id)
+
     async def get_run(self, address: RunAddress) -> RunEvent:
         return await self._client.get_run(address.backend_run_id)
 
@@ -59,8 +65,13 @@ class ComfyDeployBackend:
     async def upload(self, file: UploadedFile) -> str:
         return await self._client.upload(file.filename, file.mime, file.data)
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        return await self._client.fetch(url, max_bytes)
+    @property
+    def output_hosts(self) -> tuple[str, ...]:
+        """Its storage (S3 buckets, its own hosts) and the API's own origin."""
+        return ("*.amazonaws.com", "*.comfydeploy.com", self._client.origin)
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        return await self._client.download(url, target, max_bytes)
 
     async def ping(self) -> bool:
         return await self._client.ping()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -66,6 +67,11 @@ class ComfyDeployClient:
             backoff_max_s,
             sleep,
         )
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host:port` of the API: the only place the key is ever sent."""
+        return str(self._origin)
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:
@@ -142,6 +148,21 @@ class ComfyDeployClient:
         )
         return _text_field(await self._json(request), "run_id", "queue run")
 
+    async def find_run(self, deployment_id: str, webhook_run: str) -> str | None:
+        """The id of a recent run of the deployment whose webhook URL names our run
+        `webhook_run` (`?run=…`): how a run whose queue reply was lost is found again.
+        `GET /deployment/{id}/runs` (see
+        https://github.com/comfy-deploy/api/blob/main/src/api/routes/deployments.py)."""
+        path = f"/deployment/{_segment(deployment_id)}/runs"
+        runs = await self._get_list(path, "list deployment runs", {"limit": "60"})
+        for item in runs:
+            hook = item.get("webhook") if isinstance(item, dict) else None
+            if isinstance(hook, str) and URL(hook).query.getall("run", []) == [webhook_run]:
+                found = item.get("id")
+                if isinstance(found, str) and found:
+                    return found
+        return None
+
     async def get_run(self, backend_run_id: str) -> RunEvent:
         request = self._request(
             "GET", f"/run/{_segment(backend_run_id)}", "get run", params={"queue_position": "true"}
@@ -182,37 +203,48 @@ class ComfyDeployClient:
         )
         return _text_field(await self._json(request), "file_url", "upload file")
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        """Download an output. The key is sent only to the API's own origin, never to storage
-        hosts (a presigned S3 URL would also reject it)."""
-        target = URL(url)
-        if not target.is_absolute():
-            target = self._origin.join(target)
-        own = target.origin() == self._origin
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        """Stream an output to `target` (nothing is held in memory); returns its size. Only
+        absolute URLs; the key is sent only to the API's own origin, never to storage hosts
+        (a presigned S3 URL would also reject it)."""
+        source = URL(url)
+        if not source.is_absolute() or source.scheme not in ("https", "http"):
+            raise BackendError(f"fetch output: not an absolute URL: {url[:80]!r}")
+        own = source.origin() == self._origin
+        partial = target.with_name(target.name + ".part")
 
-        async def read_capped(resp: aiohttp.ClientResponse) -> bytes:
+        async def write_capped(resp: aiohttp.ClientResponse) -> bytes:
             if resp.content_length is not None and resp.content_length > max_bytes:
                 raise FileTooLarge(max_bytes)
-            data = bytearray()
-            async for chunk in resp.content.iter_chunked(CHUNK):
-                data.extend(chunk)
-                if len(data) > max_bytes:
-                    raise FileTooLarge(max_bytes)
-            return bytes(data)
+            size = 0
+            out = await asyncio.to_thread(_open_for_writing, partial)
+            try:
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FileTooLarge(max_bytes)
+                    await asyncio.to_thread(out.write, chunk)
+            finally:
+                await asyncio.to_thread(out.close)
+            return b""
 
         request = Request(
             "GET",
-            target,
-            f"fetch output from {target.host}",
+            source,
+            f"fetch output from {source.host}",
             SAFE,
             auth=own,
             timeout=self._fetch_timeout,
-            reader=read_capped,
+            reader=write_capped,
         )
-        reply = await self._http.call(request)
-        if not reply.ok:
-            raise self._http.failure(request, reply)
-        return reply.body
+        try:
+            reply = await self._http.call(request)
+            if not reply.ok:
+                raise self._http.failure(request, reply)
+            await asyncio.to_thread(partial.replace, target)
+        finally:
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
+        return (await asyncio.to_thread(target.stat)).st_size
 
     async def ping(self) -> bool:
         """One quick unauthenticated GET, no retries."""
@@ -275,3 +307,8 @@ def _text_field(reply: Any, key: str, what: str) -> str:
 def _segment(value: str) -> str:
     """A path segment, escaped so an id can never change the route."""
     return quote(value, safe="")
+
+
+def _open_for_writing(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")

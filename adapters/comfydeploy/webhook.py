@@ -6,9 +6,11 @@ Answers fast: the event is recorded before the reply; showing it to the chat hap
 4xx (and nothing changed) for a bad token, a malformed or oversized body, or an unknown run;
 409 for a run not yet marked submitted, so ComfyDeploy's retries bring the event again.
 
-Terminal webhooks carry no timestamps; one GET of the run gives them (for an exact cost) and
-the outputs as the API itself reports them. When that GET says the run is not over, the webhook
-is not believed: the GET's state is applied instead.
+A webhook is authenticated only by its URL, so its outputs are never used: they come from the
+API's own GET of the run, which a terminal webhook triggers (it also gives the timestamps for an
+exact cost). When that GET says the run is not over, the webhook is not believed and the GET's
+state is applied instead; when the GET fails, nothing is applied (503: ComfyDeploy retries) and
+the run is polled at once.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _STATUS = {
     Outcome.UNKNOWN: 404,
     Outcome.EARLY: 409,
     Outcome.MISMATCH: 409,
+    Outcome.UNCONFIRMED: 503,
 }
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,48}")
 """What our run ids look like: anything else in a URL is not logged as it came."""
@@ -49,9 +52,10 @@ class RunLookup(Protocol):
 
 
 class ComfyDeployWebhook:
-    def __init__(self, ingress: WebhookIngress, client: RunLookup) -> None:
+    def __init__(self, ingress: WebhookIngress, client: RunLookup, backend: str) -> None:
         self._ingress = ingress
         self._client = client
+        self._backend = backend
 
     async def handle(self, request: web.Request) -> web.Response:
         runs, tokens = request.query.getall("run", []), request.query.getall("token", [])
@@ -63,9 +67,18 @@ class ComfyDeployWebhook:
         event = await self._parse(request, run_id)
         if isinstance(event, web.Response):
             return event
+        screened = await self._ingress.screen(run_id, event, self._backend)
+        if screened is not None:
+            return _answer(_STATUS[screened], screened.value, run_id)
         if event.status.terminal:
-            event = await self._confirmed(event)
-        outcome = await self._ingress.accept(run_id, event)
+            confirmed = await self._confirmed(event)
+            if confirmed is None:
+                outcome = await self._ingress.unconfirmed(run_id, event)
+                return _answer(_STATUS[outcome], outcome.value, run_id)
+            event = confirmed
+        else:
+            event = event.model_copy(update={"outputs": ()})
+        outcome = await self._ingress.accept(run_id, event, self._backend)
         return _answer(_STATUS[outcome], outcome.value, run_id)
 
     async def _parse(self, request: web.Request, run_id: str) -> RunEvent | web.Response:
@@ -81,14 +94,15 @@ class ComfyDeployWebhook:
         except (ValueError, MalformedEvent) as error:
             return self._refuse(400, "malformed", run_id, f"malformed body: {error}")
 
-    async def _confirmed(self, event: RunEvent) -> RunEvent:
-        """The terminal event as the API's own GET reports it, timestamps and outputs included."""
+    async def _confirmed(self, event: RunEvent) -> RunEvent | None:
+        """The terminal event as the API's own GET reports it, timestamps and outputs included;
+        None when the API could not be asked."""
         try:
             async with asyncio.timeout(ENRICH_TIMEOUT_S):
                 polled = await self._client.get_run(event.backend_run_id)
         except (BackendError, TimeoutError) as error:
             log.info("run %s: no confirmation of its end (%s)", event.backend_run_id, error)
-            return event
+            return None
         if not polled.status.terminal:
             log.warning(
                 "run %s: webhook says %s, the API says %s; keeping the API's",
@@ -103,7 +117,7 @@ class ComfyDeployWebhook:
                 "queued_at": polled.queued_at,
                 "started_at": polled.started_at,
                 "ended_at": polled.ended_at,
-                "outputs": polled.outputs or event.outputs,
+                "outputs": polled.outputs,
                 "gpu": polled.gpu or event.gpu,
             }
         )

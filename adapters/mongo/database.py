@@ -74,9 +74,10 @@ async def ensure_indexes(db: Database) -> None:
     # `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
 
 
-async def open_database(uri: str, name: str) -> tuple[Client, Database]:
-    """Connect, check the server answers, and ensure indexes. The caller closes the client."""
-    client = create_client(uri)
+async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:
+    """Connect, check the server answers (within `timeout_s`), and ensure indexes. The caller
+    closes the client."""
+    client = create_client(uri, server_selection_timeout_ms=int(timeout_s * 1000))
     try:
         db = client[name]
         await db.command("ping")

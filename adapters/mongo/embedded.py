@@ -1,47 +1,62 @@
 """An embedded MongoDB-wire server (SecantusDB's `secantusd-py`) run as a child process.
 
 SecantusDB is GPL-2.0, so it is only ever started as a separate program, never imported.
+
+One folder, one server, one owner. The process that starts a server on a folder owns it (see
+`folder_state`) and the server lives exactly as long as that process (see `keeper.py`). A
+later start on the folder:
+
+- from a *bot* (`shared=False`) fails while another bot owns the folder, waits while a CLI
+  command does, and stops a server left by an owner that is gone (a server still shutting down
+  is waited for; one that overstays is killed);
+- from a *CLI command* (`shared=True`) uses the running bot's server instead of starting one,
+  and otherwise starts its own, which at the end it leaves to shut itself down (cleanly, by its
+  keeper) rather than waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import fcntl
+import logging
 import os
-import shutil
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
-EXECUTABLE = "secantusd-py"
+from adapters.mongo.folder_state import (
+    OwnerLock,
+    Role,
+    ServerRecord,
+    Status,
+    clear_record,
+    read_record,
+    write_record,
+)
+from adapters.mongo.leftover import stop_leftover_server
+from adapters.mongo.server_process import (
+    EXECUTABLE,
+    EmbeddedMongoError,
+    ServerProcess,
+    find_executable,
+)
+
+__all__ = [
+    "EXECUTABLE",
+    "MEMORY",
+    "EmbeddedMongo",
+    "EmbeddedMongoError",
+    "find_executable",
+    "mongo_uri",
+]
+
+log = logging.getLogger(__name__)
+
 MEMORY = ":memory:"
 START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
 _POLL_S = 0.05
 _PORT_TRIES = 3
-
-
-class EmbeddedMongoError(RuntimeError):
-    """The embedded server could not be started (or its folder is in use)."""
-
-
-def find_executable() -> str:
-    """`secantusd-py` next to the running interpreter (a venv), else on PATH."""
-    beside = Path(sys.executable).parent / EXECUTABLE
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which(EXECUTABLE)
-    if found is None:
-        raise EmbeddedMongoError(
-            f"{EXECUTABLE} not found next to {sys.executable} or on PATH; install SecantusDB"
-        )
-    return found
 
 
 def free_port() -> int:
@@ -51,29 +66,15 @@ def free_port() -> int:
 
 
 def mongo_uri(port: int) -> str:
-    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    """The URI of an embedded server.
 
-
-def check_folder_free(data_dir: Path) -> None:
-    """Fail clearly when another live server holds the folder's WiredTiger lock.
-
-    WiredTiger takes an fcntl lock on byte 0 of `WiredTiger.lock`; we probe it and let go at once.
-    """
-    lock_file = data_dir / "WiredTiger.lock"
-    if not lock_file.exists():
-        return
-    fd = os.open(lock_file, os.O_RDWR)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
-    except OSError as exc:
-        raise EmbeddedMongoError(
-            f"database folder {data_dir} is in use by another running server; "
-            "stop it first or choose another folder"
-        ) from exc
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, 0)
-    finally:
-        os.close(fd)
+    `retryWrites=false`: SecantusDB keeps every retryable write's reply for 30 minutes (up to
+    10,000) and scans them all on each write, so with retryable writes on, a conditional update
+    falls from ~750/s to ~45/s after 15,000 writes (bench/RESULTS.md). Our writes do not need
+    the retry: the server is on loopback in a process the bot watches, and every write the
+    stores make is conditional or idempotent, so a failed one surfaces as an error instead of
+    being applied twice. A real MongoDB URI keeps PyMongo's default (retryable writes on)."""
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
 
 
 def port_open(port: int) -> bool:
@@ -82,92 +83,101 @@ def port_open(port: int) -> bool:
     return False
 
 
-class ServerProcess:
-    """One running `secantusd-py`; keeps its last stderr lines for error messages."""
-
-    def __init__(self, storage: str, port: int) -> None:
-        self.port = port
-        self.storage = storage
-        self._lines: collections.deque[str] = collections.deque(maxlen=30)
-        self.proc = subprocess.Popen(
-            [
-                find_executable(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--storage-path",
-                storage,
-                "--log-level",
-                "WARNING",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self._lines.append(line.rstrip())
-
-    def tail(self) -> str:
-        self._reader.join(timeout=1.0)
-        return "\n".join(self._lines)
-
-    def check_alive(self) -> None:
-        code = self.proc.poll()
-        if code is None:
-            return
-        self.terminate_sync()
-        tail = self.tail()
-        if "resource busy" in tail.lower():
-            raise EmbeddedMongoError(
-                f"database folder {self.storage} is in use by another server:\n{tail}"
-            )
-        raise EmbeddedMongoError(f"{EXECUTABLE} exited with code {code}:\n{tail}")
-
-    def address_in_use(self) -> bool:
-        return self.proc.poll() is not None and "address already in use" in self.tail().lower()
-
-    def terminate_sync(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=1.0)
-        if self.proc.stderr is not None and not self._reader.is_alive():
-            self.proc.stderr.close()
-
-
 class EmbeddedMongo:
-    """Start/stop a local server on `data_dir` (or `:memory:`); `port=None` picks a free one."""
+    """Start/stop a local server on `data_dir` (or `:memory:`); `port=None` picks a free one.
 
-    def __init__(self, data_dir: Path | str, port: int | None = None) -> None:
+    `shared=True` is for short-lived commands: use a running bot's server when there is one,
+    and do not wait at `stop()` for a server of our own to finish shutting down."""
+
+    def __init__(
+        self, data_dir: Path | str, port: int | None = None, *, shared: bool = False
+    ) -> None:
         self.storage = str(data_dir)
         self.port = port
+        self.shared = shared
         self._server: ServerProcess | None = None
+        self._attached: ServerRecord | None = None
+        self._owner: OwnerLock | None = None
+
+    @property
+    def role(self) -> Role:
+        return "cli" if self.shared else "bot"
+
+    @property
+    def folder(self) -> Path | None:
+        return None if self.storage == MEMORY else Path(self.storage)
 
     @property
     def uri(self) -> str:
-        if self._server is None:
-            raise EmbeddedMongoError("embedded server not started")
-        return mongo_uri(self._server.port)
-
-    def _prepare(self) -> None:
         if self._server is not None:
+            return mongo_uri(self._server.port)
+        if self._attached is not None:
+            return mongo_uri(self._attached.port)
+        raise EmbeddedMongoError("embedded server not started")
+
+    @property
+    def server_pid(self) -> int | None:
+        """The pid of the server this object started (None if none, or if it uses another's)."""
+        return self._server.server_pid if self._server is not None else None
+
+    @property
+    def keeper_pid(self) -> int | None:
+        return self._server.keeper_pid if self._server is not None else None
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start_sync(self) -> str:
+        """Blocking start, for synchronous callers such as a pytest session fixture."""
+        if self._server is not None or self._attached is not None:
             raise EmbeddedMongoError("embedded server already started")
-        if self.storage != MEMORY:
-            folder = Path(self.storage)
-            folder.mkdir(parents=True, exist_ok=True)
-            check_folder_free(folder)
+        folder = self.folder
+        if folder is None:
+            self._server = self._spawn_ready()
+            return self.uri
+        folder.mkdir(parents=True, exist_ok=True)
+        owner = OwnerLock(folder)
+        record = self._become_owner(folder, owner)
+        if record is not None:
+            self._attached = record
+            log.info("using the database server of the running bot (pid %d)", record.owner_pid)
+            return self.uri
+        self._owner = owner
+        try:
+            stop_leftover_server(folder)
+            self._server = self._spawn_ready(folder)
+        except BaseException:
+            owner.release()
+            self._owner = None
+            raise
+        return self.uri
+
+    async def start(self) -> str:
+        """Start the server (or find the running bot's) and wait until it accepts connections."""
+        return await asyncio.to_thread(self.start_sync)
+
+    def _become_owner(self, folder: Path, owner: OwnerLock) -> ServerRecord | None:
+        """Take the folder's owner lock; or, in shared mode, return a live bot's server record.
+
+        Waits (bounded) while the owner is a CLI command, or a server is starting or stopping."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not owner.try_acquire():
+            record = read_record(folder)
+            if record is not None and record.role == "bot" and record.status == "running":
+                if self.shared and port_open(record.port):
+                    return record
+                if not self.shared:
+                    raise EmbeddedMongoError(
+                        f"database folder {folder} is in use by the running bot "
+                        f"(pid {record.owner_pid}); stop it first or choose another folder"
+                    )
+            if time.monotonic() > deadline:
+                who = f" (pid {record.owner_pid})" if record is not None else ""
+                raise EmbeddedMongoError(
+                    f"database folder {folder} is held by another process{who} "
+                    f"for more than {START_TIMEOUT_S:.0f} s"
+                )
+            time.sleep(_POLL_S)
+        return None
 
     def _spawn(self) -> ServerProcess:
         if self.port is None:
@@ -177,53 +187,73 @@ class EmbeddedMongo:
             raise EmbeddedMongoError(f"port {self.port} is already in use by another program")
         return ServerProcess(self.storage, self.port)
 
-    def _give_up(self, server: ServerProcess) -> EmbeddedMongoError:
-        server.terminate_sync(timeout=2.0)
-        return EmbeddedMongoError(
-            f"{EXECUTABLE} did not open port {server.port} within {START_TIMEOUT_S:.0f} s:\n"
-            + server.tail()
-        )
-
-    def _retry_port(self, server: ServerProcess, attempt: int) -> bool:
-        """A freshly picked port can be taken before the child binds it: try another."""
-        return self.port is None and attempt < _PORT_TRIES - 1 and server.address_in_use()
-
-    def _wait_ready(self, server: ServerProcess) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            server.check_alive()
-            if port_open(server.port):
-                return
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.proc.wait(_POLL_S)  # doubles as the poll interval; returns early on exit
-            if time.monotonic() > deadline:
-                raise self._give_up(server)
-
-    def start_sync(self) -> str:
-        """Blocking start, for synchronous callers such as a pytest session fixture."""
-        self._prepare()
+    def _spawn_ready(self, folder: Path | None = None) -> ServerProcess:
         for attempt in range(_PORT_TRIES):
             server = self._spawn()
+            if folder is not None:
+                write_record(folder, self._record(server, "starting"))
             try:
-                self._wait_ready(server)
+                _wait_ready(server)
             except EmbeddedMongoError:
-                if self._retry_port(server, attempt):
+                # A freshly picked port can be taken before the child binds it: try another.
+                if self.port is None and attempt < _PORT_TRIES - 1 and server.address_in_use():
                     continue
+                if folder is not None:
+                    clear_record(folder)
                 raise
-            self._server = server
-            break
-        return self.uri
+            if folder is not None:
+                write_record(folder, self._record(server, "running"))
+            return server
+        raise AssertionError("unreachable")
 
-    async def start(self) -> str:
-        """Start the server and wait until it accepts connections; returns its URI."""
-        return await asyncio.to_thread(self.start_sync)
+    def _record(self, server: ServerProcess, status: Status) -> ServerRecord:
+        return ServerRecord(
+            owner_pid=os.getpid(),
+            keeper_pid=server.keeper_pid,
+            server_pid=server.server_pid,
+            port=server.port,
+            role=self.role,
+            status=status,
+        )
+
+    # -- stop ----------------------------------------------------------------------------
 
     async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await asyncio.to_thread(server.terminate_sync)
+        await asyncio.to_thread(self.stop_sync)
 
     def stop_sync(self) -> None:
+        """Stop our server; a shared (CLI) instance leaves it to shut down by itself.
+
+        Using a running bot's server, there is nothing to stop."""
         server, self._server = self._server, None
-        if server is not None:
+        self._attached = None
+        owner, self._owner = self._owner, None
+        if server is None:
+            return
+        folder = self.folder
+        if self.shared:
+            if folder is not None:
+                write_record(folder, self._record(server, "stopping"))
+            server.leave()
+        else:
             server.terminate_sync()
+            if folder is not None:
+                clear_record(folder)
+        if owner is not None:
+            owner.release()
+
+
+def _wait_ready(server: ServerProcess) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        server.check_alive()
+        if port_open(server.port):
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.proc.wait(_POLL_S)  # doubles as the poll interval; returns early on exit
+        if time.monotonic() > deadline:
+            server.terminate_sync(timeout=2.0)
+            raise EmbeddedMongoError(
+                f"{EXECUTABLE} did not open port {server.port} within {START_TIMEOUT_S:.0f} s:\n"
+                + server.tail()
+            )

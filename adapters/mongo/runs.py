@@ -21,7 +21,15 @@ from adapters.mongo.run_updates import (
     terminal_pipeline,
 )
 from core.journal import Claim
-from core.models import TERMINAL_RANK, Run, RunEvent, RunStatus, Submission, run_stage
+from core.models import (
+    TERMINAL_RANK,
+    Run,
+    RunEvent,
+    RunStatus,
+    Submission,
+    SubmitAttempt,
+    run_stage,
+)
 
 
 class MongoRunStore(DeliveryClaims):
@@ -34,6 +42,25 @@ class MongoRunStore(DeliveryClaims):
     async def get(self, run_id: str) -> Run | None:
         doc = await self._runs.find_one({"_id": run_id})
         return None if doc is None else document_to_run(doc)
+
+    async def begin_submit(
+        self, run_id: str, owner: str, attempt: SubmitAttempt, now: datetime
+    ) -> bool:
+        mine = {"$in": [None, owner]}
+        result = await self._runs.update_one(
+            {"_id": run_id, "status": RunStatus.PENDING.value, "submit_owner": mine},
+            {
+                "$set": {
+                    **attempt.model_dump(mode="python"),
+                    "submit_owner": owner,
+                    "submit_started_at": now,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def pending(self, limit: int) -> list[Run]:
+        return await self._find({"status": RunStatus.PENDING.value}, [("created_at", 1)], limit)
 
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         """Moves `pending` to `not-started`. A run that ended meanwhile (cancelled during its

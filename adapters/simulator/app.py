@@ -137,6 +137,25 @@ class Api:
             return wire.detail(500, "Internal server error")
         return web.json_response(deployment.to_json())
 
+    async def list_deployment_runs(self, request: web.Request) -> web.Response:
+        """`GET /api/deployment/{id}/runs?limit=&offset=&status=`: its runs, newest first."""
+        deployment = find_deployment(request.match_info["deployment_id"])
+        if deployment is None:
+            return wire.detail(500, "Internal server error")
+        limit = _query(request, _INT, "limit", 60)
+        offset = _query(request, _INT, "offset", 0)
+        if isinstance(limit, web.Response):
+            return limit
+        if isinstance(offset, web.Response):
+            return offset
+        status = request.query.get("status")
+        runs = [
+            run
+            for run in reversed(self._book.all())
+            if run.deployment.id == deployment.id and status in (None, "", run.status)
+        ]
+        return web.json_response([run.to_json() for run in runs[offset : offset + limit]])
+
     async def list_machines(self, request: web.Request) -> web.Response:
         search = request.query.get("search", "").lower()
         return web.json_response([m.summary_json() for m in MACHINES if search in m.name])
@@ -246,6 +265,12 @@ def build_app(api: Api, faults: RouteFaults) -> web.Application:
     add = app.router.add_route
     add("GET", "/api/deployments", api.list_deployments, name=Route.DEPLOYMENTS)
     add("GET", "/api/deployment/{deployment_id}", api.get_deployment, name=Route.DEPLOYMENT)
+    add(
+        "GET",
+        "/api/deployment/{deployment_id}/runs",
+        api.list_deployment_runs,
+        name=Route.DEPLOYMENT_RUNS,
+    )
     add("GET", "/api/machines", api.list_machines, name=Route.MACHINES)
     add("GET", "/api/machine/{machine_id}", api.get_machine, name=Route.MACHINE)
     add("GET", "/api/platform/gpu-pricing", api.gpu_pricing, name=Route.GPU_PRICING)

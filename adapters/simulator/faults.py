@@ -18,6 +18,7 @@ class Route(StrEnum):
 
     DEPLOYMENTS = "deployments"
     DEPLOYMENT = "deployment"
+    DEPLOYMENT_RUNS = "deployment_runs"
     MACHINES = "machines"
     MACHINE = "machine"
     QUEUE = "queue"
@@ -52,6 +53,7 @@ class RouteFaults:
         self._held = asyncio.Condition()
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: dict[str, list[_Hold]] = {}
+        self._late_replies: dict[str, list[asyncio.Event]] = {}
 
     def fail_next(
         self,
@@ -78,6 +80,13 @@ class RouteFaults:
         self._holds.setdefault(route, []).append(_Hold(gate, count))
         return gate
 
+    def hold_reply(self, route: str, gate: asyncio.Event | None = None) -> asyncio.Event:
+        """The next request to `route` is carried out at once, but its reply waits for `gate`:
+        a client that times out meanwhile cannot know it worked (a lost answer)."""
+        gate = gate or asyncio.Event()
+        self._late_replies.setdefault(route, []).append(gate)
+        return gate
+
     async def wait_held(self, route: str, count: int = 1) -> None:
         """Return once `count` requests to `route` are being held."""
         async with self._held:
@@ -88,7 +97,11 @@ class RouteFaults:
         for holds in self._holds.values():
             for hold in holds:
                 hold.gate.set()
+        for gates in self._late_replies.values():
+            for gate in gates:
+                gate.set()
         self._holds.clear()
+        self._late_replies.clear()
         self._failures.clear()
 
     @web.middleware
@@ -115,4 +128,10 @@ class RouteFaults:
             if failure.remaining <= 0:
                 failures.pop(0)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        late = self._late_replies.get(route)
+        if late:
+            gate = late.pop(0)
+            response = await handler(request)
+            await gate.wait()
+            return response
         return await handler(request)

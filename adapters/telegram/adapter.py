@@ -139,13 +139,18 @@ class TelegramAdapter:
                 timeout=timedelta(seconds=self._poll_timeout_s), allowed_updates=ALLOWED_UPDATES
             )
 
-    async def stop(self) -> None:
-        self.notifier.ready = False
+    async def stop_receiving(self) -> None:
+        """Take no more updates (webhook requests are refused, so Telegram sends them again
+        later, to whichever instance answers); results can still be sent."""
         self._receiver.secret = None
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
             await self._app.stop()
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
+        self.notifier.ready = False
         await self._app.shutdown()
         await self._app.bot.shutdown()  # closes its HTTP clients even after a failed start
 

@@ -62,6 +62,7 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
 ADMIN_SPECS: tuple[CommandSpec, ...] = (
     CommandSpec("refresh", "cmd.refresh"),
     CommandSpec("stats", "cmd.stats"),
+    CommandSpec("redeliver", "cmd.redeliver", options=(builtin_option("run"),)),
     CommandSpec("ban", "cmd.ban", options=(builtin_option("user"),)),
     CommandSpec("unban", "cmd.unban", options=(builtin_option("user"),)),
 )

@@ -59,6 +59,7 @@ class HelpText:
                 (Cmd("refresh"), "help.refresh"),
                 (Cmd("stats"), "help.stats"),
                 (Hint("runs_all_usage"), "help.runs_all"),
+                (Usage("redeliver", "run"), "help.redeliver"),
                 (Usage("ban", "user"), "help.ban"),
                 (Usage("unban", "user"), "help.unban"),
             ]

@@ -125,6 +125,14 @@ class ListRuns:
 
 
 @dataclass(frozen=True)
+class Redeliver:
+    """Post a finished run's result again: what was not confirmed sent, or all of it when the
+    delivery had completed."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
 class Ban:
     user: str
     """`platform:user_id`, a bare user id on the caller's platform, or `@username` of a user
@@ -152,9 +160,9 @@ UserOperation = (
     | MissingArgument
     | NotACommand
 )
-AdminOperation = RefreshCatalog | ShowStats | Ban | Unban
+AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
 Operation = UserOperation | AdminOperation
-ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Ban, Unban)
+ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Redeliver, Ban, Unban)
 
 
 def needs_admin(operation: Operation) -> bool:

@@ -120,9 +120,11 @@ class RunText:
         return "\n".join(lines)
 
     def reason(self, run: Run) -> str:
-        """Why a run ended: the engine's reasons in the reader's language, a backend's in its
-        own words."""
+        """Why a run ended: the engine's reasons (message keys, or the sentences it wrote
+        before it used keys) in the reader's language, a backend's in its own words."""
         if run.error:
+            if run.error in self._words.keys:  # the engine records its reasons as message keys
+                return self._text(run.error)
             notice = engine_reason(run.error)
             if notice is not None:
                 return self._words.notice(notice)

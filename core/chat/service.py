@@ -36,6 +36,7 @@ from core.chat.operations import (
     MissingArgument,
     NotACommand,
     Operation,
+    Redeliver,
     RefreshCatalog,
     Rerun,
     RunWorkflow,
@@ -56,7 +57,7 @@ from core.launcher import RunLauncher
 from core.locales import DEFAULT_LANGUAGE
 from core.models import ChatRef
 from core.notices import Cmd, Hint, Notice, Usage
-from core.ports import Clock, RunFinder, RunStore, UserStore
+from core.ports import Clock, RunFinder, RunFollower, RunStore, UserStore
 from core.requests import RunRequest
 from core.tracker import RunTracker
 
@@ -77,6 +78,7 @@ class ChatService:
         store: RunStore,
         finder: RunFinder,
         users: UserStore,
+        delivery: RunFollower,
         admins: frozenset[str],
         clock: Clock,
         save_outputs: SaveOutputs,
@@ -91,17 +93,24 @@ class ChatService:
         self._admins = admins
         self._clock = clock
         self._seen: LRUCache[str, tuple[str | None, str]] = LRUCache(SEEN_CACHE)
+        refs = RunRefs(store, finder)
         self._runs = RunDesk(
             book=book,
             catalog=catalog,
             launcher=launcher,
             tracker=tracker,
             store=store,
-            refs=RunRefs(store, finder),
+            refs=refs,
             save_outputs=save_outputs,
         )
         self._admin = AdminDesk(
-            catalog=catalog, store=store, users=users, admins=admins, clock=clock
+            catalog=catalog,
+            store=store,
+            refs=refs,
+            delivery=delivery,
+            users=users,
+            admins=admins,
+            clock=clock,
         )
 
     @property
@@ -183,7 +192,7 @@ class ChatService:
                 raise UserFacingError("usage", usage=Usage(command, argument))
             case NotACommand(image=image):
                 return Message(notice=self._not_a_command(image))
-            case RefreshCatalog() | ShowStats() | Ban() | Unban():
+            case RefreshCatalog() | ShowStats() | Redeliver() | Ban() | Unban():
                 return await self._admin.answer(operation, chat)
         raise TypeError(f"unknown operation {operation!r}")
 

@@ -20,6 +20,7 @@ from core.chat.operations import (
     ListWorkflows,
     MissingArgument,
     Operation,
+    Redeliver,
     RefreshCatalog,
     Rerun,
     RunWorkflow,
@@ -42,6 +43,7 @@ _RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
     "reroll": lambda run_id: Rerun(run_id, new_seed=True),
     "show": ShowRun,
     "recipe": ShowRecipe,
+    "redeliver": Redeliver,
 }
 _USER_COMMANDS: dict[str, Callable[[str], Operation]] = {"ban": Ban, "unban": Unban}
 _PLAIN: dict[str, Callable[[], Operation]] = {

@@ -115,6 +115,11 @@ class TextRenderer:
         self.runs = RunText(self, syntax, self._family)
         self.help = HelpText(self, syntax)
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every message key there is (the same in every language)."""
+        return frozenset(self._messages)
+
     def use_book(self, book: RecipeBook) -> None:
         """Where workflows and commands are looked up, once the chat layer exists (for every
         language of this platform)."""
@@ -237,6 +242,10 @@ class TextRenderer:
         """The lines under a result: what ran, with what, how long it took, what it cost, or
         why it ended."""
         return self.runs.result_summary(run)
+
+    def run_error(self, run: Run) -> str:
+        """Why a run ended (see core/chat/run_text.py)."""
+        return self.runs.reason(run)
 
     def run_status(self, run: Run) -> str:
         return self.runs.run_status(run)

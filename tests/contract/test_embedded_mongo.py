@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.mongo import EmbeddedMongo, EmbeddedMongoError, MongoRunStore, open_database
+from adapters.mongo import (
+    EmbeddedMongo,
+    EmbeddedMongoError,
+    MongoRunStore,
+    create_client,
+    open_database,
+)
+from adapters.mongo.embedded import mongo_uri
 from core.models import DeliveryState, RunStatus
 from tests.contract.runs_data import NOW, event, make_run, submission
 
@@ -60,3 +67,15 @@ async def test_port_taken_by_another_program(tmp_path: Path) -> None:
         port = other.getsockname()[1]
         with pytest.raises(EmbeddedMongoError, match="already in use"):
             await EmbeddedMongo(tmp_path, port=port).start()
+
+
+async def test_only_the_embedded_uri_turns_retryable_writes_off() -> None:
+    """SecantusDB scans every retryable-write record it keeps on each write (bench/RESULTS.md)."""
+    embedded = create_client(mongo_uri(27017))
+    real = create_client("mongodb://127.0.0.1:27017/")
+    try:
+        assert embedded.options.retry_writes is False
+        assert real.options.retry_writes is True
+    finally:
+        await embedded.close()
+        await real.close()

@@ -104,21 +104,26 @@ class World:
         notifiers: Iterable[ChatNotifier] = (),
         http: bool = True,
         backends: Sequence[WorkflowBackend] | None = None,
+        clock: FakeClock | None = None,
+        delivery_policy: DeliveryPolicy | None = None,
+        settle: bool = True,
     ) -> AsyncIterator[Engine]:
+        """One bot process. Several may run on the world's database at once (only one with
+        `http`: they would share its port); `clock` gives one its own (skewed) time."""
         out = io.StringIO()
         words = console_words()
         console = ConsoleNotifier(words, out)
         container = await build_container(
             self.settings,
             backends=backends if backends is not None else [self.simulated(self.sim)],
-            clock=self.clock,
+            clock=clock or self.clock,
             notifiers=[console, *notifiers],
-            delivery_policy=DeliveryPolicy(progress_interval_s=0),
+            delivery_policy=delivery_policy or DeliveryPolicy(progress_interval_s=0),
         )
         try:
             if http:
                 await container.start_http()
-            await container.start_engine()
+            await container.start_engine(settle=settle)
             front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, console)
             engine = Engine(container, out, front)
             self.engines.append(engine)
@@ -130,11 +135,26 @@ class World:
 
 @asynccontextmanager
 async def world(
-    mongo_uri: str, tmp_path: Path, *, webhooks: bool = True, **overrides: Any
+    mongo_uri: str,
+    tmp_path: Path,
+    *,
+    webhooks: bool = True,
+    shared_clock: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
-    sim = SimulatorServer(mode="manual", webhook_backoff=(0.0, 0.0), webhook_timeout=5.0)
+    """`shared_clock`: the simulator keeps the test's fake time too (its run timestamps then
+    move only when the test moves the clock)."""
+    clock = FakeClock()
+    sim = SimulatorServer(
+        mode="manual",
+        webhook_backoff=(0.0, 0.0),
+        webhook_timeout=5.0,
+        **({"clock": clock.now} if shared_clock else {}),
+    )
     await sim.start()
     port = free_port()
+    for name in ("empty.catalog.yaml", "empty.routing.yaml"):
+        (tmp_path / name).write_text("")
     values: dict[str, Any] = {
         "comfydeploy_api_url": sim.base_url,
         "comfydeploy_api_key": SecretStr("sim-key"),
@@ -143,14 +163,14 @@ async def world(
         "data_dir": tmp_path,
         "http_port": port,
         "public_base_url": f"http://127.0.0.1:{port}" if webhooks else None,
-        "catalog_file": tmp_path / "absent.catalog.yaml",
-        "routing_file": tmp_path / "absent.routing.yaml",
+        "catalog_file": tmp_path / "empty.catalog.yaml",
+        "routing_file": tmp_path / "empty.routing.yaml",
         "admin_ids": frozenset({ADMIN.user_key}),
         "webhook_secret": SecretStr("e2e-webhook-secret"),
         **overrides,
     }
     settings = Settings.model_construct(**{**Settings().model_dump(), **values})
     try:
-        yield World(sim, settings, FakeClock())
+        yield World(sim, settings, clock)
     finally:
         await sim.stop()

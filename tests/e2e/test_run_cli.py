@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.simulator import SimulatorServer
@@ -18,12 +19,21 @@ from tests.fakes.telegram_api import FakeTelegram
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@dataclass
+class BotProcess:
+    process: asyncio.subprocess.Process
+    port: int
+    database: str
+
+
 @asynccontextmanager
-async def comfybot_run(
+async def comfybot_process(
     telegram: FakeTelegram, mongo_uri: str, tmp_path: Path, **settings: str
-) -> AsyncIterator[int]:
-    """`comfybot run` with its HTTP port (yielded); stopped with SIGTERM, which must exit 0."""
+) -> AsyncIterator[BotProcess]:
+    """`comfybot run` against the simulator and the fake Bot API; stopped with SIGTERM at the
+    end (if the test did not stop it), which must exit 0 with no token in its log."""
     port = free_port()
+    database = f"run_{uuid.uuid4().hex[:10]}"
     async with SimulatorServer(mode="auto", step_delay=0.05) as simulator:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("COMFYDEPLOY_", "TELEGRAM_"))
@@ -33,7 +43,7 @@ async def comfybot_run(
             COMFYDEPLOY_API_URL=simulator.base_url,
             COMFYDEPLOY_API_KEY="sim-key",
             MONGODB_URI=mongo_uri,
-            MONGODB_DB=f"run_{uuid.uuid4().hex[:10]}",
+            MONGODB_DB=database,
             DATA_DIR=str(tmp_path),
             HTTP_PORT=str(port),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
@@ -53,7 +63,7 @@ async def comfybot_run(
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            yield port
+            yield BotProcess(process, port, database)
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
@@ -61,6 +71,15 @@ async def comfybot_run(
         log = stderr.decode()
         assert process.returncode == 0, log[-2000:]
         assert telegram.token not in log
+
+
+@asynccontextmanager
+async def comfybot_run(
+    telegram: FakeTelegram, mongo_uri: str, tmp_path: Path, **settings: str
+) -> AsyncIterator[int]:
+    """`comfybot run` with its HTTP port (yielded)."""
+    async with comfybot_process(telegram, mongo_uri, tmp_path, **settings) as bot:
+        yield bot.port
 
 
 async def test_run_serves_telegram_by_polling(mongo_uri: str, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from tests.fakes.telegram_kit import result_buttons
 ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
 BUILTINS = ["start", "help", "workflows", "status", "cancel", "runs", "show", "recipe"]
 MENU = [*BUILTINS, "img2img", "txt2img", "upscale"]
-ADMIN_MENU = ["refresh", "stats", "ban", "unban"]
+ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban"]
 
 
 async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ the runs it was sent. End-to-end tests use real servers (the simulator, the fake
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.errors import BackendError, RunNotFound
 from core.models import EventSource, RunEvent, RunStatus, UploadedFile
@@ -48,6 +49,9 @@ class MemoryBackend:
         self.jobs[backend_id] = job
         return backend_id
 
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        return next((b for b, job in self.jobs.items() if job.run_id == run_id), None)
+
     async def get_run(self, address: RunAddress) -> RunEvent:
         self._check()
         if address.backend_run_id not in self.jobs:
@@ -63,9 +67,11 @@ class MemoryBackend:
         self._check()
         return f"https://{self.name}.invalid/{file.filename}"
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
+    output_hosts: tuple[str, ...] = ("files.invalid",)
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
         self._check()
-        return b""
+        return 0
 
     async def ping(self) -> bool:
         return self.failure is None

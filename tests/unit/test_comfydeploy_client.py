@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -609,7 +610,16 @@ async def test_upload_sends_multipart_file(env: Env) -> None:
     assert seen == {"name": "cat.png", "mime": "image/png", "data": b"\x89PNG fake"}
 
 
-async def test_fetch_sends_auth_only_to_the_api_host(env: Env) -> None:
+async def fetched(client: ComfyDeployClient, url: str, cap: int, folder: Path) -> bytes:
+    """An output downloaded the way the bot does it: streamed to a file."""
+    target = folder / "out.bin"
+    size = await client.download(url, target, cap)
+    data = target.read_bytes()
+    assert size == len(data)
+    return data
+
+
+async def test_fetch_sends_auth_only_to_the_api_host(env: Env, tmp_path: Path) -> None:
     storage_auth: list[str | None] = []
 
     async def output(request: web.Request) -> web.StreamResponse:
@@ -623,24 +633,31 @@ async def test_fetch_sends_auth_only_to_the_api_host(env: Env) -> None:
     api_server = await env.serve(env.api.app)
     client = await env.client(str(api_server.make_url("/api")))
 
-    assert (
-        await client.fetch(str(storage_server.make_url("/outputs/runs/r/a.png")), 100)
-        == b"png-bytes"
-    )
-    assert await client.fetch(str(api_server.make_url("/api/files/a.png")), 100) == b"png-bytes"
+    storage_url = str(storage_server.make_url("/outputs/runs/r/a.png"))
+    assert await fetched(client, storage_url, 100, tmp_path) == b"png-bytes"
+    api_url = str(api_server.make_url("/api/files/a.png"))
+    assert await fetched(client, api_url, 100, tmp_path) == b"png-bytes"
     assert storage_auth == [None, f"Bearer {API_KEY}"]
 
 
-async def test_fetch_rejects_a_declared_size_over_the_cap(env: Env) -> None:
+async def test_fetch_rejects_a_declared_size_over_the_cap(env: Env, tmp_path: Path) -> None:
     env.api.on("GET", "/out.bin", text_reply("x" * 1000, 200))
     client = await env.client()
     base = str(env.servers[0].make_url("/out.bin"))
     with pytest.raises(FileTooLarge):
-        await client.fetch(base, 999)
-    assert await client.fetch(base, 1000) == b"x" * 1000
+        await fetched(client, base, 999, tmp_path)
+    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - nothing half-written is left behind
+    assert await fetched(client, base, 1000, tmp_path) == b"x" * 1000
 
 
-async def test_fetch_counts_bytes_of_a_chunked_reply(env: Env) -> None:
+async def test_a_relative_output_url_is_refused(env: Env, tmp_path: Path) -> None:
+    client = await env.client()
+    with pytest.raises(BackendError):
+        await client.download("/metrics", tmp_path / "x", 100)
+    assert env.api.requests == []
+
+
+async def test_fetch_counts_bytes_of_a_chunked_reply(env: Env, tmp_path: Path) -> None:
     async def chunked(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         response.enable_chunked_encoding()
@@ -653,15 +670,16 @@ async def test_fetch_counts_bytes_of_a_chunked_reply(env: Env) -> None:
     env.api.on("GET", "/big.bin", chunked)
     client = await env.client()
     with pytest.raises(FileTooLarge) as caught:
-        await client.fetch(str(env.servers[0].make_url("/big.bin")), 500)
+        await fetched(client, str(env.servers[0].make_url("/big.bin")), 500, tmp_path)
     assert caught.value.limit == 500
+    assert not any(tmp_path.iterdir())  # noqa: ASYNC240
     assert len(env.api.requests) == 1
 
 
-async def test_fetch_404_is_not_retried(env: Env) -> None:
+async def test_fetch_404_is_not_retried(env: Env, tmp_path: Path) -> None:
     client = await env.client()
     with pytest.raises(BackendError) as caught:
-        await client.fetch(str(env.servers[0].make_url("/gone.png")), 100)
+        await fetched(client, str(env.servers[0].make_url("/gone.png")), 100, tmp_path)
     assert caught.value.status == 404 and len(env.api.requests) == 1
 
 
