@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from adapters.console.notifier import ConsoleNotifier
 from adapters.console.session import CONSOLE_USER, ConsoleFront, ConsoleSession, console_words
+from adapters.console.terminal import PromptedOutput
 from adapters.discord.slash_commands import SlashCommands
 from adapters.discord.wording import SYNTAX as DISCORD_SYNTAX
 from adapters.mongo.embedded import EmbeddedMongoError
@@ -112,8 +113,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    words = console_words()
-    notifier = ConsoleNotifier(words)
+    words = console_words(settings.default_language)
+    out = PromptedOutput(sys.stdout)
+    notifier = ConsoleNotifier(words, out)
     admins = settings.admin_ids | {CONSOLE_USER.user_key}
     container = await build_container(
         settings.model_copy(update={"admin_ids": admins}), notifiers=[notifier]
@@ -123,8 +125,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
             await container.start_http()
         await container.start_engine()
         container.start_scheduler()
-        front = ConsoleFront(container.chat_service(CONSOLE_RULES), words)
-        session = ConsoleSession(front, notifier, container.runs_store, container.clock)
+        front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, notifier)
+        session = ConsoleSession(front, notifier, container.runs_store, container.clock, out=out)
         await session.run()
     finally:
         await container.close()

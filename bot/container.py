@@ -18,6 +18,7 @@ from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
+from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
 from bot.backends import NO_BACKEND, build_backends
@@ -29,6 +30,7 @@ from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.chat.book import CommandBook
 from core.chat.commands import CommandRules
+from core.chat.result_actions import ResultActions
 from core.chat.service import ChatService
 from core.clock import SystemClock
 from core.costs import CostService
@@ -93,10 +95,13 @@ class Container:
             launcher=self.launcher,
             tracker=self.tracker,
             store=self.runs_store,
+            finder=MongoRunFinder(self.db),
             users=self.users,
             delivery=self.delivery,
             admins=self.settings.admin_ids,
             clock=self.clock,
+            save_outputs=self.files.save_outputs,
+            default_language=self.settings.default_language,
         )
 
     async def start_engine(
@@ -322,6 +327,7 @@ async def _build(
             max_concurrent=settings.max_concurrent_deliveries,
         ),
         notifiers=notifiers,
+        actions_for=ResultActions(catalog),
     )
     tracker = RunTracker(
         store=runs_store,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.locales import LANGUAGES, supported_language
+
 DEFAULT_API_URL = "https://api.comfydeploy.com/api"
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 
@@ -52,6 +54,7 @@ class Settings(BaseSettings):
     pending_orphan_after_seconds: float = Field(default=30, gt=0)
     pending_locate_after_seconds: float = Field(default=60, gt=0)
     pending_give_up_seconds: float = Field(default=900, gt=0)
+    default_language: str = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
         if not value.startswith(("ws://", "wss://")):
             raise ValueError("must start with ws:// or wss://")
         return value.rstrip("/")
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        language = supported_language(value)
+        if language is None:
+            raise ValueError(f"'{value}' has no translation; one of: {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator(
         "comfydeploy_api_url",

@@ -10,6 +10,19 @@ from enum import StrEnum
 class ActionKind(StrEnum):
     CANCEL = "cancel"
     RERUN = "rerun"
+    """The same inputs again (a workflow without a seed)."""
+    REROLL = "reroll"
+    """The same inputs with a new seed."""
+    SAME_SEED = "same"
+    """The exact same run again, seed included."""
+    UPSCALE = "upscale"
+    """The result's image into the workflow's upscaler (`upscale_with`)."""
+    VARY = "vary"
+    """The result's image into the workflow's variation maker (`vary_with`)."""
+    RECIPE = "recipe"
+    """Everything the run was made with, ready to copy as a command."""
+    SHOW = "show"
+    """Post a finished run's result again."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.backends import BackendRegistry
 from core.errors import BackendError
+from core.input_limits import with_default_limits
 from core.ports import CatalogStore, Clock
 from core.workflow import (
     Deployment,
@@ -48,6 +49,8 @@ class InputOverride(BaseModel):
     description: str | None = None
     max_length: int | None = None
     bind: tuple[NodeBinding, ...] | None = None
+    seed: bool | None = None
+    """`true`: a random seed when none is given; `false`: an input named `seed` that is not."""
 
 
 class WorkflowOverride(BaseModel):
@@ -62,6 +65,10 @@ class WorkflowOverride(BaseModel):
     gpu: str | None = None
     deployment_ids: tuple[str, ...] | None = None
     """`backend:id`, or a bare id on the first configured backend."""
+    upscale_with: str | None = None
+    """A workflow taking an image that upscales this one's results (an Upscale button)."""
+    vary_with: str | None = None
+    """A workflow taking an image that makes variations of this one's results (a Vary button)."""
     inputs: dict[str, InputOverride] = {}
 
 
@@ -134,7 +141,8 @@ class Catalog:
 
     def _build(self) -> CatalogView:
         ordered = [self._discovered[b.name] for b in self._backends if b.name in self._discovered]
-        workflows = merge_catalog(merge_backends(ordered), self._file, self._backends.default.name)
+        merged = merge_catalog(merge_backends(ordered), self._file, self._backends.default.name)
+        workflows = [with_default_limits(workflow) for workflow in merged]
         return CatalogView(workflows, [d for found in ordered for d in found.deployments])
 
     async def refresh(self, force: bool = True) -> bool:

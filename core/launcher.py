@@ -1,5 +1,7 @@
-"""Starting a run: validate every input, fetch and upload the user's media, record the run,
-show its status message, hand it to the dispatcher."""
+"""Starting a run: validate every input, draw its seed, fetch and upload the user's media, record
+the run, show its status message, hand it to the dispatcher. Runs again (a reroll with a new
+seed, or the exact same run) and follow-ups that feed a result's image into the workflow the
+catalog names (`upscale_with`, `vary_with`) start here too."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from core.costs import CostService
 from core.dispatch import Dispatcher
 from core.errors import FileRejected, InvalidInput, UnknownRun, UnknownWorkflow, UserFacingError
 from core.files import FileManager
-from core.models import ChatRef, Run
+from core.models import ChatRef, OutputKind, Run
 from core.notices import Problem
 from core.policy import RunPolicy
 from core.ports import Clock, RunFollower, RunStore
-from core.requests import Attachment, RunRequest
+from core.requests import Attachment, InputValue, RunRequest
 from core.routing import Router
+from core.seeds import Draw, draw_seed, reseeded, with_seed, without_random_request
 from core.validation import validate_inputs
 from core.workflow import DeploymentRef, Workflow
 
@@ -40,7 +43,9 @@ class RunLauncher:
         delivery: RunFollower,
         clock: Clock,
         policy: RunPolicy,
+        draw: Draw = draw_seed,
     ) -> None:
+        self._draw = draw
         self._store = store
         self._catalog = catalog
         self._router = router
@@ -66,11 +71,12 @@ class RunLauncher:
         problems = [*found, *self._media_problems(request, media_names)]
         values = validate_inputs(
             workflow,
-            request.inputs,
+            without_random_request(workflow, request.inputs),
             media=request.media.keys(),
             max_prompt_chars=self._policy.max_prompt_chars,
             found=problems,
         )
+        values = with_seed(workflow, values, self._draw)
         candidates = self._router.candidates(workflow)
         if not candidates:
             raise UserFacingError("no_deployment", workflow=workflow.name)
@@ -111,14 +117,58 @@ class RunLauncher:
         return {name: await backend.upload(file) for name, file in checked.items()}
 
     async def rerun(
-        self, run_id: str, chat: ChatRef, is_admin: bool, origin: str | None = None
+        self,
+        run_id: str,
+        chat: ChatRef,
+        is_admin: bool,
+        *,
+        new_seed: bool = False,
+        origin: str | None = None,
     ) -> Run:
-        """Run again with the same inputs: for its owner, anyone in the chat it was shown in
-        (where its Rerun button is), or an admin."""
-        if origin is not None:
-            existing = await self._store.by_origin(origin)
-            if existing is not None:
-                return existing
+        """Run again with the same inputs (`new_seed`: all but the seed, drawn again), for its
+        owner, anyone in the chat it was shown in (where its buttons are), or an admin."""
+        if origin is not None and (existing := await self._store.by_origin(origin)):
+            return existing
+        original = await self._visible(run_id, chat, is_admin)
+        workflow = self._runnable(original.workflow)
+        candidates = self._router.candidates(workflow)
+        if any(spec.name in original.inputs for spec in workflow.image_inputs):
+            candidates = [ref for ref in candidates if ref.backend == original.backend]
+        if not candidates:
+            raise UserFacingError("no_deployment", workflow=workflow.name)
+        values = dict(original.inputs)
+        if new_seed:
+            values = reseeded(workflow, values, self._draw)
+        return await self._record_and_submit(
+            workflow, values, chat, original.id, candidates, origin
+        )
+
+    async def follow_up(
+        self, run_id: str, chat: ChatRef, is_admin: bool, target: str, origin: str | None = None
+    ) -> Run:
+        """Feed the first image a run made into workflow `target` (its upscaler or variation
+        maker), with the run's prompt when `target` takes one, and a new seed."""
+        original = await self._visible(run_id, chat, is_admin)
+        workflow = self._runnable(target)
+        image = next(
+            (o.url for o in original.outputs if o.kind is OutputKind.IMAGE and o.url), None
+        )
+        if image is None or not workflow.image_inputs:
+            raise UserFacingError("no_image_to_use", run=original.id)
+        inputs: dict[str, InputValue] = {workflow.image_inputs[0].name: image}
+        source = self._catalog.view.get(original.workflow)
+        given = source.main_text_input if source is not None else None
+        taken = workflow.main_text_input
+        if (
+            given is not None
+            and taken is not None
+            and isinstance(original.inputs.get(given.name), str)
+        ):
+            inputs[taken.name] = original.inputs[given.name]
+        return await self.start(RunRequest(workflow.name, chat, inputs, origin=origin))
+
+    async def _visible(self, run_id: str, chat: ChatRef, is_admin: bool) -> Run:
+        """A run this user may run again: theirs, shown in this chat, or any for an admin."""
         original = await self._store.get(run_id)
         same_chat = original is not None and (original.chat.platform, original.chat.chat_id) == (
             chat.platform,
@@ -127,18 +177,14 @@ class RunLauncher:
         if original is None or not (
             same_chat or original.chat.user_key == chat.user_key or is_admin
         ):
-            raise UnknownRun("unknown_run", run=run_id)
-        workflow = self._catalog.view.get(original.workflow)
+            raise UnknownRun("unknown_run_of_yours", run=run_id)
+        return original
+
+    def _runnable(self, name: str) -> Workflow:
+        workflow = self._catalog.view.get(name)
         if workflow is None or workflow.hidden:
-            raise UnknownWorkflow("workflow_gone", name=original.workflow)
-        candidates = self._router.candidates(workflow)
-        if any(spec.name in original.inputs for spec in workflow.image_inputs):
-            candidates = [ref for ref in candidates if ref.backend == original.backend]
-        if not candidates:
-            raise UserFacingError("no_deployment", workflow=workflow.name)
-        return await self._record_and_submit(
-            workflow, dict(original.inputs), chat, original.id, candidates, origin
-        )
+            raise UnknownWorkflow("workflow_gone", name=name)
+        return workflow
 
     async def _record_and_submit(
         self,

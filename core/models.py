@@ -73,6 +73,12 @@ class ChatRef(Frozen):
     thread_id: str | None = None
     message_id: str | None = None
     user_name: str = ""
+    username: str | None = None
+    """The user's handle on the platform (`@name` without the `@`), when they have one."""
+    language: str | None = None
+    """The user's language as the platform reports it (an IETF tag such as `ru` or `pt-br`)."""
+    group: bool = False
+    """A chat with several people (a group, a channel, a server), not a private one."""
 
     @property
     def user_key(self) -> str:

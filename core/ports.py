@@ -244,7 +244,29 @@ class KeyValueStore(Protocol):
         ...
 
 
+class RunFinder(Protocol):
+    """Runs by the first characters of their id, as people type them."""
+
+    async def find_by_prefix(self, prefix: str, user_key: str | None, limit: int) -> list[Run]:
+        """Runs whose id starts with `prefix` (only `user_key`'s when given), at most `limit`,
+        newest first."""
+        ...
+
+
 class UserStore(Protocol):
+    """The users the bot has seen (platform, id, username) and the ones it has banned."""
+
+    async def remember(
+        self, user_key: str, username: str | None, name: str, now: datetime
+    ) -> None:
+        """Record that `user_key` was seen, under its current username and display name."""
+        ...
+
+    async def find_user(self, platform: str, name: str) -> str | None:
+        """The `platform:id` of a user seen there with this username (any case, without `@`)
+        or this id; None when there is none."""
+        ...
+
     async def is_banned(self, user_key: str) -> bool: ...
 
     async def ban(self, user_key: str, by: str, now: datetime) -> bool:

@@ -19,43 +19,28 @@ class RunHead:
 
     workflow: str
     deployment_id: str
-    chat: tuple[str, str, str, str | None, str | None, str]
+    chat: ChatRef
+    """Whole, so edits speak the user's language and know a group from a private chat."""
     progress_message_id: str
     created_at: datetime
 
     @classmethod
     def of(cls, run: Run) -> RunHead:
-        chat = run.chat
         return cls(
             run.workflow,
             run.deployment_id,
-            (
-                chat.platform,
-                chat.chat_id,
-                chat.user_id,
-                chat.thread_id,
-                chat.message_id,
-                chat.user_name,
-            ),
+            run.chat,
             run.progress_message_id or "",
             run.created_at,
         )
 
     def with_event(self, run_id: str, event: RunEvent) -> Run:
-        platform, chat_id, user_id, thread_id, message_id, user_name = self.chat
         queue = event.queue_position if event.status.rank < RunStatus.STARTED.rank else None
         return Run.model_construct(
             id=run_id,
             workflow=self.workflow,
             deployment_id=self.deployment_id,
-            chat=ChatRef.model_construct(
-                platform=platform,
-                chat_id=chat_id,
-                user_id=user_id,
-                thread_id=thread_id,
-                message_id=message_id,
-                user_name=user_name,
-            ),
+            chat=self.chat,
             status=event.status,
             progress=event.progress or 0.0,
             live_status=event.live_status,

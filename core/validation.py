@@ -7,6 +7,7 @@ input's type. Each problem names its input, so every platform can say it in its 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -15,8 +16,9 @@ from core.notices import Problem
 from core.requests import InputValue
 from core.workflow import InputSpec, InputType, Workflow
 
-_TRUE = {"true", "yes", "on", "1", "y"}
-_FALSE = {"false", "no", "off", "0", "n"}
+TRUE_WORDS = frozenset({"true", "yes", "on", "1", "y"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0", "n"})
+_DIGITS = re.compile(r"[+-]?\d+")
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 """Graph values are 64-bit integers (ComfyUI's INT): anything wider cannot run."""
@@ -46,7 +48,6 @@ def validate_inputs(
     problems += [
         Problem.of("input.unknown", name, known=names) for name in inputs if name not in known
     ]
-    main = workflow.main_text_input
     values: dict[str, Any] = {}
     for spec in workflow.inputs:
         if spec.name in inputs:
@@ -57,9 +58,9 @@ def validate_inputs(
                 continue
         value = values.get(spec.name)
         if isinstance(value, str) and spec.type is InputType.TEXT:
-            limits = [spec.max_length, max_prompt_chars if spec is main else None]
-            limit = min((n for n in limits if n is not None), default=None)
-            if limit is not None and len(value) > limit:
+            # MAX_PROMPT_CHARS bounds every text input, not only the prompt.
+            limit = min(n for n in (spec.max_length, max_prompt_chars) if n is not None)
+            if len(value) > limit:
                 problems.append(
                     Problem.of("input.too_long", spec.name, length=len(value), limit=limit)
                 )
@@ -84,9 +85,9 @@ def convert_value(spec: InputSpec, value: InputValue) -> Any:
     if spec.type is InputType.BOOLEAN:
         if isinstance(value, bool):
             return value
-        if text is not None and text.lower() in _TRUE:
+        if text is not None and text.lower() in TRUE_WORDS:
             return True
-        if text is not None and text.lower() in _FALSE:
+        if text is not None and text.lower() in FALSE_WORDS:
             return False
         raise Rejected(Problem.of("input.not_boolean", spec.name, value=shown))
     if text is None:
@@ -116,8 +117,20 @@ def _integer(spec: InputSpec, value: InputValue, shown: str) -> int:
         try:
             return int(value.strip())
         except ValueError:
-            pass
+            if _DIGITS.fullmatch(shown):
+                _too_many_digits(spec, shown)
     raise Rejected(Problem.of("input.not_integer", spec.name, value=shown))
+
+
+def _too_many_digits(spec: InputSpec, digits: str) -> None:
+    """Digits past what `int()` reads (4300 by default): out of every range, said as such."""
+    far = (INT64_MAX + 1) * 2 * (-1 if digits.startswith("-") else 1)
+    try:
+        _in_range(spec, far, integer=True)
+    except Rejected as rejected:
+        params = {k: v for k, v in rejected.problem.params.items() if k != "input"}
+        problem = Problem.of(rejected.problem.key, spec.name, **{**params, "value": digits})
+        raise Rejected(problem) from None
 
 
 def _number(spec: InputSpec, value: InputValue, shown: str) -> float:

@@ -51,6 +51,15 @@ class InputSpec(Frozen):
     """For text inputs: the longest value accepted (prompt length limit)."""
     bind: tuple[NodeBinding, ...] = ()
     """Graph locations the value is written to; empty for backends that bind by name."""
+    seed: bool | None = None
+    """A random seed: filled with a fresh value when none (or -1) is given. Unset: an integer
+    input named `seed` is one."""
+
+    @property
+    def is_seed(self) -> bool:
+        if self.seed is not None:
+            return self.seed and self.type is InputType.INTEGER
+        return self.type is InputType.INTEGER and self.name.lower() == "seed"
 
 
 class DeploymentRef(Frozen):
@@ -100,6 +109,10 @@ class Workflow(Frozen):
     gpu: str | None = None
     backend: str = ""
     """Where it was discovered ("" for a workflow declared only in the catalog file)."""
+    upscale_with: str | None = None
+    """The workflow that upscales this one's images (an ⬆️ Upscale button on its results)."""
+    vary_with: str | None = None
+    """The workflow that makes variations of this one's images (a 🔀 Vary button)."""
 
     @property
     def text_only(self) -> bool:
@@ -120,6 +133,10 @@ class Workflow(Frozen):
     @property
     def image_inputs(self) -> tuple[InputSpec, ...]:
         return tuple(i for i in self.inputs if i.type.media)
+
+    @property
+    def seed_input(self) -> InputSpec | None:
+        return next((i for i in self.inputs if i.is_seed), None)
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)

@@ -6,17 +6,26 @@ import asyncio
 import sys
 from typing import TextIO
 
+from adapters.console.terminal import PromptedOutput
+from core.actions import ActionKind
 from core.chat.text_render import TextRenderer
 from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, RunResult
 
 PLATFORM = "console"
+TYPED: dict[ActionKind, str] = {
+    ActionKind.REROLL: "reroll",
+    ActionKind.SAME_SEED: "rerun",
+    ActionKind.RERUN: "rerun",
+    ActionKind.RECIPE: "recipe",
+}
+"""A terminal has no buttons: the result lists the commands that do what they would."""
 
 
 class ConsoleNotifier:
     platform = PLATFORM
 
-    def __init__(self, words: TextRenderer, out: TextIO | None = None) -> None:
+    def __init__(self, words: TextRenderer, out: TextIO | PromptedOutput | None = None) -> None:
         self._words = words
         self._out = out or sys.stdout
         self._last: dict[str, str] = {}
@@ -24,7 +33,7 @@ class ConsoleNotifier:
         """Set after every result, so a waiting session re-checks what is still running."""
 
     async def show_progress(self, view: ProgressView) -> str | None:
-        text = self._words.progress(view).replace("\n", " · ")
+        text = self._words.for_chat(view.run.chat).progress(view).replace("\n", " · ")
         if self._last.get(view.run.id) != text:
             self._last[view.run.id] = text
             self._print(text)
@@ -32,11 +41,15 @@ class ConsoleNotifier:
 
     async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._last.pop(result.run.id, None)
-        lines = [self._words.result_summary(result.run).replace("\n", " · ")]
+        words = self._words.for_chat(result.run.chat)
+        lines = [words.result_summary(result.run).replace("\n", " · ")]
         for file in result.files:
-            where = file.path or f"{file.url} (too large to download)"
-            lines.append(f"  {file.kind.value}: {where}")
-        lines += [f"  text: {text}" for text in result.texts]
+            where = file.path or words.text("output.not_downloaded", url=file.url)
+            lines.append(f"  {words.text(f'output.{file.kind.value}')}: {where}")
+        lines += [f"  {words.text('output.text')}: {text}" for text in result.texts]
+        typed = [f"/{TYPED[a.kind]} {a.run_id}" for a in result.actions if a.kind in TYPED]
+        if typed:
+            lines.append("  ↳ " + " · ".join(dict.fromkeys(typed)))
 
         async def show() -> None:
             self._print("\n".join(lines))

@@ -1,6 +1,8 @@
-"""The console chat: one command per input line, replies on stdout.
+"""The console chat: one command per input line, replies on stdout, in DEFAULT_LANGUAGE.
 
-At end of input it waits until every run it started has ended and been shown, then returns.
+A line that is no command gets the hint a private chat gets. At end of input it waits until
+every run it started has ended and been shown, then returns; Ctrl-C at an empty prompt returns
+at once (see adapters/console/terminal.py).
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from typing import TextIO
 
 from adapters.console.files import LocalImage, is_url
 from adapters.console.notifier import PLATFORM, ConsoleNotifier
+from adapters.console.terminal import LineReader, PromptedOutput
 from adapters.console.wording import SYNTAX
-from core.chat.content import Content
-from core.chat.operations import Operation, RunWorkflow
+from core.chat.content import Content, RunShown
+from core.chat.operations import NotACommand, Operation, RunWorkflow
+from core.chat.reposts import repost_journal, shown_here
 from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer, TextReply
+from core.locales import DEFAULT_LANGUAGE
 from core.models import ChatRef, DeliveryState
+from core.notices import Cmd, Usage
 from core.ports import Clock, RunStore
 from core.requests import Attachment
 
@@ -28,25 +34,30 @@ CONSOLE_USER = ChatRef(platform=PLATFORM, chat_id="console", user_id="local", us
 SETTLED = frozenset({DeliveryState.DELIVERED, DeliveryState.ABANDONED})
 
 
-def console_words() -> TextRenderer:
-    return TextRenderer(SYNTAX)
+def console_words(language: str = DEFAULT_LANGUAGE) -> TextRenderer:
+    return TextRenderer(SYNTAX, language=language)
 
 
 class ConsoleFront:
-    """A line -> content: the text front door, with image paths turned into attachments."""
+    """A line -> content: the text front door, with image paths turned into attachments. A
+    result asked for again is shown by the notifier, as when it was delivered."""
 
-    def __init__(self, chat: ChatService, words: TextRenderer) -> None:
+    def __init__(
+        self, chat: ChatService, words: TextRenderer, notifier: ConsoleNotifier | None = None
+    ) -> None:
         self.chat = chat
         self._door = TextFrontDoor(chat.book)
         self.words = words
+        self._notifier = notifier
+        words.use_book(chat.book)
 
     async def answer(
         self, line: str, who: ChatRef = CONSOLE_USER, attachments: Sequence[Attachment] = ()
-    ) -> Content | None:
-        """None when the line is not a command. `attachments` go to the image inputs."""
+    ) -> Content:
+        """`attachments` go to the image inputs; a line that is no command gets a hint."""
         parsed = self._door.parse(line)
         if parsed is None:
-            return None
+            return await self.chat.execute(NotACommand(), who)
         operation = self._with_files(parsed.operation)
         if isinstance(operation, RunWorkflow):
             operation = self._door.attach(operation, attachments)
@@ -56,7 +67,11 @@ class ConsoleFront:
         self, line: str, who: ChatRef = CONSOLE_USER, attachments: Sequence[Attachment] = ()
     ) -> TextReply | None:
         content = await self.answer(line, who, attachments)
-        return None if content is None else self.words.render(content)
+        if isinstance(content, RunShown) and self._notifier is not None:
+            result = shown_here(content.result, who)
+            await self._notifier.deliver_result(result, repost_journal(result.run.id))
+            return None
+        return self.words.for_chat(who).render(content)
 
     def _with_files(self, operation: Operation) -> Operation:
         if not isinstance(operation, RunWorkflow):
@@ -81,7 +96,7 @@ class ConsoleSession:
         store: RunStore,
         clock: Clock,
         stdin: TextIO | None = None,
-        out: TextIO | None = None,
+        out: TextIO | PromptedOutput | None = None,
     ) -> None:
         self._front = front
         self._notifier = notifier
@@ -94,19 +109,23 @@ class ConsoleSession:
 
     async def run(self) -> None:
         interactive = self._in.isatty()
+        words = self._front.words
+        prompted = self._out if isinstance(self._out, PromptedOutput) else None
+        reader = LineReader(self._in, prompted, interactive=interactive)
         if interactive:
-            self._print("comfybot console. Try /workflows, /help <command>, or Ctrl-D to quit.")
-        while True:
-            if interactive:
-                print("> ", end="", file=self._out, flush=True)
-            line = await asyncio.to_thread(self._in.readline)
-            if not line:
-                break
+            welcome = words.text(
+                "console.welcome", workflows=Cmd("workflows"), help=Usage("help", "command")
+            )
+            self._print(welcome)
+        async for line in reader.lines():
             if not line.strip():
                 continue
             reply = await self._front.say(line.strip())
             if reply is not None:
                 self._print(reply.text)
+        if reader.interrupted:
+            self._print(words.text("console.bye"))
+            return
         await self.wait_for_runs()
 
     async def wait_for_runs(self) -> None:

@@ -11,7 +11,7 @@ problem naming the option, reported with the rest by the engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.discord.attachments import AttachmentFetcher, DiscordAttachment
@@ -29,6 +29,8 @@ from core.chat.operations import (
     Redeliver,
     RefreshCatalog,
     RunWorkflow,
+    ShowRecipe,
+    ShowRun,
     ShowStats,
     ShowStatus,
     Unban,
@@ -127,10 +129,25 @@ def _builtin(name: str, values: Mapping[str, Any]) -> Operation:
     if name == "help":
         command = _text(values.get("command"))
         return Help(command.lstrip("/") if command else None)
+    if name == "runs":
+        return _list_runs(values.get("count"), everyone=False)
     run = _text(values.get("run"))
     if run is None:
         return MissingArgument(name, "run")
-    return ShowStatus(run) if name == "status" else CancelRun(run)
+    return _RUN_COMMANDS[name](run)
+
+
+_RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
+    "status": ShowStatus,
+    "cancel": CancelRun,
+    "show": ShowRun,
+    "recipe": ShowRecipe,
+}
+
+
+def _list_runs(count: object, *, everyone: bool) -> ListRuns:
+    limit = max(1, min(count, LIMIT_MAX)) if isinstance(count, int) else 10
+    return ListRuns(limit, everyone=everyone)
 
 
 def _admin(sub: str, options: Sequence[Data]) -> Operation:
@@ -140,8 +157,7 @@ def _admin(sub: str, options: Sequence[Data]) -> Operation:
     if sub == "stats":
         return ShowStats()
     if sub == "runs":
-        limit = values.get("limit")
-        return ListRuns(max(1, min(int(limit), LIMIT_MAX)) if isinstance(limit, int) else 10)
+        return _list_runs(values.get("count"), everyone=True)
     if sub == "redeliver":
         run = _text(values.get("run"))
         return Redeliver(run) if run else MissingArgument(f"{ADMIN_GROUP} {sub}", "run")

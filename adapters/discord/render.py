@@ -19,18 +19,20 @@ from adapters.discord.limits import (
     EMBED_FIELDS_MAX,
     fit,
 )
-from adapters.discord.slash_commands import LIMIT_MAX
+from adapters.discord.slash_commands import ADMIN_SUBCOMMANDS, admin_description
 from adapters.discord.wording import SYNTAX
 from core.actions import Action
 from core.chat.book import CommandBook
-from core.chat.commands import ADMIN_COMMANDS, ADMIN_GROUP
+from core.chat.commands import ADMIN_GROUP
 from core.chat.content import (
     Content,
     GeneralHelp,
     Message,
     Problems,
+    RecipeCard,
     RunAccepted,
     RunList,
+    RunShown,
     RunView,
     Stats,
     Welcome,
@@ -39,8 +41,6 @@ from core.chat.content import (
 )
 from core.chat.presentation import format_bound, format_cost
 from core.chat.text_render import TextRenderer
-from core.locales.en import MESSAGES
-from core.models import Run
 from core.notices import Cmd, Hint, Notice, Opt, Problem, Usage
 from core.workflow import InputSpec, InputType
 
@@ -55,8 +55,8 @@ class DiscordReply:
 
 
 class DiscordRenderer:
-    def __init__(self, book: CommandBook, messages: Mapping[str, str] = MESSAGES) -> None:
-        self.words = TextRenderer(SYNTAX, messages)
+    def __init__(self, book: CommandBook) -> None:
+        self.words = TextRenderer(SYNTAX)
         self._book = book
 
     def render(self, content: Content) -> DiscordReply | None:
@@ -78,8 +78,10 @@ class DiscordRenderer:
             return DiscordReply(embeds=(self._workflow_help(content),))
         if isinstance(content, RunView):
             return DiscordReply(self.words.run_status(content.run), actions=content.actions)
-        if isinstance(content, RunList):
-            return DiscordReply(self._run_list(content.runs))
+        if isinstance(content, RunList | RecipeCard | RunShown):
+            reply = self.words.render(content)
+            text = reply.text if reply else ""
+            return DiscordReply(fit(text, CONTENT_MAX), actions=content.actions)
         if isinstance(content, Stats):
             return DiscordReply(embeds=(self._stats(content),))
         raise TypeError(f"no Discord rendering for {type(content).__name__}")
@@ -117,7 +119,7 @@ class DiscordRenderer:
         lines = []
         for entry in listing.entries:
             about = entry.description or entry.title
-            media = f" ({SYNTAX.hints['list_needs_image']})" if entry.needs_media else ""
+            media = f" ({self.words.hint('list_needs_image')})" if entry.needs_media else ""
             lines.append(f"{SYNTAX.command(entry.command)} — {about}{media}")
         description = fit("\n".join(lines), EMBED_DESCRIPTION_MAX)
         return discord.Embed(title=title, description=description, color=COLOR)
@@ -132,11 +134,11 @@ class DiscordRenderer:
         ]
         if admin:
             rows += [
-                (SYNTAX.command(f"{ADMIN_GROUP} {name}"), text(f"cmd.{name}"))
-                for name in ADMIN_COMMANDS
+                (SYNTAX.command(f"{ADMIN_GROUP} {name}"), text(admin_description(name)))
+                for name in ADMIN_SUBCOMMANDS
             ]
         lines = [f"{usage} — {about}" for usage, about in rows]
-        lines += ["", text("help.run", usage=SYNTAX.hints["run_usage"])]
+        lines += ["", text("help.run", usage=self.words.hint("run_usage"))]
         return discord.Embed(title=text("help.title"), description="\n".join(lines), color=COLOR)
 
     def _workflow_help(self, help: WorkflowHelp) -> discord.Embed:
@@ -171,12 +173,6 @@ class DiscordRenderer:
         line = ", ".join(parts)
         described = f"{line}. {spec.description}" if spec.description else line
         return fit(described, EMBED_FIELD_VALUE_MAX)
-
-    def _run_list(self, runs: tuple[Run, ...]) -> str:
-        if not runs:
-            return self.words.text("no_runs")
-        lines = [self.words.run_line(run) for run in runs[:LIMIT_MAX]]
-        return fit("```\n" + "\n".join(lines) + "\n```", CONTENT_MAX)
 
     def _stats(self, stats: Stats) -> discord.Embed:
         text = self.words.text

@@ -23,12 +23,21 @@ from core.chat.text_render import TextRenderer
 
 JsonDict = dict[str, Any]
 
-BUILTINS = ("workflows", "help", "status", "cancel")
+BUILTINS = ("workflows", "help", "status", "cancel", "runs", "show", "recipe")
 """The built-in commands on Discord (no /start: Discord has no such convention)."""
 MAX_COMMANDS = 100
 COMMAND_SIZE_MAX = 8000
 CHOICE_MAX = 100
 LIMIT_MAX = 20
+ADMIN_SUBCOMMANDS = (*ADMIN_COMMANDS, "runs")
+"""`/comfy …`: the admin commands, and everybody's runs (`/runs all` in text)."""
+
+
+def admin_description(name: str) -> str:
+    """The message key describing `/comfy <name>`."""
+    return "cmd.runs_all" if name == "runs" else f"cmd.{name}"
+
+
 """`/comfy runs limit:` at most (a list of runs must fit one message)."""
 SAFE_INTEGER = 2**53
 CHAT_INPUT = 1
@@ -105,14 +114,18 @@ class SlashCommands:
     def _admin_group(self) -> JsonDict:
         text = self._words.text
         subcommands: list[JsonDict] = []
-        for name in ADMIN_COMMANDS:
-            sub: JsonDict = {"type": SUB_COMMAND, "name": name, "description": text(f"cmd.{name}")}
+        for name in ADMIN_SUBCOMMANDS:
+            sub: JsonDict = {
+                "type": SUB_COMMAND,
+                "name": name,
+                "description": text(admin_description(name)),
+            }
             if name == "runs":
                 sub["options"] = [
                     {
                         "type": INTEGER,
-                        "name": "limit",
-                        "description": text("opt.limit"),
+                        "name": "count",
+                        "description": text("opt.count"),
                         "required": False,
                         "min_value": 1,
                         "max_value": LIMIT_MAX,

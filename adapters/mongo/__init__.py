@@ -4,6 +4,7 @@ from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import create_client, ensure_indexes, open_database
 from adapters.mongo.embedded import EmbeddedMongo, EmbeddedMongoError
 from adapters.mongo.kv import MongoKeyValueStore
+from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
 
@@ -12,6 +13,7 @@ __all__ = [
     "EmbeddedMongoError",
     "MongoCatalogStore",
     "MongoKeyValueStore",
+    "MongoRunFinder",
     "MongoRunStore",
     "MongoUserStore",
     "create_client",

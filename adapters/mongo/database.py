@@ -74,7 +74,10 @@ async def ensure_indexes(db: Database) -> None:
             ),
         ]
     )
-    # `users`, `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
+    await db[USERS].create_indexes(
+        [IndexModel([("platform", ASCENDING), ("username_lower", ASCENDING)], name="username")]
+    )
+    # `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
 
 
 async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:

@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from adapters.telegram.chat_refs import PLATFORM
 from adapters.telegram.errors import use_timedelta_durations
 from adapters.telegram.handlers import Context, UpdateHandlers
 from adapters.telegram.keyboards import CALLBACK_PATTERN
@@ -35,6 +36,10 @@ from core.ports import KeyValueStore
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MESSAGES = filters.UpdateType.MESSAGE & (
+    filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.IMAGE
+)
+"""Commands (as text or as the caption of an image), and images alone (a hint in private)."""
 DEFAULT_WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_KEY = "telegram:webhook_secret"
 
@@ -78,18 +83,19 @@ class TelegramAdapter:
         self._kv = kv
         self._poll_timeout_s = poll_timeout_s
         bot_id = token.split(":", 1)[0]
-        words = TextRenderer(SYNTAX)
+        words = TextRenderer(SYNTAX, chat.book, chat.default_language)
         self._menu = CommandMenu(
-            self._app.bot, chat.book, words, kv, f"telegram:commands:{bot_id}"
+            self._app.bot,
+            chat.book,
+            words,
+            kv,
+            f"telegram:commands:{bot_id}",
+            admins=lambda: chat.admins_on(PLATFORM),
         )
         self._receiver = WebhookReceiver(self._feed)
         self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
-        handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words)
-        self._app.add_handler(
-            MessageHandler(
-                filters.UpdateType.MESSAGE & (filters.TEXT | filters.CAPTION), handlers.on_message
-            )
-        )
+        handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words, self.notifier)
+        self._app.add_handler(MessageHandler(MESSAGES, handlers.on_message))
         self._app.add_handler(CallbackQueryHandler(handlers.on_callback, pattern=CALLBACK_PATTERN))
         self._app.add_error_handler(_log_error)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import MaybeInaccessibleMessage, Message, ReplyParameters, User
+from telegram.constants import ChatType
 
 from core.models import ChatRef
 
@@ -12,7 +13,8 @@ PLATFORM = "telegram"
 
 
 def chat_ref(message: MaybeInaccessibleMessage, user: User) -> ChatRef:
-    """The chat, forum topic, message and user a command came from."""
+    """The chat, forum topic, message and user a command came from, with the user's handle and
+    language (https://core.telegram.org/bots/api#user: `username`, `language_code`)."""
     topic = None
     if isinstance(message, Message) and message.is_topic_message and message.message_thread_id:
         topic = str(message.message_thread_id)
@@ -23,6 +25,9 @@ def chat_ref(message: MaybeInaccessibleMessage, user: User) -> ChatRef:
         thread_id=topic,
         message_id=str(message.message_id),
         user_name=user.full_name or user.username or "",
+        username=user.username,
+        language=user.language_code,
+        group=message.chat.type != ChatType.PRIVATE,
     )
 
 

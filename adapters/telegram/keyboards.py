@@ -14,11 +14,17 @@ from core.chat.text_render import TextRenderer
 CALLBACK_PATTERN = buttons.PATTERN
 
 
+ROW = 3
+"""Buttons per row: labels stay readable on a phone."""
+
+
 def keyboard(actions: Sequence[Action], words: TextRenderer) -> InlineKeyboardMarkup | None:
     if not actions:
         return None
-    row = [InlineKeyboardButton(words.button(a), callback_data=buttons.encode(a)) for a in actions]
-    return InlineKeyboardMarkup([row])
+    keys = [
+        InlineKeyboardButton(words.button(a), callback_data=buttons.encode(a)) for a in actions
+    ]
+    return InlineKeyboardMarkup([keys[i : i + ROW] for i in range(0, len(keys), ROW)])
 
 
 def cancel_keyboard(run_id: str, words: TextRenderer) -> InlineKeyboardMarkup | None:

@@ -17,6 +17,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputMediaDocument, InputMediaPh
 from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram.chat_refs import PLATFORM, send_target
+from adapters.telegram.entities import code_entities
 from adapters.telegram.errors import is_message_gone, is_not_modified, sending
 from adapters.telegram.keyboards import cancel_keyboard, keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
@@ -46,13 +47,17 @@ class TelegramNotifier:
     async def show_progress(self, view: ProgressView) -> str | None:
         self._check_ready()
         run = view.run
-        text = self._words.progress(view)
-        markup = cancel_keyboard(run.id, self._words)
+        words = self._words.for_chat(run.chat)
+        text = words.progress(view)
+        markup = cancel_keyboard(run.id, words)
         async with sending(f"run {run.id} progress"):
             if run.progress_message_id and await self._edit(run, text, markup):
                 return None
             message = await self._bot.send_message(
-                text=text, reply_markup=markup, **send_target(run.chat)
+                text=text,
+                reply_markup=markup,
+                entities=code_entities(text, (run.id,)),
+                **send_target(run.chat),
             )
         return str(message.message_id)
 
@@ -65,6 +70,7 @@ class TelegramNotifier:
                 chat_id=int(run.chat.chat_id),
                 message_id=int(run.progress_message_id),
                 reply_markup=markup,
+                entities=code_entities(text, (run.id,)),
             )
         except BadRequest as error:
             if is_not_modified(error):
@@ -79,22 +85,24 @@ class TelegramNotifier:
     async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._check_ready()
         run = result.run
-        summary = self._words.result_summary(run)
-        markup = keyboard(result.actions, self._words)
+        words = self._words.for_chat(run.chat)
+        summary = words.result_summary(run)
+        markup = keyboard(result.actions, words)
         if run.status is not RunStatus.SUCCESS:
             await self._announce(run, summary, markup, journal)
             return
         buttons_placed = await self._send_outputs(result, summary, markup, journal)
         if not buttons_placed and not run.progress_message_id:
-            again = self._words.text("run.again")
+            again = words.text("run.again")
             await self._part(journal, "buttons", lambda: self._text(run.chat, again, markup))
             buttons_placed = True
         await self._finish_status(run, summary, None if buttons_placed else markup)
 
     async def show_final(self, result: RunResult) -> None:
         run = result.run
-        markup = None if run.status is RunStatus.SUCCESS else keyboard(result.actions, self._words)
-        await self._finish_status(run, self._words.result_summary(run), markup)
+        words = self._words.for_chat(run.chat)
+        markup = None if run.status is RunStatus.SUCCESS else keyboard(result.actions, words)
+        await self._finish_status(run, words.result_summary(run), markup)
 
     async def _announce(
         self,
@@ -126,7 +134,8 @@ class TelegramNotifier:
         run = result.run
         caption: str | None = fit_text(summary, CAPTION_MAX)
         plan = plan_result(result.files, self._upload_max)
-        extra = _extra_text(plan, result.texts, self._words.text("run.too_large"))
+        too_large = self._words.for_chat(run.chat).text("run.too_large")
+        extra = _extra_text(plan, result.texts, too_large)
         alone = plan.media_messages == 1 and not extra
         single_markup = markup if alone else None
         for index, group in enumerate(plan.photo_groups):

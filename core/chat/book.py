@@ -26,8 +26,8 @@ class CommandBook:
             self._specs, self._view = specs, view
         return self._specs
 
-    def menu(self) -> list[CommandSpec]:
-        return menu_commands(self.specs(), self.rules)
+    def menu(self, admin: bool = False) -> list[CommandSpec]:
+        return menu_commands(self.specs(), self.rules, admin)
 
     def spec(self, command: str) -> CommandSpec | None:
         self.specs()

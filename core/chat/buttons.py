@@ -7,7 +7,15 @@ from __future__ import annotations
 import re
 
 from core.actions import Action, ActionKind
-from core.chat.operations import CancelRun, Rerun, UserOperation
+from core.chat.operations import (
+    CancelRun,
+    FollowUp,
+    FollowUpKind,
+    Rerun,
+    ShowRecipe,
+    ShowRun,
+    UserOperation,
+)
 
 RUN_ID = r"[A-Za-z0-9_-]{1,48}"
 PATTERN = rf"^({'|'.join(kind.value for kind in ActionKind)}):({RUN_ID})$"
@@ -28,6 +36,18 @@ def decode(payload: str | None) -> Action | None:
 
 def operation_for(action: Action) -> UserOperation:
     """What pressing the button asks for: the same operation as typing the command."""
-    if action.kind is ActionKind.CANCEL:
-        return CancelRun(action.run_id)
-    return Rerun(action.run_id)
+    run_id = action.run_id
+    match action.kind:
+        case ActionKind.CANCEL:
+            return CancelRun(run_id)
+        case ActionKind.REROLL:
+            return Rerun(run_id, new_seed=True)
+        case ActionKind.UPSCALE:
+            return FollowUp(run_id, FollowUpKind.UPSCALE)
+        case ActionKind.VARY:
+            return FollowUp(run_id, FollowUpKind.VARY)
+        case ActionKind.RECIPE:
+            return ShowRecipe(run_id)
+        case ActionKind.SHOW:
+            return ShowRun(run_id)
+    return Rerun(run_id)  # RERUN and SAME_SEED: the exact same run

@@ -55,14 +55,28 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("workflows", "cmd.workflows"),
     CommandSpec("status", "cmd.status", options=(builtin_option("run"),)),
     CommandSpec("cancel", "cmd.cancel", options=(builtin_option("run"),)),
+    CommandSpec("runs", "cmd.runs", options=(builtin_option("count", required=False),)),
+    CommandSpec("show", "cmd.show", options=(builtin_option("run"),)),
+    CommandSpec("recipe", "cmd.recipe", options=(builtin_option("run"),)),
 )
-ADMIN_COMMANDS: tuple[str, ...] = ("refresh", "stats", "runs", "redeliver", "ban", "unban")
+ADMIN_SPECS: tuple[CommandSpec, ...] = (
+    CommandSpec("refresh", "cmd.refresh"),
+    CommandSpec("stats", "cmd.stats"),
+    CommandSpec("redeliver", "cmd.redeliver", options=(builtin_option("run"),)),
+    CommandSpec("ban", "cmd.ban", options=(builtin_option("user"),)),
+    CommandSpec("unban", "cmd.unban", options=(builtin_option("user"),)),
+)
+"""Commands only admins may use: in the command menus only admins see."""
+ADMIN_COMMANDS: tuple[str, ...] = tuple(spec.name for spec in ADMIN_SPECS)
+TYPED_ACTIONS = frozenset({"rerun", "reroll"})
+"""Buttons' actions typed as commands (the console has no buttons)."""
 ADMIN_GROUP = "comfy"
 """Where the admin commands live on platforms that group them (Discord's `/comfy …`)."""
 RESERVED = (
     frozenset(c.name for c in BUILTIN_COMMANDS)
     | frozenset(ADMIN_COMMANDS)
-    | {"rerun", ADMIN_GROUP}
+    | TYPED_ACTIONS
+    | {ADMIN_GROUP}
 )
 
 
@@ -96,6 +110,11 @@ def compile_commands(workflows: Iterable[Workflow], rules: CommandRules) -> list
     return specs
 
 
-def menu_commands(specs: Sequence[CommandSpec], rules: CommandRules) -> list[CommandSpec]:
-    """What a platform's command menu shows: built-ins and text-only workflows, up to the limit."""
-    return [s for s in specs if s.text_only][: rules.max_commands]
+def menu_commands(
+    specs: Sequence[CommandSpec], rules: CommandRules, admin: bool = False
+) -> list[CommandSpec]:
+    """What a platform's command menu shows: built-ins, every workflow (those that need an image
+    are described so), then for admins the admin commands; up to the platform's limit, keeping
+    the admin commands."""
+    extra = list(ADMIN_SPECS) if admin else []
+    return list(specs)[: rules.max_commands - len(extra)] + extra

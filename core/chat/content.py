@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.actions import Action
-from core.models import Run, RunStatus
+from core.chat.recipe import Recipe
+from core.models import Run, RunResult, RunStatus
 from core.notices import Notice, Problem
 from core.workflow import InputSpec
 
@@ -84,7 +85,25 @@ class Problems(Content):
 
 @dataclass(frozen=True, kw_only=True)
 class RunList(Content):
+    """Recent runs, newest first, each with a way to show it again (its `show` action)."""
+
     runs: tuple[Run, ...]
+    everyone: bool = False
+    """Everybody's runs (for an admin), not only the asker's."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeCard(Content):
+    """Everything a run was made with, in full, ready to copy as a command."""
+
+    recipe: Recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunShown(Content):
+    """A finished run's result posted again, in the asking chat, with its buttons."""
+
+    result: RunResult
 
 
 @dataclass(frozen=True, kw_only=True)

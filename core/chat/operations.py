@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from core.notices import Problem
 from core.requests import Attachment, InputValue
@@ -42,8 +43,48 @@ class CancelRun:
 @dataclass(frozen=True)
 class Rerun:
     run_id: str
+    new_seed: bool = False
+    """A reroll: the same inputs with a new seed; otherwise the exact same run."""
     origin: str | None = None
     """See `RunWorkflow.origin`."""
+
+
+class FollowUpKind(StrEnum):
+    UPSCALE = "upscale"
+    VARY = "vary"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Feed a run's image into the workflow the catalog names for it (`upscale_with`,
+    `vary_with`)."""
+
+    run_id: str
+    kind: FollowUpKind
+    origin: str | None = None
+    """See `RunWorkflow.origin`."""
+
+
+@dataclass(frozen=True)
+class ShowRecipe:
+    """What a run was made with, in full, as a command to copy."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ShowRun:
+    """Post a run's result again, with its buttons."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
+class NotACommand:
+    """Something that is no command, in a private chat: plain text, a bare `/`, or an image
+    without a caption. The answer says how to use the bot."""
+
+    image: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +125,10 @@ class ShowStats:
 
 @dataclass(frozen=True)
 class ListRuns:
+    """The asker's last runs; `everyone`: everybody's (admins only)."""
+
     limit: int = 10
+    everyone: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +142,8 @@ class Redeliver:
 @dataclass(frozen=True)
 class Ban:
     user: str
-    """`platform:user_id`, or a bare user id on the caller's platform."""
+    """`platform:user_id`, a bare user id on the caller's platform, or `@username` of a user
+    the bot has seen."""
 
 
 @dataclass(frozen=True)
@@ -113,18 +158,30 @@ UserOperation = (
     | ShowStatus
     | CancelRun
     | Rerun
+    | FollowUp
+    | ShowRecipe
+    | ShowRun
+    | ListRuns
     | RunWorkflow
     | UnknownCommand
     | MissingArgument
+    | NotACommand
 )
-AdminOperation = RefreshCatalog | ShowStats | ListRuns | Redeliver | Ban | Unban
+AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
 Operation = UserOperation | AdminOperation
-ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, ListRuns, Redeliver, Ban, Unban)
+ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Redeliver, Ban, Unban)
+
+
+def needs_admin(operation: Operation) -> bool:
+    """Admin commands, and everybody's runs."""
+    if isinstance(operation, ListRuns):
+        return operation.everyone
+    return isinstance(operation, ADMIN_OPERATIONS)
 
 
 def from_origin(operation: Operation, origin: str) -> Operation:
     """The operation remembering what asked for it (a message, a button press, an
     interaction), when it starts a run: asked twice, it makes one run."""
-    if isinstance(operation, RunWorkflow | Rerun):
+    if isinstance(operation, RunWorkflow | Rerun | FollowUp):
         return replace(operation, origin=origin)
     return operation

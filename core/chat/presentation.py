@@ -12,13 +12,24 @@ def format_cost(usd: float | None) -> str:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
+    key, parts = duration_parts(seconds)
+    return {
+        "duration.seconds": "{seconds}s",
+        "duration.minutes": "{minutes}m {seconds}s",
+        "duration.hours": "{hours}h {minutes}m",
+    }[key].format(**parts)
+
+
+def duration_parts(seconds: float) -> tuple[str, dict[str, str]]:
+    """A duration as the message key that says it (`duration.seconds`, `.minutes`, `.hours`)
+    and its numbers, so each language writes its own units."""
     if round(seconds, 1) < 60:
-        return f"{seconds:.1f}s"
+        return "duration.seconds", {"seconds": f"{seconds:.1f}"}
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
+        return "duration.minutes", {"minutes": str(minutes), "seconds": f"{secs:02d}"}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    return "duration.hours", {"hours": str(hours), "minutes": f"{minutes:02d}"}
 
 
 def progress_bar(fraction: float, width: int = 10) -> str:

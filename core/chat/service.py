@@ -1,7 +1,8 @@
 """The chat layer: one typed operation in, structured content out, for every platform.
 
-Bans and admin rights are checked here, once, for every operation. Errors users can fix become
-their notice; anything else is logged with a reference the user is given.
+Bans and admin rights are checked here, once, for every operation, and every user who asks
+anything is remembered (platform, id, username) so admins can name them by @username. Errors
+users can fix become their notice; anything else is logged with a reference the user is given.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import logging
 import secrets
 
-from core.actions import Action, ActionKind
+from cachetools import LRUCache
+
 from core.catalog import Catalog
+from core.chat.admin_desk import AdminDesk
 from core.chat.book import CommandBook
 from core.chat.content import (
     Content,
@@ -18,42 +21,50 @@ from core.chat.content import (
     Message,
     Problems,
     RunAccepted,
-    RunList,
-    RunView,
-    Stats,
     Welcome,
     WorkflowEntry,
     WorkflowHelp,
     WorkflowList,
 )
 from core.chat.operations import (
-    ADMIN_OPERATIONS,
     Ban,
     CancelRun,
+    FollowUp,
     Help,
     ListRuns,
     ListWorkflows,
     MissingArgument,
+    NotACommand,
     Operation,
     Redeliver,
     RefreshCatalog,
     Rerun,
     RunWorkflow,
+    ShowRecipe,
+    ShowRun,
     ShowStats,
     ShowStatus,
     Start,
     Unban,
     UnknownCommand,
+    needs_admin,
 )
-from core.errors import InvalidInput, NotAllowed, UnknownRun, UserFacingError
+from core.chat.result_actions import ResultActions
+from core.chat.run_desk import RunDesk, SaveOutputs
+from core.chat.run_refs import RunRefs
+from core.errors import InvalidInput, NotAllowed, UserFacingError
 from core.launcher import RunLauncher
-from core.models import ChatRef, DeliveryState
-from core.notices import Cmd, Notice, Usage
-from core.ports import Clock, RunFollower, RunStore, UserStore
+from core.locales import DEFAULT_LANGUAGE
+from core.models import ChatRef
+from core.notices import Cmd, Hint, Notice, Usage
+from core.ports import Clock, RunFinder, RunFollower, RunStore, UserStore
 from core.requests import RunRequest
 from core.tracker import RunTracker
 
 log = logging.getLogger(__name__)
+
+SEEN_CACHE = 10_000
+"""Users remembered in memory as already stored, so a chatty user costs one write."""
 
 
 class ChatService:
@@ -65,23 +76,56 @@ class ChatService:
         launcher: RunLauncher,
         tracker: RunTracker,
         store: RunStore,
+        finder: RunFinder,
         users: UserStore,
         delivery: RunFollower,
         admins: frozenset[str],
         clock: Clock,
+        save_outputs: SaveOutputs,
+        default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.book = book
+        self.default_language = default_language
+        """What to answer in when a user's own language has no catalog (DEFAULT_LANGUAGE)."""
         self._catalog = catalog
         self._launcher = launcher
-        self._tracker = tracker
-        self._store = store
         self._users = users
-        self._delivery = delivery
         self._admins = admins
         self._clock = clock
+        self._seen: LRUCache[str, tuple[str | None, str]] = LRUCache(SEEN_CACHE)
+        refs = RunRefs(store, finder)
+        self._runs = RunDesk(
+            book=book,
+            catalog=catalog,
+            launcher=launcher,
+            tracker=tracker,
+            store=store,
+            refs=refs,
+            save_outputs=save_outputs,
+        )
+        self._admin = AdminDesk(
+            catalog=catalog,
+            store=store,
+            refs=refs,
+            delivery=delivery,
+            users=users,
+            admins=admins,
+            clock=clock,
+        )
+
+    @property
+    def result_actions(self) -> ResultActions:
+        """The buttons a finished run gets (also given to delivery)."""
+        return self._runs.result_actions
 
     def is_admin(self, chat: ChatRef) -> bool:
         return chat.user_key in self._admins
+
+    def admins_on(self, platform: str) -> frozenset[str]:
+        """The user ids of the admins on one platform (for admin-only command menus)."""
+        return frozenset(
+            key.partition(":")[2] for key in self._admins if key.partition(":")[0] == platform
+        )
 
     async def execute(
         self, operation: Operation, chat: ChatRef, *, place_admin: bool = False
@@ -89,10 +133,11 @@ class ChatService:
         """`place_admin`: the platform vouches that the user administers the place the command
         came from (a Discord member with Manage Server in that guild): an admin for this call."""
         try:
+            await self._remember(chat)
             if await self._users.is_banned(chat.user_key):
                 raise NotAllowed("banned")
             admin = place_admin or self.is_admin(chat)
-            if isinstance(operation, ADMIN_OPERATIONS) and not admin:
+            if needs_admin(operation) and not admin:
                 raise NotAllowed("admin_only")
             return await self._answer(operation, chat, admin)
         except InvalidInput as invalid:
@@ -106,6 +151,19 @@ class ChatService:
                 "%s from %s failed (ref %s)", type(operation).__name__, chat.user_key, reference
             )
             return Message(notice=Notice.of("failure", reference=reference))
+
+    async def _remember(self, chat: ChatRef) -> None:
+        known = (chat.username, chat.user_name)
+        if self._seen.get(chat.user_key) == known:
+            return
+        try:
+            await self._users.remember(
+                chat.user_key, chat.username, chat.user_name, self._clock.now()
+            )
+        except Exception:
+            log.exception("could not record user %s as seen", chat.user_key)
+            return
+        self._seen[chat.user_key] = known
 
     def _in_platform_words(self, notice: Notice) -> Notice:
         """A notice about a workflow names the command that runs it here."""
@@ -124,14 +182,16 @@ class ChatService:
                 return self._workflow_help(command)
             case ListWorkflows():
                 return self._workflow_list()
-            case ShowStatus(run_id=run_id):
-                return await self._status(run_id, chat, admin)
-            case CancelRun(run_id=run_id):
-                run = await self._tracker.cancel(run_id, chat, admin)
-                return Message(notice=Notice.of("run_state", run=run.id, status=run.status.value))
-            case Rerun(run_id=run_id, origin=origin):
-                run = await self._launcher.rerun(run_id, chat, admin, origin)
-                return RunAccepted(run=run)
+            case (
+                ShowStatus()
+                | CancelRun()
+                | Rerun()
+                | FollowUp()
+                | ShowRecipe()
+                | ShowRun()
+                | ListRuns()
+            ):
+                return await self._runs.answer(operation, chat, admin)
             case RunWorkflow():
                 request = RunRequest(
                     operation.workflow,
@@ -147,8 +207,22 @@ class ChatService:
                 )
             case MissingArgument(command=command, argument=argument):
                 raise UserFacingError("usage", usage=Usage(command, argument))
-            case _:
-                return await self._admin(operation, chat)
+            case NotACommand(image=image):
+                return Message(notice=self._not_a_command(image))
+            case RefreshCatalog() | ShowStats() | Redeliver() | Ban() | Unban():
+                return await self._admin.answer(operation, chat)
+        raise TypeError(f"unknown operation {operation!r}")
+
+    def _not_a_command(self, image: bool) -> Notice:
+        """A short hint: how to run something, with a workflow of the right kind as example."""
+        workflows = [self.book.workflow(s.name) for s in self.book.specs() if s.workflow]
+        wanted = [w for w in workflows if w is not None and bool(w.image_inputs) == image]
+        example = Cmd(self.book.command_for(wanted[0].name)) if wanted else Cmd("workflows")
+        if image:
+            return Notice.of("not_a_command.image", how=Hint("use_image"), example=example)
+        return Notice.of(
+            "not_a_command", example=example, workflows=Cmd("workflows"), help=Cmd("help")
+        )
 
     def _workflow_list(self) -> WorkflowList:
         entries = []
@@ -183,65 +257,3 @@ class ChatService:
             main_input=main.name if main else None,
             options={o.input: o.name for o in spec.options if o.name != o.input},
         )
-
-    async def _status(self, run_id: str, chat: ChatRef, admin: bool) -> RunView:
-        run = await self._store.get(run_id)
-        if run is None or (run.chat.user_key != chat.user_key and not admin):
-            raise UserFacingError("unknown_run_of_yours", run=run_id)
-        actions = () if run.status.terminal else (Action(ActionKind.CANCEL, run.id),)
-        return RunView(run=run, actions=actions)
-
-    async def _admin(self, operation: Operation, chat: ChatRef) -> Content:
-        match operation:
-            case RefreshCatalog():
-                changed = await self._catalog.refresh(force=True)
-                count = len(self._catalog.view.visible())
-                if self._catalog.last_error:
-                    notice = Notice.of(
-                        "refresh_failed", error=self._catalog.last_error, count=count
-                    )
-                else:
-                    notice = Notice.of(
-                        "refresh_updated" if changed else "refresh_unchanged", count=count
-                    )
-                return Message(notice=notice)
-            case ShowStats():
-                counts = await self._store.count_by_status()
-                total = await self._store.total_cost()
-                return Stats(
-                    counts=counts, total_cost=total, workflows=len(self._catalog.view.visible())
-                )
-            case ListRuns(limit=limit):
-                return RunList(runs=tuple(await self._store.recent(limit)))
-            case Redeliver(run_id=run_id):
-                return Message(notice=await self._redeliver(run_id))
-            case Ban(user=target):
-                user_key = _user_key(target, chat)
-                if user_key in self._admins:
-                    raise UserFacingError("ban_admin")
-                fresh = await self._users.ban(user_key, chat.user_key, self._clock.now())
-                return Message(
-                    notice=Notice.of("ban_done" if fresh else "ban_already", user=user_key)
-                )
-            case Unban(user=target):
-                user_key = _user_key(target, chat)
-                lifted = await self._users.unban(user_key)
-                key = "unban_done" if lifted else "unban_not_banned"
-                return Message(notice=Notice.of(key, user=user_key))
-        raise TypeError(f"unknown operation {operation!r}")
-
-    async def _redeliver(self, run_id: str) -> Notice:
-        run = await self._store.get(run_id)
-        if run is None:
-            raise UnknownRun("unknown_run", run=run_id)
-        if not run.status.terminal:
-            return Notice.of("redeliver_unfinished", run=run_id)
-        fresh = run.delivery is DeliveryState.DELIVERED
-        if not await self._store.redeliver(run_id, self._clock.now(), fresh):
-            return Notice.of("redeliver_busy", run=run_id)
-        await self._delivery.deliver_due()
-        return Notice.of("redeliver_done", run=run_id)
-
-
-def _user_key(target: str, chat: ChatRef) -> str:
-    return target if ":" in target else f"{chat.platform}:{target}"

@@ -1,6 +1,7 @@
 """The text front door (Telegram, the console): a command line -> one typed operation, parsed
-exactly once. Free text goes to the workflow's main text input, `key=value` to the others,
-attachments to the image inputs not given otherwise."""
+exactly once. Free text goes to the workflow's main text input, options to the others (see
+core/chat/line_inputs.py for the forms people type), attachments to the image inputs not given
+otherwise."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from core.chat.book import CommandBook
 from core.chat.command_line import CommandLine, parse_command_line
+from core.chat.line_inputs import read_inputs
 from core.chat.operations import (
     Ban,
     CancelRun,
@@ -22,6 +24,8 @@ from core.chat.operations import (
     RefreshCatalog,
     Rerun,
     RunWorkflow,
+    ShowRecipe,
+    ShowRun,
     ShowStats,
     ShowStatus,
     Start,
@@ -29,13 +33,16 @@ from core.chat.operations import (
     UnknownCommand,
 )
 from core.notices import Problem
-from core.requests import Attachment, InputValue
+from core.requests import Attachment
 from core.workflow import Workflow
 
 _RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
     "status": ShowStatus,
     "cancel": CancelRun,
     "rerun": Rerun,
+    "reroll": lambda run_id: Rerun(run_id, new_seed=True),
+    "show": ShowRun,
+    "recipe": ShowRecipe,
     "redeliver": Redeliver,
 }
 _USER_COMMANDS: dict[str, Callable[[str], Operation]] = {"ban": Ban, "unban": Unban}
@@ -45,6 +52,9 @@ _PLAIN: dict[str, Callable[[], Operation]] = {
     "refresh": RefreshCatalog,
     "stats": ShowStats,
 }
+EVERYONE = "all"
+"""`/runs all`: everybody's runs (admins)."""
+MAX_RUNS_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,9 @@ class TextFrontDoor:
     def __init__(self, book: CommandBook) -> None:
         self._book = book
 
-    def parse(self, line: str) -> ParsedLine | None:
-        """None when the line is not a command at all."""
+    def parse(self, line: str, *, replied_user: str | None = None) -> ParsedLine | None:
+        """None when the line is not a command at all. `replied_user`: the `platform:id` of
+        the author of the message this one replies to (`/ban` as a reply bans them)."""
         parsed = parse_command_line(line)
         if parsed is None:
             return None
@@ -70,7 +81,7 @@ class TextFrontDoor:
         if workflow is not None:
             operation: Operation = _run_workflow(workflow, parsed)
         else:
-            operation = _builtin(parsed)
+            operation = _builtin(parsed, replied_user)
         media = workflow is not None and bool(workflow.image_inputs)
         return ParsedLine(parsed.command, parsed.addressee, operation, media)
 
@@ -89,35 +100,42 @@ class TextFrontDoor:
         return dataclasses.replace(run, media=media, problems=problems)
 
 
-def _builtin(parsed: CommandLine) -> Operation:
+def _builtin(parsed: CommandLine, replied_user: str | None) -> Operation:
     command, argument = parsed.command, parsed.text.strip()
-    first = argument.split()[0] if argument else ""
+    words = argument.split()
+    first = words[0] if words else ""
     if command in _PLAIN:
         return _PLAIN[command]()
     if command == "help":
         topic = argument.lstrip("/").lower()
         return Help(topic or None)
     if command == "runs":
-        return ListRuns(int(first)) if first.isdigit() and int(first) > 0 else ListRuns()
+        return _list_runs(words)
     if command in _RUN_COMMANDS:
         return _RUN_COMMANDS[command](first) if first else MissingArgument(command, "run")
     if command in _USER_COMMANDS:
-        return _USER_COMMANDS[command](first) if first else MissingArgument(command, "user")
+        target = first or replied_user
+        return _USER_COMMANDS[command](target) if target else MissingArgument(command, "user")
     return UnknownCommand(command)
 
 
+def _list_runs(words: list[str]) -> ListRuns:
+    everyone = bool(words) and words[0].lower() == EVERYONE
+    counts = [int(w) for w in words if w.isdigit() and int(w) > 0]
+    limit = min(counts[0], MAX_RUNS_LISTED) if counts else ListRuns.limit
+    return ListRuns(limit, everyone=everyone)
+
+
 def _run_workflow(workflow: Workflow, parsed: CommandLine) -> RunWorkflow:
-    by_lower = {spec.name.lower(): spec.name for spec in workflow.inputs}
-    inputs: dict[str, InputValue] = {
-        by_lower.get(key, key): value for key, value in parsed.options.items()
-    }
-    problems = [Problem.of("input.duplicate", by_lower.get(d, d)) for d in parsed.duplicates]
+    found = read_inputs(workflow, parsed.parts)
+    inputs, problems = found.inputs, found.problems
+    text = " ".join(found.prose)
     main = workflow.main_text_input
-    if parsed.text:
+    if text:
         if main is None:
             problems.append(Problem.of("input.no_free_text"))
         elif main.name in inputs:
             problems.append(Problem.of("input.both_text_and_option", main.name))
         else:
-            inputs[main.name] = parsed.text
+            inputs[main.name] = text
     return RunWorkflow(workflow.name, inputs, problems=tuple(problems))

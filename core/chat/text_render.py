@@ -1,8 +1,9 @@
-"""Content -> plain text for the text platforms (Telegram, the console).
+"""Content -> plain text for the text platforms (Telegram, the console), in the reader's language.
 
-The sentences are neutral (the message catalog); how a command, an option or a usage is written,
-and every phrase only a platform knows (how to attach an image there), come from that platform's
-`TextSyntax`.
+The sentences are neutral (the message catalogs, core/locales); how a command, an option or a
+usage is written, and every phrase only a platform knows (how to attach an image there), come
+from that platform's `TextSyntax`, in the same language. A renderer speaks one language;
+`for_chat(chat)` gives the one for whoever is being answered.
 """
 
 from __future__ import annotations
@@ -18,27 +19,41 @@ from core.chat.content import (
     GeneralHelp,
     Message,
     Problems,
+    RecipeCard,
     RunAccepted,
     RunList,
+    RunShown,
     RunView,
     Stats,
     Welcome,
     WorkflowHelp,
     WorkflowList,
 )
-from core.chat.presentation import format_bound, format_cost, format_duration, progress_bar
-from core.locales.en import MESSAGES
-from core.models import ProgressView, Run, RunStatus
+from core.chat.help_text import HelpText
+from core.chat.naming import fit
+from core.chat.run_text import RecipeBook, RunText
+from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
+from core.models import ChatRef, ProgressView, Run, RunStatus
 from core.notices import Cmd, Hint, Notice, Opt, Usage
-from core.workflow import InputSpec, InputType
 
-_SHOWS_PROGRESS = frozenset({RunStatus.STARTED, RunStatus.RUNNING, RunStatus.UPLOADING})
-_WAITING = frozenset({RunStatus.NOT_STARTED, RunStatus.QUEUED})
-_END_REASONS = {
-    RunStatus.FAILED: "run.failed",
-    RunStatus.TIMEOUT: "run.timed_out",
-    RunStatus.CANCELLED: "run.cancelled",
-}
+HINT_KEYS = frozenset(
+    {
+        "attach_image",
+        "attach_image_short",
+        "list_needs_image",
+        "image_help",
+        "options_hint",
+        "options_usage",
+        "option_forms",
+        "main_input",
+        "run_usage",
+        "runs_all_usage",
+        "use_image",
+    }
+)
+"""Every phrase a `TextSyntax` supplies, in each language it speaks."""
+ECHO_MAX = 80
+"""Longest piece of the user's own input repeated in an answer (a bad value, a command)."""
 
 
 @dataclass(frozen=True)
@@ -46,15 +61,16 @@ class TextReply:
     text: str
     actions: tuple[Action, ...] = ()
     private: bool = False
+    copyable: tuple[str, ...] = ()
+    """Parts of `text` worth copying in one tap (run ids, a recipe's command), for platforms
+    that can mark them so."""
 
 
 class TextSyntax(Protocol):
-    """How one text platform writes commands and options, and its own phrases (`hints`:
-    `attach_image`, `attach_image_short`, `list_needs_image`, `image_help`, `options_hint`,
-    `options_usage`, `main_input`, `run_usage`; formatted with the message's parameters)."""
+    """How one text platform writes commands and options, and its own phrases (`HINT_KEYS`,
+    formatted with the message's parameters) in each language."""
 
-    @property
-    def hints(self) -> Mapping[str, str]: ...
+    def hints(self, language: str) -> Mapping[str, str]: ...
 
     def command(self, name: str) -> str: ...
 
@@ -62,39 +78,101 @@ class TextSyntax(Protocol):
 
     def usage(self, command: str, argument: str) -> str: ...
 
+    def assignment(self, name: str, value: str) -> str:
+        """An input given with its value, as typed there (quoted as needed)."""
+        ...
+
 
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
 
 
+class _Family:
+    """What the renderers of one platform share, whatever their language."""
+
+    def __init__(self, book: RecipeBook | None, default: str) -> None:
+        self.book = book
+        self.default = default
+        self.members: dict[str, TextRenderer] = {}
+
+
 class TextRenderer:
-    def __init__(self, syntax: TextSyntax, messages: Mapping[str, str] = MESSAGES) -> None:
+    def __init__(
+        self,
+        syntax: TextSyntax,
+        book: RecipeBook | None = None,
+        language: str = DEFAULT_LANGUAGE,
+        *,
+        _family: _Family | None = None,
+    ) -> None:
         self._syntax = syntax
-        self._messages = messages
+        self._family = _family or _Family(book, pick_language(language))
+        self.language = pick_language(language, self._family.default)
+        self._messages = messages_for(self.language)
+        self._hints = syntax.hints(self.language)
+        self._family.members.setdefault(self.language, self)
+        self.runs = RunText(self, syntax, self._family)
+        self.help = HelpText(self, syntax)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every message key there is (the same in every language)."""
+        return frozenset(self._messages)
+
+    def use_book(self, book: RecipeBook) -> None:
+        """Where workflows and commands are looked up, once the chat layer exists (for every
+        language of this platform)."""
+        self._family.book = book
+
+    # -- languages -------------------------------------------------------------------------
+
+    def for_language(self, tag: str | None) -> TextRenderer:
+        """The renderer for `tag` (the default language when there is no catalog for it)."""
+        language = pick_language(tag, self._family.default)
+        found = self._family.members.get(language)
+        if found is None:
+            found = TextRenderer(self._syntax, language=language, _family=self._family)
+        return found
+
+    def for_chat(self, chat: ChatRef) -> TextRenderer:
+        return self.for_language(chat.language)
 
     # -- notices -------------------------------------------------------------------------------
 
     def notice(self, notice: Notice, **defaults: object) -> str:
+        """A notice, with every piece of the user's own input in it shortened, and a run's
+        status (`status=run.status`, or its value) in words."""
         params = {**defaults, **notice.params}
-        return self.text(notice.key, **params)
+        status = params.get("status")
+        if isinstance(status, str) and status in _STATUSES:
+            params["status"] = self.status_word(RunStatus(status))
+        return self.text(notice.key, **{k: _shortened(v) for k, v in params.items()})
 
     def text(self, key: str, **params: object) -> str:
-        resolved = _Blank({name: self._word(value, params) for name, value in params.items()})
-        return self._messages[key].format_map(resolved)
+        words = _Blank({n: self.word(v) for n, v in params.items() if not isinstance(v, Hint)})
+        for name, value in params.items():
+            if isinstance(value, Hint):
+                words[name] = self._hints[value.key].format_map(words)
+        return self._messages[key].format_map(words)
 
-    def _word(self, value: object, params: Mapping[str, object]) -> str:
+    def word(self, value: object) -> str:
+        """One parameter in the platform's words."""
         if isinstance(value, Cmd):
-            return self._syntax.command(value.name)
+            return self._syntax.command(fit(value.name, ECHO_MAX))
         if isinstance(value, Opt):
             return self._syntax.option(value.name)
         if isinstance(value, Usage):
-            return self._syntax.usage(value.command, value.argument)
+            argument = self._messages.get(f"arg.{value.argument}", value.argument)
+            return self._syntax.usage(value.command, argument)
         if isinstance(value, Hint):
-            template = self._syntax.hints[value.key]
-            plain = {k: v for k, v in params.items() if isinstance(v, str | int | float)}
-            return template.format_map(_Blank({k: str(v) for k, v in plain.items()}))
+            return self._hints[value.key].format_map(_Blank())
+        if isinstance(value, Notice):
+            return self.notice(value)
         return str(value)
+
+    def hint(self, key: str, **params: object) -> str:
+        return self._hints[key].format_map(_Blank({n: self.word(v) for n, v in params.items()}))
 
     # -- content -------------------------------------------------------------------------------
 
@@ -102,7 +180,10 @@ class TextRenderer:
         """None for a run just accepted: its status message follows on its own."""
         if isinstance(content, RunAccepted):
             return None
-        return TextReply(self._body(content), content.actions, content.private)
+        copyable: tuple[str, ...] = ()
+        if isinstance(content, RunList | RunView | RecipeCard | RunShown):
+            copyable = self.runs.copyable(content)
+        return TextReply(self._body(content), content.actions, content.private, copyable)
 
     def _body(self, content: Content) -> str:
         if isinstance(content, Message):
@@ -110,20 +191,24 @@ class TextRenderer:
         if isinstance(content, Problems):
             return "\n".join(self._problem_lines(content))
         if isinstance(content, WorkflowList):
-            return self._workflow_list(content)
+            return self.help.workflow_list(content)
         if isinstance(content, Welcome):
-            listing = self._workflow_list(content.workflows)
+            listing = self.help.workflow_list(content.workflows)
             return self.text("welcome", workflows=listing, help=Usage("help", "command"))
         if isinstance(content, GeneralHelp):
-            return self._general_help()
+            return self.help.general_help(content.admin)
         if isinstance(content, WorkflowHelp):
-            return self._workflow_help(content)
+            return self.help.workflow_help(content)
         if isinstance(content, RunView):
             return self.run_status(content.run)
+        if isinstance(content, RunShown):
+            return self.result_summary(content.result.run)
         if isinstance(content, RunList):
-            return "\n".join(self.run_line(r) for r in content.runs) or self.text("no_runs")
+            return self.runs.run_list(content)
+        if isinstance(content, RecipeCard):
+            return self.runs.recipe_card(content.recipe)
         if isinstance(content, Stats):
-            return self._stats(content)
+            return self.help.stats(content)
         raise TypeError(f"no text rendering for {type(content).__name__}")
 
     def _problem_lines(self, content: Problems) -> list[str]:
@@ -144,142 +229,37 @@ class TextRenderer:
             )
         return lines
 
-    def _workflow_list(self, listing: WorkflowList) -> str:
-        if not listing.entries:
-            return self.text("list.empty")
-        lines = [self.text("list.title")]
-        for entry in listing.entries:
-            about = entry.description or entry.title
-            media = f" ({self._word(Hint('list_needs_image'), {})})" if entry.needs_media else ""
-            lines.append(f"{self._syntax.command(entry.command)} — {about}{media}")
-        return "\n".join(lines)
-
-    def _general_help(self) -> str:
-        rows = [
-            (Cmd("workflows"), "help.workflows"),
-            (Usage("help", "command"), "help.help"),
-            (Usage("status", "run"), "help.status"),
-            (Usage("cancel", "run"), "help.cancel"),
-        ]
-        lines = [self.text("help.title")]
-        lines += [f"{self._word(command, {})} — {self.text(key)}" for command, key in rows]
-        run = self.text("help.run", usage=Hint("run_usage"))
-        return "\n".join(lines) + "\n\n" + run
-
-    def _workflow_help(self, help: WorkflowHelp) -> str:
-        entry = help.entry
-        syntax = self._syntax
-        main = help.main_input
-        usage = syntax.usage(entry.command, main) if main else syntax.command(entry.command)
-        lines = [f"{usage} {self._word(Hint('options_usage'), {})}"]
-        if entry.description:
-            lines.append(entry.description)
-        if any(spec.type.media for spec in help.inputs):
-            lines.append(self._word(Hint("image_help"), {}))
-        lines.append(self.text("help.inputs"))
-        for spec in help.inputs:
-            name = help.options.get(spec.name, spec.name)
-            lines.append(f"• {self._input_line(spec, name, spec.name == help.main_input)}")
-        return "\n".join(lines)
-
-    def _input_line(self, spec: InputSpec, name: str, is_main: bool) -> str:
-        if spec.type is InputType.CHOICE:
-            kind = self.text("kind.choice", choices=", ".join(spec.choices or ()))
-        else:
-            kind = self.text(f"kind.{spec.type.value}")
-        parts = [f"{name} — {kind}"]
-        if spec.min is not None or spec.max is not None:
-            parts.append(f"{format_bound(spec.min)}–{format_bound(spec.max)}")
-        if spec.max_length:
-            parts.append(self.text("input.max_length", limit=spec.max_length))
-        if spec.required:
-            parts.append(self.text("input.required"))
-        elif isinstance(spec.default, bool):
-            parts.append(self.text("input.default", value=self.text(_yes_no(spec.default))))
-        elif spec.default not in (None, ""):
-            parts.append(self.text("input.default", value=spec.default))
-        if is_main:
-            parts.append(self._word(Hint("main_input"), {}))
-        text = ", ".join(parts)
-        return f"{text}. {spec.description}" if spec.description else text
-
-    def _stats(self, stats: Stats) -> str:
-        lines = [
-            self.text("stats.workflows", count=stats.workflows),
-            self.text("stats.runs", count=sum(stats.counts.values())),
-        ]
-        lines += [
-            self.text("stats.status", status=status.value, count=count)
-            for status, count in sorted(stats.counts.items())
-            if count
-        ]
-        lines.append(self.text("stats.cost", cost=format_cost(stats.total_cost)))
-        return "\n".join(lines)
-
-    # -- runs ----------------------------------------------------------------------------------
+    # -- runs (see core/chat/run_text.py) ------------------------------------------------------
 
     def status_word(self, status: RunStatus) -> str:
         return self.text(f"status.{status.value}")
 
-    def _head(self, run: Run, status: RunStatus) -> str:
-        return self.text(
-            "run.head", status=self.status_word(status), workflow=run.workflow, run=run.id
-        )
-
     def progress(self, view: ProgressView) -> str:
         """The live status message of an unfinished run."""
-        lines = [self._head(view.run, view.status)]
-        if view.status in _SHOWS_PROGRESS:
-            lines.append(f"{progress_bar(view.progress)} {round(view.progress * 100)}%")
-        if view.queue_position is not None and view.status in _WAITING:
-            lines.append(self.text("run.queue_position", position=view.queue_position + 1))
-        if view.live_status:
-            lines.append(view.live_status)
-        return "\n".join(lines)
+        return self.runs.progress(view)
 
     def result_summary(self, run: Run) -> str:
-        """The line under a result: what ran, how long it took, what it cost, or why it ended."""
-        head = self._head(run, run.status)
-        if run.status is RunStatus.SUCCESS:
-            cost = format_cost(run.cost_usd)
-            return f"{head}\n" + self.text(
-                "run.time_and_cost", duration=format_duration(run.duration_s), cost=cost
-            )
-        reason = self.run_error(run)
-        cost = "\n" + self.text("run.cost", cost=format_cost(run.cost_usd)) if run.cost_usd else ""
-        return f"{head}\n{reason}{cost}"
+        """The lines under a result: what ran, with what, how long it took, what it cost, or
+        why it ended."""
+        return self.runs.result_summary(run)
 
     def run_error(self, run: Run) -> str:
-        """Why a run ended: the engine's reasons are message keys, a backend's are its words."""
-        if run.error:
-            return self.text(run.error) if run.error in self._messages else run.error
-        return self.text(_END_REASONS[run.status]) if run.status in _END_REASONS else ""
+        """Why a run ended (see core/chat/run_text.py)."""
+        return self.runs.reason(run)
 
     def run_status(self, run: Run) -> str:
-        if run.status.terminal:
-            return self.result_summary(run)
-        view = ProgressView(
-            run=run,
-            status=run.status,
-            progress=run.progress,
-            live_status=run.live_status,
-            queue_position=run.queue_position,
-        )
-        return self.progress(view)
-
-    def run_line(self, run: Run) -> str:
-        return (
-            f"{run.id} {run.workflow} {run.status.value} {format_duration(run.duration_s)} "
-            f"{format_cost(run.cost_usd)} {run.chat.user_key}"
-        )
+        return self.runs.run_status(run)
 
     def button(self, action: Action) -> str:
-        return self.text(f"button.{action.kind.value}")
+        return self.text(f"button.{action.kind.value}", run=action.run_id[:6])
 
     def command_description(self, spec: CommandSpec) -> str:
-        """A menu line: a workflow's own description, or a built-in's with its usage."""
+        """A menu line: a workflow's own description (marked when it needs an image), or a
+        built-in's with its usage."""
         if not spec.builtin:
-            return spec.description
+            if spec.text_only:
+                return spec.description
+            return self.text("cmd.needs_image", description=spec.description)
         text = self.text(spec.description)
         if spec.options:
             argument = self.text(f"arg.{spec.options[0].name}")
@@ -287,5 +267,8 @@ class TextRenderer:
         return text
 
 
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
+_STATUSES = frozenset(status.value for status in RunStatus)
+
+
+def _shortened(value: object) -> object:
+    return fit(value, ECHO_MAX) if isinstance(value, str) else value

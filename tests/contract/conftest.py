@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from adapters.mongo import MongoCatalogStore, MongoKeyValueStore, MongoRunStore, MongoUserStore
-from core.ports import CatalogStore, KeyValueStore, RunStore, UserStore
+from adapters.mongo import (
+    MongoCatalogStore,
+    MongoKeyValueStore,
+    MongoRunFinder,
+    MongoRunStore,
+    MongoUserStore,
+)
+from core.ports import CatalogStore, KeyValueStore, RunFinder, RunStore, UserStore
 
 # Factories take the pytest request so an implementation pulls in only the fixtures it needs.
 Factory = Callable[[pytest.FixtureRequest], Any]
@@ -16,6 +22,10 @@ Factory = Callable[[pytest.FixtureRequest], Any]
 RUN_STORES: dict[str, Factory] = {
     "mongo": lambda request: MongoRunStore(request.getfixturevalue("mongo_db")),
 }
+RUN_FINDERS: dict[str, Factory] = {
+    "mongo": lambda request: MongoRunFinder(request.getfixturevalue("mongo_db")),
+}
+"""Each finds what the run store of the same name stored (the same database)."""
 CATALOG_STORES: dict[str, Factory] = {
     "mongo": lambda request: MongoCatalogStore(request.getfixturevalue("mongo_db")),
 }
@@ -31,6 +41,13 @@ USER_STORES: dict[str, Factory] = {
 def run_store(request: pytest.FixtureRequest) -> RunStore:
     store: RunStore = RUN_STORES[request.param](request)
     return store
+
+
+@pytest.fixture
+def run_finder(request: pytest.FixtureRequest, run_store: RunStore) -> RunFinder:
+    name = request.node.callspec.params["run_store"]
+    finder: RunFinder = RUN_FINDERS[name](request)
+    return finder
 
 
 @pytest.fixture(params=sorted(CATALOG_STORES))

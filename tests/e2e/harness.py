@@ -124,7 +124,7 @@ class World:
             if http:
                 await container.start_http()
             await container.start_engine(settle=settle)
-            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words)
+            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, console)
             engine = Engine(container, out, front)
             self.engines.append(engine)
             yield engine

@@ -88,13 +88,16 @@ async def test_status_and_cancel(bot: Engine) -> None:
     assert f"run {run.id}" in status.text
     assert status.actions == (Action(ActionKind.CANCEL, run.id),)
 
+    # Someone else's run reads exactly like one that does not exist.
     refused = await bot.say(f"/cancel {run.id}", who=STRANGER)
-    assert refused is not None and "Only the person who started a run" in refused.text
     hidden = await bot.say(f"/status {run.id}", who=STRANGER)
-    assert hidden is not None and "I know no run" in hidden.text
+    missing = await bot.say("/status 0123456789ab", who=STRANGER)
+    assert refused is not None and hidden is not None and missing is not None
+    assert refused.text == hidden.text == f"I know no run {run.id} of yours."
+    assert missing.text == "I know no run 0123456789ab of yours."
 
     cancelled = await bot.say(f"/cancel {run.id}")
-    assert cancelled is not None and "cancelled" in cancelled.text
+    assert cancelled is not None and cancelled.text == f"Run {run.id}: 🚫 Cancelled."
     stored = await bot.container.runs_store.get(run.id)
     assert stored is not None and stored.status is RunStatus.CANCELLED
     assert bot.seen().count("🚫 Cancelled") == 1
@@ -118,7 +121,7 @@ async def test_image_input_is_checked_uploaded_and_used(bot: Engine) -> None:
 
 
 async def test_admin_commands(bot: Engine) -> None:
-    for command in ("/refresh", "/stats", "/runs", "/ban someone"):
+    for command in ("/refresh", "/stats", "/runs all", "/ban someone"):
         refused = await bot.say(command, who=STRANGER)
         assert (
             refused is not None and refused.text == "Not allowed: that command is for admins only."

@@ -46,7 +46,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
         )
         backends = [w.simulated(w.sim), extra]
         async with discord_bot(w, fake, backends=backends):
-            assert (fake.commands.overwrites, fake.commands.creates) == (1, 8)
+            assert (fake.commands.overwrites, fake.commands.creates) == (1, 11)
             names = [c["name"] for c in fake.commands.all(None)]
             assert names == [*BUILTINS, "img2img", "txt2img", "upscale", "comfy"]
             txt2img = fake.commands.find("txt2img", None)
@@ -79,14 +79,14 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
             assert [o["name"] for o in comfy["options"]] == [
                 "refresh",
                 "stats",
-                "runs",
                 "redeliver",
                 "ban",
                 "unban",
+                "runs",
             ]
 
         async with discord_bot(w, fake, backends=backends) as dc:  # a restart, same catalog
-            assert (fake.commands.overwrites, fake.commands.creates) == (1, 8)
+            assert (fake.commands.overwrites, fake.commands.creates) == (1, 11)
             assert fake.calls("PUT /applications/{application_id}/commands") != []
 
             extra.workflows = [SKETCH]
@@ -98,7 +98,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
             assert reply.content == "Catalog updated: 4 workflows."
             sketch = fake.commands.find("sketch", None)
             assert _options(sketch) == [("prompt_text", 3, True, None, None)]
-            assert (fake.commands.overwrites, fake.commands.creates) == (2, 9)
+            assert (fake.commands.overwrites, fake.commands.creates) == (2, 12)
 
             extra.workflows, extra.deployments = [], []
             assert await dc.engine.container.catalog.refresh()  # the scheduled job

@@ -26,7 +26,7 @@ async def test_a_cancel_during_the_submit_cancels_the_run_upstream(
         run = await bot.last_run()
         assert run.status is RunStatus.PENDING
         cancelled = await bot.say(f"/cancel {run.id}")
-        assert cancelled is not None and cancelled.text == f"Run {run.id} is cancelled."
+        assert cancelled is not None and cancelled.text == f"Run {run.id}: 🚫 Cancelled."
         gate.set()
         await submitting
         await bot.settle()

@@ -14,13 +14,12 @@ from core.models import DeliveryState, RunStatus
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, telegram_bot
+from tests.fakes.telegram_kit import result_buttons
 
 ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
-MENU = ["start", "help", "workflows", "status", "cancel", "txt2img"]
-
-
-def _menu(fake: FakeTelegram, index: int) -> list[str]:
-    return [c["command"] for c in fake.sent("setMyCommands")[index].params["commands"]]
+BUILTINS = ["start", "help", "workflows", "status", "cancel", "runs", "show", "recipe"]
+MENU = [*BUILTINS, "img2img", "txt2img", "upscale"]
+ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban"]
 
 
 async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> None:
@@ -36,22 +35,23 @@ async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> No
         status = fake.sent("sendMessage", 5)[0]
         status_message = fake.messages[(5, status.result["message_id"])]
 
+        # Someone else's run reads as no run at all, whether typed or pressed.
         fake.press_button(USER_ID + 1, status_message, f"cancel:{run.id}")
         refused = await tg.wait_handled(2)
-        assert refused is not None and "Only the person who started" in refused.text
-        await fake.wait_for_call("answerCallbackQuery", lambda c: "Only" in c.params["text"])
+        assert refused is not None and refused.text == f"I know no run {run.id} of yours."
+        await fake.wait_for_call("answerCallbackQuery", lambda c: "I know no" in c.params["text"])
 
         fake.press_button(USER_ID, status_message, f"cancel:{run.id}")
         await tg.wait_handled(3)
         answer = await fake.wait_for_call("answerCallbackQuery", count=2)
-        assert answer.params["text"] == f"Run {run.id} is cancelled."
+        assert answer.params["text"] == f"Run {run.id}: 🚫 Cancelled."
         stored = await tg.run_for(command)
         assert stored.status is RunStatus.CANCELLED
-        # Announced once: the status message becomes the notice, with a Rerun button.
+        # Announced once: the status message becomes the notice, with its buttons.
         assert fake.sent("sendMessage", 5) == [status]
         notice = fake.history(5, status.result["message_id"]).final
         assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
-        assert notice.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
+        assert notice.buttons == result_buttons(run.id)
 
 
 async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
         assert len(status) == 1 and status[0].reply_to == command["message_id"]
         notice = fake.history(5, status[0].result["message_id"]).final
         assert "❌ Failed" in (notice.text or "")
-        assert notice.buttons == [("🔁 Rerun", f"rerun:{(await tg.run_for(command)).id}")]
+        assert notice.buttons == result_buttons((await tg.run_for(command)).id)
         assert not fake.sent("sendPhoto")
 
 
@@ -92,6 +92,13 @@ async def test_rerun_button_works_after_a_restart(mongo_uri: str, tmp_path: Path
             assert status.buttons == [("✖ Cancel", f"cancel:{rerun.id}")]
             await second.finish(rerun)
             assert len(fake.sent("sendPhoto", 5)) == 2
+            # The new buttons too: a reroll after the restart draws a new seed.
+            w.clock.advance(1)
+            fake.press_button(USER_ID, photo_message, f"reroll:{original.id}")
+            assert await second.wait_handled(2) is None
+            rerolled = await second.last_run()
+            assert rerolled.rerun_of == original.id and rerolled.id != rerun.id
+            assert rerolled.inputs["seed"] != original.inputs["seed"] == 3
 
 
 async def test_result_reaches_the_chat_across_a_restart(mongo_uri: str, tmp_path: Path) -> None:
@@ -118,7 +125,7 @@ async def test_admin_commands_are_for_admins_only(mongo_uri: str, tmp_path: Path
         world(mongo_uri, tmp_path, admin_ids=ADMINS) as w,
         telegram_bot(w, fake) as tg,
     ):
-        for number, command in enumerate(["/stats", "/runs", "/refresh", "/ban 9"], start=1):
+        for number, command in enumerate(["/stats", "/runs all", "/refresh", "/ban 9"], start=1):
             fake.send_text(5, USER_ID, command)
             reply = await tg.wait_handled(number)
             assert reply is not None and reply.text.startswith("Not allowed"), command
@@ -145,11 +152,16 @@ async def test_menu_follows_the_catalog_and_is_sent_only_when_changed(
     async with FakeTelegram() as fake, world(mongo_uri, tmp_path, admin_ids=ADMINS) as w:
         async with telegram_bot(w, fake):
             pass
-        assert len(fake.sent("setMyCommands")) == 1
-        assert _menu(fake, 0) == MENU  # built-ins first; image workflows are not in the menu
+        # One menu per language, the same again with the admin commands for the admin's chat.
+        assert len(fake.sent("setMyCommands")) == 6
+        assert fake.menu() == MENU  # built-ins, then every workflow, image ones too
+        assert fake.menu_for(USER_ID, language_code="ru") == MENU
+        assert fake.menu_for(ADMIN_ID) == [*MENU, *ADMIN_MENU]
+        assert fake.menu_for(ADMIN_ID, language_code="es") == [*MENU, *ADMIN_MENU]
+        assert fake.menu_for(-100, USER_ID) == MENU  # a group: the default menu
 
         async with telegram_bot(w, fake) as tg:
-            assert len(fake.sent("setMyCommands")) == 1  # unchanged: not sent again
+            assert len(fake.sent("setMyCommands")) == 6  # unchanged: not sent again
 
             sketch = dataclasses.replace(
                 simulator_app.DEPLOYMENTS[0],
@@ -161,16 +173,48 @@ async def test_menu_follows_the_catalog_and_is_sent_only_when_changed(
             fake.send_text(1, ADMIN_ID, "/refresh")
             reply = await tg.wait_handled(1)
             assert reply is not None and reply.text.startswith("Catalog updated")
-            await fake.wait_for(lambda: len(fake.sent("setMyCommands")) == 2)
-            assert _menu(fake, 1) == [*MENU[:5], "sketch_pad", "txt2img"]
+            await fake.wait_for(lambda: len(fake.sent("setMyCommands")) == 12)
+            flows = ["sketch_pad", "img2img", "txt2img", "upscale"]  # by name: "Sketch Pad!"
+            assert fake.menu() == [*BUILTINS, *flows]
 
             fake.send_text(1, ADMIN_ID, "/refresh")
             reply = await tg.wait_handled(2)
             assert reply is not None and "unchanged" in reply.text
-            assert len(fake.sent("setMyCommands")) == 2
+            assert len(fake.sent("setMyCommands")) == 12
             assert [c.command for c in await tg.adapter.application.bot.get_my_commands()] == (
-                _menu(fake, 1)
+                fake.menu()
             )
+
+
+async def test_menus_are_in_each_language_and_mark_image_workflows(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=ADMINS) as w,
+        telegram_bot(w, fake),
+    ):
+        english = _descriptions(fake, {"type": "default"}, "")
+        russian = _descriptions(fake, {"type": "default"}, "ru")
+        spanish = _descriptions(fake, {"type": "default"}, "es")
+        assert english["help"] == "How to use a command: /help <command>"
+        assert russian["help"].startswith("Как пользоваться командой")
+        assert spanish["help"].startswith("Cómo usar un comando")
+        assert english["img2img"] == "🖼 Image to image (simulated) (needs an image)"
+        assert english["txt2img"] == "Text to image (simulated)"
+        assert "🖼" in russian["img2img"] and "🖼" in spanish["upscale"]
+        admin = _descriptions(fake, {"type": "chat", "chat_id": ADMIN_ID}, "")
+        assert admin["ban"].startswith("Admin: ban a user")
+
+
+def _descriptions(fake: FakeTelegram, scope: dict[str, object], language: str) -> dict[str, str]:
+    call = next(
+        c
+        for c in fake.sent("setMyCommands")
+        if (c.params.get("scope") or {"type": "default"}) == scope
+        and (c.params.get("language_code") or "") == language
+    )
+    return {c["command"]: c["description"] for c in call.params["commands"]}
 
 
 async def test_webhook_mode_checks_the_secret(mongo_uri: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from core.models import RunStatus
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_e2e import USER_ID, telegram_bot
-from tests.fakes.telegram_kit import png_bytes
+from tests.fakes.telegram_kit import png_bytes, result_buttons
 
 GROUP = -1001234
 TOPIC = 77
@@ -58,7 +58,7 @@ async def test_command_runs_to_a_photo_in_the_same_topic(mongo_uri: str, tmp_pat
         assert photo.files["photo"].size > 0
         assert photo.text is not None and "✅ Done · txt2img" in photo.text
         assert "💰" in photo.text and "⏱" in photo.text
-        assert photo.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
+        assert photo.buttons == result_buttons(run.id)
         final = fake.sent("editMessageText")[-1]
         assert final.message_id == status_id and "✅ Done" in (final.text or "")
         assert final.buttons == []
@@ -82,9 +82,9 @@ async def test_batch_comes_as_an_album(mongo_uri: str, tmp_path: Path) -> None:
         assert all(item["type"] == "photo" and item["upload"].size > 0 for item in album.media)
         assert "✅ Done" in album.media[0]["caption"]
         assert not fake.sent("sendPhoto")
-        # An album carries no buttons: the final status message offers Rerun.
+        # An album carries no buttons: the final status message offers them.
         final = fake.sent("editMessageText")[-1]
-        assert final.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
+        assert final.buttons == result_buttons(run.id)
 
 
 async def test_output_over_the_photo_limit_comes_as_a_document(
@@ -121,7 +121,7 @@ async def test_output_over_the_upload_limit_comes_as_a_link(
         link = fake.sent("sendMessage", 5)[-1]
         assert "Too large to send here" in (link.text or "")
         assert w.sim.root_url in (link.text or "")
-        assert link.buttons == [("🔁 Rerun", f"rerun:{run.id}")]
+        assert link.buttons == result_buttons(run.id)
 
 
 async def test_image_input_by_caption_by_reply_and_as_document(
@@ -139,15 +139,17 @@ async def test_image_input_by_caption_by_reply_and_as_document(
         assert str(by_caption.inputs["input_image"]).startswith(w.sim.root_url)
 
         picture = fake.send_photo(5, USER_ID, png_bytes(16, 16, "blue"))
+        hint = await tg.wait_handled(2)  # a photo alone in a private chat: how to use it
+        assert hint is not None and hint.text.startswith("To use this image:")
         second = fake.send_text(5, USER_ID, "/upscale scale=3", reply_to=picture)
-        assert await tg.wait_handled(2) is None
+        assert await tg.wait_handled(3) is None
         by_reply = await tg.run_for(second)
         assert by_reply.workflow == "upscale" and by_reply.inputs["scale"] == 3
         await tg.finish(by_reply)
         assert fake.sent("sendPhoto", 5)
 
         third = fake.send_document(5, USER_ID, png_bytes(16, 16), caption="/img2img as a file")
-        assert await tg.wait_handled(3) is None
+        assert await tg.wait_handled(4) is None
         as_document = await tg.run_for(third)
         assert as_document.workflow == "img2img"
         wanted = [
@@ -159,7 +161,7 @@ async def test_image_input_by_caption_by_reply_and_as_document(
 
         # Replying to a photo with a text-only command: the photo is not meant as input.
         fourth = fake.send_text(5, USER_ID, "/txt2img a fox like this", reply_to=picture)
-        assert await tg.wait_handled(4) is None
+        assert await tg.wait_handled(5) is None
         text_only = await tg.run_for(fourth)
         assert text_only.workflow == "txt2img" and "input_image" not in text_only.inputs
         assert len(fake.sent("getFile")) == 3

@@ -51,3 +51,13 @@ class MemoryKeyValueStore:
         if key not in self.values:
             await self.set(key, value)
         return self.values[key]
+
+
+def result_buttons(run_id: str, *extra: str) -> list[tuple[str, str]]:
+    """The buttons under a result of a workflow with a seed (txt2img): reroll, same seed, the
+    `extra` follow-ups (`upscale`, `vary`), recipe; as (label, callback data)."""
+    labels = {"upscale": "⬆️ Upscale", "vary": "🔀 Vary"}
+    kinds = [("🔁 Reroll", "reroll"), ("♻️ Same seed", "same")]
+    kinds += [(labels[kind], kind) for kind in extra]
+    kinds.append(("📜 Recipe", "recipe"))
+    return [(label, f"{kind}:{run_id}") for label, kind in kinds]

@@ -127,14 +127,17 @@ def test_hidden_workflows_are_not_compiled() -> None:
     assert workflow_names(specs) == {"shown": "shown"}
 
 
-def test_image_workflows_are_compiled_but_left_out_of_the_menu() -> None:
+def test_image_workflows_are_compiled_and_in_the_menu_too() -> None:
     flows = [workflow("txt2img"), workflow("upscale", inputs=(IMAGE,))]
     specs = compile_commands(flows, TELEGRAM_RULES)
 
     assert command_map(specs) == {"txt2img": "txt2img", "upscale": "upscale"}
     upscale = next(s for s in specs if s.name == "upscale")
     assert upscale.text_only is False
-    assert names(menu_commands(specs, TELEGRAM_RULES)) == [*BUILTIN_NAMES, "txt2img"]
+    assert names(menu_commands(specs, TELEGRAM_RULES)) == [*BUILTIN_NAMES, "txt2img", "upscale"]
+    admin = names(menu_commands(specs, TELEGRAM_RULES, admin=True))
+    admins = ["refresh", "stats", "redeliver", "ban", "unban"]
+    assert admin == [*BUILTIN_NAMES, "txt2img", "upscale", *admins]
 
 
 def test_menu_is_cut_at_100_with_builtins_kept() -> None:

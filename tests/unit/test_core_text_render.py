@@ -28,16 +28,22 @@ from core.workflow import InputSpec, InputType
 class PlainSyntax:
     """A text platform of the test's own, so what comes from the platform is visible."""
 
-    hints = {
+    phrases = {
         "attach_image": "send one as {input}",
         "attach_image_short": "send an image",
         "list_needs_image": "needs an image",
         "image_help": "Images go here.",
         "options_hint": "say name:value",
         "options_usage": "[name:value …]",
+        "option_forms": "name:value",
         "main_input": "the text",
         "run_usage": "!<command> what you want",
+        "runs_all_usage": "!runs all",
+        "use_image": "send it with {example}",
     }
+
+    def hints(self, language: str) -> dict[str, str]:
+        return self.phrases
 
     def command(self, name: str) -> str:
         return f"!{name}"
@@ -47,6 +53,9 @@ class PlainSyntax:
 
     def usage(self, command: str, argument: str) -> str:
         return f"!{command} ({argument})"
+
+    def assignment(self, name: str, value: str) -> str:
+        return f"{name}:{value}"
 
 
 WORDS = TextRenderer(PlainSyntax())
@@ -172,12 +181,12 @@ def test_unsuccessful_caption_gives_a_default_reason(
 @pytest.mark.parametrize("status", [RunStatus.FAILED, RunStatus.TIMEOUT, RunStatus.CANCELLED])
 def test_unsuccessful_caption_prefers_the_recorded_error(status: RunStatus) -> None:
     caption = format_result_summary(finished(status, error="CUDA out of memory"))
-    assert caption.splitlines()[1] == "CUDA out of memory"
+    assert caption.splitlines()[1] == "The backend said: CUDA out of memory"
 
 
 def test_failed_caption_shows_the_cost_when_there_was_one() -> None:
     caption = format_result_summary(finished(RunStatus.FAILED, error="boom", cost_usd=0.012))
-    assert caption.splitlines()[1:] == ["boom", "💰 $0.0120"]
+    assert caption.splitlines()[1:] == ["The backend said: boom", "💰 $0.0120"]
 
 
 def test_status_of_a_finished_run_is_its_result_summary() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.telegram.wording import SYNTAX
-from core.chat.command_line import CommandLine, parse_command_line
+from core.chat.command_line import CommandLine, Given, Part, Word, parse_command_line
 from core.chat.content import Problems
 from core.chat.text_door import _run_workflow
 from core.chat.text_render import TextRenderer
@@ -30,7 +30,10 @@ def check(
     max_prompt_chars: int = 2000,
 ) -> dict[str, Any]:
     """What the text front door and the launcher do with a command's arguments."""
-    line = CommandLine(workflow.command, text, options, duplicates)
+    words: list[Part] = [Word(word) for word in text.split()]
+    twice: list[Part] = [Given(name, options[name], f"{name}=…") for name in duplicates]
+    given: list[Part] = [Given(name, value, f"{name}={value}") for name, value in options.items()]
+    line = CommandLine(workflow.command, tuple(words + twice + given))
     operation = _run_workflow(workflow, line)
     return validate_inputs(
         workflow,

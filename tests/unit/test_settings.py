@@ -79,6 +79,7 @@ def test_empty_public_url_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DISCORD_GUILD_IDS", "123,lab"),
         ("DISCORD_API_BASE_URL", "discord.com/api/v10"),
         ("DISCORD_GATEWAY_URL", "https://gateway.example"),
+        ("DEFAULT_LANGUAGE", "tlh"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_setting(
@@ -92,6 +93,18 @@ def test_a_bad_value_is_refused_naming_the_setting(
     lines = str(caught.value).splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"{name}: ")
+
+
+def test_default_language_is_one_with_a_translation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "es-MX")
+    assert load_settings().default_language == "es"
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "de")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert (
+        str(caught.value)
+        == "DEFAULT_LANGUAGE: Value error, 'de' has no translation; one of: en, ru, es"
+    )
 
 
 def test_admin_id_without_platform_says_what_is_expected(monkeypatch: pytest.MonkeyPatch) -> None:

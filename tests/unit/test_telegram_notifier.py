@@ -221,7 +221,9 @@ async def test_failed_run_gets_its_reason(tmp_path: Path) -> None:
         run = make_run(status=RunStatus.FAILED, error="Out of memory on the GPU.")
         await notifier.deliver_result(result(run), MemoryPartLog().journal())
         notice = fake.sent("sendMessage")[0]
-        assert notice.text == "❌ Failed · txt2img · run abc123\nOut of memory on the GPU."
+        assert notice.text == (
+            "❌ Failed · txt2img · run abc123\nThe backend said: Out of memory on the GPU."
+        )
         assert notice.buttons == [("🔁 Rerun", "rerun:abc123")]
 
 

@@ -112,6 +112,7 @@ def test_chat_ref_keeps_the_topic_only_for_topic_messages() -> None:
         thread_id="42",
         message_id="11",
         user_name="Ann Lee",
+        group=True,
     )
     target = send_target(ref)
     assert target["chat_id"] == -100 and target["message_thread_id"] == 42
@@ -154,7 +155,7 @@ async def test_webhook_receiver_checks_the_secret_header() -> None:
 
 def _adapter(base_url: str, token: str = "123456:TEST-token_abc", **kw: Any) -> TelegramAdapter:
     # The chat layer is only used by update handlers, which these tests never reach.
-    chat = SimpleNamespace(book=None)
+    chat = SimpleNamespace(book=None, default_language="en", admins_on=lambda _: frozenset())
     return TelegramAdapter(token, base_url, chat, MemoryKeyValueStore(), **kw)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,29 @@
+"""`RunFinder` on MongoDB: runs by a prefix of their id, as a range on `_id` (the primary index),
+so no regular expression is needed: ids starting with `abc` are those >= `abc` and < `abd`."""
+
+from __future__ import annotations
+
+from adapters.mongo.database import RUNS, Collection, Database, Document
+from adapters.mongo.run_codec import document_to_run
+from core.models import Run
+
+
+class MongoRunFinder:
+    def __init__(self, db: Database) -> None:
+        self._runs: Collection = db[RUNS]
+
+    async def find_by_prefix(self, prefix: str, user_key: str | None, limit: int) -> list[Run]:
+        if not prefix:
+            return []
+        query: Document = {"_id": {"$gte": prefix, "$lt": _after(prefix)}}
+        if user_key is not None:
+            platform, _, user_id = user_key.partition(":")
+            query["chat.platform"] = platform
+            query["chat.user_id"] = user_id
+        cursor = self._runs.find(query).sort([("created_at", -1)]).limit(limit)
+        return [document_to_run(doc) async for doc in cursor]
+
+
+def _after(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

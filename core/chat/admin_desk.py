@@ -1,0 +1,98 @@
+"""The admin operations: discover the catalog again, stats, post a result again, bans.
+
+A ban names a user by id, `platform:id`, `@username` or bare name of someone the bot has
+seen, or (on platforms with replies) by replying to their message; it is confirmed only once
+it is stored."""
+
+from __future__ import annotations
+
+from core.catalog import Catalog
+from core.chat.content import Content, Message, Stats
+from core.chat.operations import Ban, Redeliver, RefreshCatalog, ShowStats, Unban
+from core.chat.run_refs import RunRefs
+from core.errors import UserFacingError
+from core.models import ChatRef, DeliveryState
+from core.notices import Cmd, Notice
+from core.ports import Clock, RunFollower, RunStore, UserStore
+
+AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
+
+
+class AdminDesk:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        store: RunStore,
+        refs: RunRefs,
+        delivery: RunFollower,
+        users: UserStore,
+        admins: frozenset[str],
+        clock: Clock,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._refs = refs
+        self._delivery = delivery
+        self._users = users
+        self._admins = admins
+        self._clock = clock
+
+    async def answer(self, operation: AdminOperation, chat: ChatRef) -> Content:
+        match operation:
+            case RefreshCatalog():
+                return Message(notice=await self._refresh())
+            case ShowStats():
+                counts = await self._store.count_by_status()
+                total = await self._store.total_cost()
+                return Stats(
+                    counts=counts, total_cost=total, workflows=len(self._catalog.view.visible())
+                )
+            case Redeliver(run_id=ref):
+                return Message(notice=await self._redeliver(ref, chat))
+            case Ban(user=target):
+                user_key, shown = await self._user_key(target, chat, "ban")
+                if user_key in self._admins:
+                    raise UserFacingError("ban_admin")
+                fresh = await self._users.ban(user_key, chat.user_key, self._clock.now())
+                if not await self._users.is_banned(user_key):
+                    raise UserFacingError("ban_failed", user=shown)
+                return Message(
+                    notice=Notice.of("ban_done" if fresh else "ban_already", user=shown)
+                )
+            case Unban(user=target):
+                user_key, shown = await self._user_key(target, chat, "unban")
+                lifted = await self._users.unban(user_key)
+                key = "unban_done" if lifted else "unban_not_banned"
+                return Message(notice=Notice.of(key, user=shown))
+        raise TypeError(f"not an admin operation: {operation!r}")
+
+    async def _refresh(self) -> Notice:
+        changed = await self._catalog.refresh(force=True)
+        count = len(self._catalog.view.visible())
+        if self._catalog.last_error:
+            return Notice.of("refresh_failed", error=self._catalog.last_error, count=count)
+        return Notice.of("refresh_updated" if changed else "refresh_unchanged", count=count)
+
+    async def _redeliver(self, ref: str, chat: ChatRef) -> Notice:
+        run = await self._refs.resolve(ref, chat, admin=True)
+        if not run.status.terminal:
+            return Notice.of("redeliver_unfinished", run=run.id)
+        fresh = run.delivery is DeliveryState.DELIVERED
+        if not await self._store.redeliver(run.id, self._clock.now(), fresh):
+            return Notice.of("redeliver_busy", run=run.id)
+        await self._delivery.deliver_due()
+        return Notice.of("redeliver_done", run=run.id)
+
+    async def _user_key(self, target: str, chat: ChatRef, command: str) -> tuple[str, str]:
+        """(`platform:id`, how to name them) for a target; refused when it names nobody the
+        bot could ever recognise."""
+        target = target.strip()
+        if ":" in target and not target.startswith("@"):
+            return target, target
+        if target.isdigit():
+            return f"{chat.platform}:{target}", f"{chat.platform}:{target}"
+        found = await self._users.find_user(chat.platform, target)
+        if found is None:
+            raise UserFacingError("ban_unknown_user", user=target, command=Cmd(command))
+        return found, f"{target} ({found})" if target.startswith("@") else found

@@ -1,0 +1,162 @@
+"""Seeds, rerolls and follow-ups on the console, as users of image bots expect them: a random seed
+when none is given (shown under the result), 🔁 Reroll for a new one, ♻️ Same seed for the same
+picture, ⬆️ Upscale and 🔀 Vary feeding the result into the workflow the catalog names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from adapters.console.session import CONSOLE_USER
+from core.actions import Action, ActionKind
+from core.chat import buttons
+from core.chat.content import Content, RunAccepted
+from core.models import Run, RunStatus
+from core.seeds import SEED_MAX
+from tests.e2e.harness import Engine, World, world
+
+CATALOG = """\
+workflows:
+  txt2img:
+    upscale_with: upscale
+    vary_with: img2img
+"""
+
+
+@pytest.fixture
+async def bot(mongo_uri: str, tmp_path: Path) -> AsyncIterator[tuple[World, Engine]]:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    async with world(mongo_uri, tmp_path, catalog_file=catalog) as w, w.engine() as engine:
+        yield w, engine
+
+
+async def finish(w: World, engine: Engine, run: Run) -> Run:
+    backend_run_id = (await stored(engine, run)).backend_run_id
+    assert backend_run_id is not None
+    await w.sim.finish(backend_run_id)
+    await engine.settle()
+    return await stored(engine, run)
+
+
+async def stored(engine: Engine, run: Run) -> Run:
+    found = await engine.container.runs_store.get(run.id)
+    assert found is not None
+    return found
+
+
+async def press(engine: Engine, kind: ActionKind, run: Run) -> Content:
+    """What pressing one of the result's buttons does (the same grammar on every platform)."""
+    content = await engine.chat.execute(buttons.operation_for(Action(kind, run.id)), CONSOLE_USER)
+    await engine.settle()
+    return content
+
+
+def saved_images(engine: Engine) -> list[bytes]:
+    paths = [line.split(": ", 1)[1] for line in engine.seen().splitlines() if "  image: " in line]
+    return [Path(path).read_bytes() for path in paths]
+
+
+async def test_no_seed_or_minus_one_gives_a_random_seed_shown_with_the_result(
+    bot: tuple[World, Engine],
+) -> None:
+    w, engine = bot
+    runs = []
+    for line in ("/txt2img a fox width=32 height=32", "/txt2img a fox width=32 height=32 seed=-1"):
+        assert await engine.say(line) is None
+        w.clock.advance(1)
+        runs.append(await finish(w, engine, await engine.last_run()))
+    seeds = [run.inputs["seed"] for run in runs]
+    assert all(isinstance(seed, int) and 0 <= seed <= SEED_MAX for seed in seeds)
+    assert seeds[0] != seeds[1]
+    for seed in seeds:
+        assert f"🌱 {seed}" in engine.seen()
+    first, second = saved_images(engine)
+    assert first != second  # the same prompt twice: two pictures
+
+    assert await engine.say("/txt2img a fox width=32 height=32 seed=7") is None
+    assert (await engine.last_run()).inputs["seed"] == 7
+
+
+async def test_reroll_draws_a_new_seed_and_same_seed_repeats_the_picture(
+    bot: tuple[World, Engine],
+) -> None:
+    w, engine = bot
+    await engine.say("/txt2img a red fox steps=12 width=32 height=32")
+    original = await finish(w, engine, await engine.last_run())
+    assert original.status is RunStatus.SUCCESS
+    actions = engine.chat.result_actions(original)  # the result's buttons
+    assert [a.kind for a in actions] == [
+        ActionKind.REROLL,
+        ActionKind.SAME_SEED,
+        ActionKind.UPSCALE,
+        ActionKind.VARY,
+        ActionKind.RECIPE,
+    ]
+
+    w.clock.advance(1)
+    rerolled = await press(engine, ActionKind.REROLL, original)
+    assert isinstance(rerolled, RunAccepted)
+    reroll = await finish(w, engine, rerolled.run)
+    w.clock.advance(1)
+    repeated = await press(engine, ActionKind.SAME_SEED, original)
+    assert isinstance(repeated, RunAccepted)
+    same = await finish(w, engine, repeated.run)
+
+    assert reroll.inputs["seed"] != original.inputs["seed"]
+    assert {k: v for k, v in reroll.inputs.items() if k != "seed"} == {
+        k: v for k, v in original.inputs.items() if k != "seed"
+    }
+    assert same.inputs == original.inputs
+    assert reroll.rerun_of == same.rerun_of == original.id
+    first, rerolled_image, same_image = saved_images(engine)
+    assert same_image == first and rerolled_image != first
+
+
+async def test_upscale_and_vary_feed_the_result_into_the_named_workflows(
+    bot: tuple[World, Engine],
+) -> None:
+    w, engine = bot
+    await engine.say("/txt2img a lighthouse width=48 height=32")
+    original = await finish(w, engine, await engine.last_run())
+
+    w.clock.advance(1)
+    upscaled = await press(engine, ActionKind.UPSCALE, original)
+    assert isinstance(upscaled, RunAccepted)
+    upscale = await finish(w, engine, upscaled.run)
+    assert upscale.workflow == "upscale" and upscale.status is RunStatus.SUCCESS
+    assert upscale.inputs["input_image"] == original.outputs[0].url
+    w.clock.advance(1)
+    varied = await press(engine, ActionKind.VARY, original)
+    assert isinstance(varied, RunAccepted)
+    vary = await finish(w, engine, varied.run)
+    assert vary.workflow == "img2img" and vary.inputs["prompt"] == "a lighthouse"
+
+    paths = [line.split(": ", 1)[1] for line in engine.seen().splitlines() if "  image: " in line]
+    sizes = []
+    for path in paths:
+        with Image.open(path) as image:
+            sizes.append(image.size)
+    assert sizes == [(48, 32), (96, 64), (48, 32)]  # the upscaler's default scale is 2
+    # An upscale's own result offers no upscale of it: the catalog names none for `upscale`.
+    kinds = [a.kind for a in engine.chat.result_actions(upscale)]
+    assert kinds == [ActionKind.RERUN, ActionKind.RECIPE]
+
+
+async def test_buttons_of_a_run_the_user_may_not_see_do_nothing(
+    bot: tuple[World, Engine],
+) -> None:
+    w, engine = bot
+    await engine.say("/txt2img a secret width=32 height=32")
+    original = await finish(w, engine, await engine.last_run())
+    stranger = CONSOLE_USER.model_copy(update={"user_id": "s", "chat_id": "elsewhere"})
+    for kind in (ActionKind.REROLL, ActionKind.UPSCALE, ActionKind.RECIPE, ActionKind.SHOW):
+        content = await engine.chat.execute(
+            buttons.operation_for(Action(kind, original.id)), stranger
+        )
+        reply = engine.front.words.render(content)
+        assert reply is not None and reply.text == f"I know no run {original.id} of yours."
+    assert len(await engine.container.runs_store.recent(10)) == 1
