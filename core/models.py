@@ -104,6 +104,8 @@ class Output(Frozen):
 
 class EventSource(StrEnum):
     WEBHOOK = "webhook"
+    STREAM = "stream"
+    """An event stream a backend keeps open for a run (Comfy API v2 server-sent events)."""
     POLL = "poll"
     SUBMIT = "submit"
     CANCEL = "cancel"
@@ -118,6 +120,8 @@ class RunEvent(Frozen):
     source: EventSource
     progress: float | None = None
     live_status: str | None = None
+    """The backend's own words about the run, or a `live.*` message key the platforms
+    translate (a cold start, …)."""
     outputs: tuple[Output, ...] = ()
     queue_position: int | None = None
     queued_at: datetime | None = None
@@ -125,6 +129,7 @@ class RunEvent(Frozen):
     ended_at: datetime | None = None
     gpu: str | None = None
     error: str | None = None
+    """The backend's own words, or a `run.*` message key the platforms translate."""
 
 
 class DeliveryState(StrEnum):
@@ -212,6 +217,13 @@ class SubmitAttempt(Frozen):
     deployment_id: str
     gpu: str | None
     rate_usd_per_s: float | None
+
+
+class BackendTotals(Frozen):
+    """Runs recorded on one backend, and what they cost."""
+
+    runs: int = 0
+    cost_usd: float = 0.0
 
 
 class ResultFile(Frozen):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.actions import Action
-from core.models import Run, RunStatus
+from core.models import BackendTotals, Run, RunStatus
 from core.notices import Notice, Problem
 from core.workflow import InputSpec
 
@@ -92,3 +92,5 @@ class Stats(Content):
     counts: Mapping[RunStatus, int]
     total_cost: float
     workflows: int
+    backends: Mapping[str, BackendTotals] = field(default_factory=dict)
+    """Runs and cost per backend."""

@@ -198,7 +198,10 @@ class ChatService:
                 counts = await self._store.count_by_status()
                 total = await self._store.total_cost()
                 return Stats(
-                    counts=counts, total_cost=total, workflows=len(self._catalog.view.visible())
+                    counts=counts,
+                    total_cost=total,
+                    workflows=len(self._catalog.view.visible()),
+                    backends=await self._store.totals_by_backend(),
                 )
             case ListRuns(limit=limit):
                 return RunList(runs=tuple(await self._store.recent(limit)))

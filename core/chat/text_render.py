@@ -213,7 +213,13 @@ class TextRenderer:
             for status, count in sorted(stats.counts.items())
             if count
         ]
-        lines.append(self.text("stats.cost", cost=format_cost(stats.total_cost)))
+        lines.append(self.text("stats.cost", cost=self.cost(stats.total_cost)))
+        lines += [
+            self.text(
+                "stats.backend", backend=name, count=totals.runs, cost=self.cost(totals.cost_usd)
+            )
+            for name, totals in sorted(stats.backends.items())
+        ]
         return "\n".join(lines)
 
     # -- runs ----------------------------------------------------------------------------------
@@ -234,19 +240,27 @@ class TextRenderer:
         if view.queue_position is not None and view.status in _WAITING:
             lines.append(self.text("run.queue_position", position=view.queue_position + 1))
         if view.live_status:
-            lines.append(view.live_status)
+            lines.append(self._told(view.live_status, "live."))
         return "\n".join(lines)
+
+    def _told(self, said: str, keys: str) -> str:
+        """A backend's own words as they are, or the text of a message key it gave."""
+        return self.text(said) if said.startswith(keys) and said in self._messages else said
+
+    def cost(self, usd: float | None) -> str:
+        """A cost as users read it; a run that costs nothing is free."""
+        return self.text("cost.free") if usd == 0 else format_cost(usd)
 
     def result_summary(self, run: Run) -> str:
         """The line under a result: what ran, how long it took, what it cost, or why it ended."""
         head = self._head(run, run.status)
         if run.status is RunStatus.SUCCESS:
-            cost = format_cost(run.cost_usd)
+            cost = self.cost(run.cost_usd)
             return f"{head}\n" + self.text(
                 "run.time_and_cost", duration=format_duration(run.duration_s), cost=cost
             )
         reason = self.run_error(run)
-        cost = "\n" + self.text("run.cost", cost=format_cost(run.cost_usd)) if run.cost_usd else ""
+        cost = "\n" + self.text("run.cost", cost=self.cost(run.cost_usd)) if run.cost_usd else ""
         return f"{head}\n{reason}{cost}"
 
     def run_error(self, run: Run) -> str:
@@ -270,7 +284,7 @@ class TextRenderer:
     def run_line(self, run: Run) -> str:
         return (
             f"{run.id} {run.workflow} {run.status.value} {format_duration(run.duration_s)} "
-            f"{format_cost(run.cost_usd)} {run.chat.user_key}"
+            f"{self.cost(run.cost_usd)} {run.chat.user_key}"
         )
 
     def button(self, action: Action) -> str:
