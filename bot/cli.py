@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 def _secrets(settings: Settings) -> list[str]:
     values = [
         settings.comfydeploy_api_key,
+        settings.comfy_api_key,
+        settings.runcomfy_api_token,
         settings.mongodb_uri,
         settings.webhook_secret,
         settings.telegram_bot_token,
@@ -177,6 +179,7 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
                 "backend": w.backend,
                 "deployment_ids": [ref.id for ref in w.deployments],
                 "deployments": [ref.model_dump() for ref in w.deployments],
+                "backends": list(dict.fromkeys(ref.backend for ref in w.deployments)),
                 "inputs": [
                     {
                         "name": i.name,
@@ -192,9 +195,13 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(entries, indent=2))
         else:
-            for entry in entries:
-                kind = "text" if entry["text_only"] else "needs an image"
-                print(f"/{entry['command']:<20} {entry['name']} ({kind}) {entry['description']}")
+            for entry, workflow in zip(entries, container.catalog.view.visible(), strict=True):
+                kind = "text" if workflow.text_only else "needs an image"
+                where = ", ".join(dict.fromkeys(ref.backend for ref in workflow.deployments))
+                print(
+                    f"/{entry['command']:<20} {workflow.name} ({kind}) on {where or '-'} "
+                    f"{workflow.description}".rstrip()
+                )
         failures = container.catalog.failures
         for name, error in failures.items():
             print(f"comfybot: {name}: {error} (shown: its last stored catalog)", file=sys.stderr)
