@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 5.0
 CHUNK = 64 * 1024
+PROBE_JOB = "00000000-0000-4000-8000-000000000000"
+"""A job id nobody has: reading it tells whether the server can look jobs up at all."""
 LOOKUP_LIMIT = 20
 """Newest jobs searched for a job whose creation went unanswered."""
 STREAM_READ_TIMEOUT_S = 60.0
@@ -129,17 +131,21 @@ class ComfyApiClient:
     async def _after_unavailable(self, label: str, reply: Reply) -> dict[str, Any]:
         """A 503: when the server cannot reach its ComfyUI right now (comfy-api-proxy's
         `upstream_unreachable`), nothing was queued; when it can again, look for the job."""
-        probe = self._request("GET", "/api/v2/jobs", "probe", params={"limit": "1"})
-        try:
-            answer = await self.http.call(probe, retries=0)
-        except BackendUnavailable:
-            answer = Reply(0, b"")
-        if answer.status == 503:
+        if await self._probe() == 503:
             raise BackendUnavailable(
                 f"submit job: the server cannot run jobs now ({reply.code}: {reply.message})",
                 503,
             )
         return await self._found_or_unknown(label, f"HTTP 503 {reply.code}")
+
+    async def _probe(self) -> int:
+        """Ask for a job that does not exist: 404 when the server (and the ComfyUI behind it)
+        answers, 503 when it cannot reach its ComfyUI, 401 for a refused key; 0 for no answer."""
+        request = self._request("GET", f"/api/v2/jobs/{PROBE_JOB}", "probe")
+        try:
+            return (await self.http.call(request, retries=0)).status
+        except BackendUnavailable:
+            return 0
 
     async def _found_or_unknown(self, label: str, why: str) -> dict[str, Any]:
         found = await self.find_job(label)
@@ -274,13 +280,14 @@ class ComfyApiClient:
             return False
 
     async def check_access(self) -> None:
-        """One authenticated read (the newest job), no retries: raises when the key is refused
-        or the server cannot reach its ComfyUI (comfy-api-proxy's health says healthy even
-        then)."""
-        request = self._request("GET", "/api/v2/jobs", "list jobs", params={"limit": "1"})
-        reply = await self.http.call(request, retries=0)
-        if not reply.ok:
-            raise self.refusal(request, reply)
+        """One authenticated read, no retries: raises when the key is refused or the server
+        cannot reach its ComfyUI (comfy-api-proxy's health says healthy even then)."""
+        status = await self._probe()
+        if status == 404:
+            return
+        if status in (401, 403):
+            raise BackendUnavailable(f"{self.base}: the API key is refused (HTTP {status})")
+        raise BackendUnavailable(f"{self.base}: cannot run jobs now (HTTP {status or '-'})")
 
     # -- plumbing --------------------------------------------------------------------------
 

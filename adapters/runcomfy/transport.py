@@ -170,15 +170,20 @@ def _int(code: Any) -> int | None:
 
 
 def _message(data: Any) -> str:
+    """`error_message` (or `message`/`error`), with the `detail` items that say where."""
     if not isinstance(data, dict):
         return "no details"
-    for key in ("error_message", "detail", "message", "error"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            return value[:500]
-        if isinstance(value, list) and value:
-            return "; ".join(_detail(item) for item in value)[:500]
-    return "no details"
+    text = next(
+        (v for k in ("error_message", "message", "error") if isinstance(v := data.get(k), str)),
+        "",
+    )
+    detail = data.get("detail")
+    if isinstance(detail, list) and detail:
+        items = "; ".join(_detail(item) for item in detail)
+        text = f"{text}: {items}" if text else items
+    elif isinstance(detail, str) and detail:
+        text = f"{text}: {detail}" if text else detail
+    return text[:500] or "no details"
 
 
 def _detail(item: Any) -> str:

@@ -4,9 +4,10 @@ RunComfy does not sign its webhooks; it retries a non-2xx answer, and deliveries
 duplicated or arrive out of order (https://docs.runcomfy.com/serverless/webhooks). So the URL
 carries our own HMAC token, the body is size-limited and checked, and then it is only a hint:
 the request is read back from the API (status, and the result once it ended) and that is what
-is applied, with its outputs. When the API cannot be read, an unfinished state from the body
-is applied as it came (it names no URL); an end is refused with 503, so RunComfy brings it
-again, and polling finds it meanwhile.
+is applied, with its outputs. A request queued right after its submit is not called a cold
+start here: polls of a request that stays queued say so. When the API cannot be read, an
+unfinished state from the body is applied as it came (it names no URL); an end is refused
+with 503, so RunComfy brings it again, and polling finds it meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aiohttp import web
 from adapters.runcomfy.reports import MalformedReport, webhook_event
 from core.errors import BackendError
 from core.ingress import Outcome, WebhookIngress
-from core.models import RunEvent
+from core.models import RunEvent, RunStatus
 from core.ports import RunAddress
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,12 @@ class RunComfyWebhook:
                 told.status.value,
                 polled.status.value,
             )
-        return polled.model_copy(update={"source": told.source})
+        update: dict[str, object] = {"source": told.source}
+        if polled.status is RunStatus.QUEUED:
+            # Queued right after the submit is no cold start (yet): a poll of a request that
+            # stays queued says so, and it must move the run forward to be applied.
+            update.update(live_status=None, queue_position=None)
+        return polled.model_copy(update=update)
 
     def _refuse(self, status: int, outcome: str, run_id: str, reason: str) -> web.Response:
         self._ingress.refused(outcome)
