@@ -162,6 +162,7 @@ class Run(Frozen):
     status: RunStatus = RunStatus.PENDING
     progress: float = 0.0
     live_status: str | None = None
+    """As `RunEvent.live_status`: the backend's words or a `live.*` message key."""
     queue_position: int | None = None
     backend_run_id: str | None = None
     gpu: str | None = None
@@ -169,6 +170,7 @@ class Run(Frozen):
     cost_usd: float | None = None
     outputs: tuple[Output, ...] = ()
     error: str | None = None
+    """As `RunEvent.error`: the backend's words, ours, or a `run.*` message key."""
     created_at: datetime
     updated_at: datetime
     submit_started_at: datetime | None = None

@@ -1,5 +1,5 @@
 """The Comfy API v2 as one of comfybot's backends: Comfy Cloud, Comfy API deployments, or a
-self-hosted ComfyUI behind comfy-api-proxy (https://docs.comfy.org/development/cloud/api-reference).
+self-hosted ComfyUI behind comfy-api-proxy (https://github.com/Comfy-Org/comfy-api-proxy).
 
 - Workflows: API-format graph files in a folder; a run's values are written into a copy of
   the graph (`core.graph_inputs`), images as `core/ASSET` references to uploaded assets.

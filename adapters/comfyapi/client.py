@@ -1,15 +1,23 @@
 """`ComfyApiClient`: the Comfy API v2 over aiohttp — jobs, assets, outputs, the event stream.
 
 One contract, three surfaces: Comfy Cloud (`https://cloud.comfy.org`), Comfy API deployments
-(`https://{deployment}.run.comfy.app`) and a self-hosted ComfyUI behind comfy-api-proxy
-(https://github.com/Comfy-Org/comfy-api-proxy). Endpoints and error codes as documented at
-https://docs.comfy.org/development/cloud/api-reference; Bearer auth.
+(`https://{deployment}.run.comfy.app`) and a self-hosted ComfyUI behind comfy-api-proxy, whose
+source states the contract's endpoints and error codes
+(https://github.com/Comfy-Org/comfy-api-proxy); Bearer auth.
 
 Creating a job is safe to repeat: it carries an `Idempotency-Key`, and a key is single-use, so a
 repeat is refused with `idempotency_key_reuse` instead of making a second job. After an unclear
 answer (no reply, or a 5xx that comfy-api-proxy also gives when ComfyUI took the prompt but the
 answer was lost) the job is looked for by its `metadata` label before anything else; when it
 cannot be found the outcome stays unknown (`OutcomeUnknown`), so the run is not sent elsewhere.
+
+Why not Comfy's own SDK (comfy-sdk 0.5.0, https://docs.comfy.org/development/api-development/
+sdks): it takes its base URL only from the process-wide `COMFY_BASE_URL` variable (one server
+per process, where a bot may talk to Comfy Cloud and its own ComfyUI at once); its submit hides
+a 60 s retry loop on 429 that cannot be configured (a chat command would wait on it, and the
+run could not go to another deployment); its `events()` stops at the terminal status, so
+outputs sent after it are lost; and it is a beta of some 11 000 lines with an HTTP stack of its
+own beside aiohttp. The few calls a bot needs fit in this module.
 """
 
 from __future__ import annotations
@@ -117,6 +125,10 @@ class ComfyApiClient:
             return await self._found_or_unknown(label, "its key was used already")
         if reply.status == 503:
             return await self._after_unavailable(label, reply)
+        if _rejected_blindly(reply):
+            raise BackendUnavailable(
+                "submit job: ComfyUI refused it without saying why (HTTP 422)", 422
+            )
         if reply.status == 0 or reply.status >= 500:
             return await self._found_or_unknown(label, f"HTTP {reply.status or '-'}")
         raise self.refusal(request, reply)
@@ -334,6 +346,21 @@ class ComfyApiClient:
         except ValueError:
             return None
         return job if isinstance(job, dict) and _id(job) else None
+
+
+def _rejected_blindly(reply: Reply) -> bool:
+    """comfy-api-proxy turns any non-200 from ComfyUI's /prompt (a 500 as well) into 422
+    `invalid_workflow` "Workflow rejected." with no node errors; nothing was queued, and the
+    trouble may be the server's, so another deployment may take the run. A workflow ComfyUI
+    found wrong comes with its node errors or its own message instead."""
+    if reply.status != 422 or reply.code != "invalid_workflow":
+        return False
+    try:
+        details = json.loads(reply.body)["error"].get("details") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    blind = isinstance(details, dict) and not details.get("node_errors")
+    return blind and reply.message == "Workflow rejected."
 
 
 def _id(job: dict[str, Any]) -> str | None:

@@ -4,7 +4,7 @@ A Job is `{id, status, created_at, started_at, completed_at, expires_at, queue_p
 progress {value, …}, outputs [{node_id, name, type, content_type, id, url, …}], error {code,
 message, node_id, class_type, traceback}, urls {self, events, cancel}, metadata?}` with status
 `queued|running|canceling|succeeded|failed|canceled|expired`
-(https://docs.comfy.org/development/cloud/api-reference; comfy-api-proxy fills `started_at` and
+(https://github.com/Comfy-Org/comfy-api-proxy; comfy-api-proxy fills `started_at` and
 `completed_at` with null and counts `queue_position` from 1).
 
 `expired` is terminal on the wire but not always true: comfy-api-proxy 0.1.6 reports a job that

@@ -2,8 +2,8 @@
 
 Waits back off exponentially with jitter, capped at `backoff_max_s`. A 429 or 503 that carries
 `Retry-After` (seconds or an HTTP date, https://www.rfc-editor.org/rfc/rfc9110#field.retry-after)
-is waited exactly that long, still capped. The v2 contract answers a full queue with 429
-`queue_full` and `Retry-After` (https://docs.comfy.org/development/cloud/api-reference).
+is waited exactly that long, still capped. Comfy Cloud answers a full queue with 429
+`queue_full` and `Retry-After` (https://docs.comfy.org/development/deploy/cloud-usage).
 """
 
 from __future__ import annotations

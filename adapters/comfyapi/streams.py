@@ -1,7 +1,7 @@
 """Following running jobs over their event streams: the fast path for progress.
 
 Comfy API v2 sends no webhooks; each job has an SSE stream of `status` and `progress` events
-(`GET /api/v2/jobs/{id}/events`, https://docs.comfy.org/development/cloud/api-reference). One
+(`GET /api/v2/jobs/{id}/events`, https://github.com/Comfy-Org/comfy-api-proxy). One
 task per followed run reads it and hands each event to the engine's ingress. The stream is
 only a hint: it has no event ids to resume from, comfy-api-proxy ends it at the terminal status
 and sends outputs that were not sent yet after that, and it may report `expired` by mistake.

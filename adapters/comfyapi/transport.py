@@ -3,7 +3,7 @@ errors.
 
 One `Transport.call` is up to `1 + retries` attempts, each with an aiohttp timeout. Replies the
 policy does not retry are handed back with the v2 error envelope `{"error": {code, message,
-details}}` already read (https://docs.comfy.org/development/cloud/api-reference), since what
+details}}` already read (https://github.com/Comfy-Org/comfy-api-proxy), since what
 they mean depends on the endpoint. A wait longer than the request's `max_wait_s` is not waited
 for: the call fails at once, so a run can go to another deployment instead.
 

@@ -150,6 +150,22 @@ async def test_a_lost_event_stream_is_recovered_by_polling(
         assert bot.seen().count("✅ Done") == 1 and "image: " in bot.seen()
 
 
+async def test_a_comfyui_restart_mid_run_is_told_plainly(
+    mongo_uri: str, tmp_path: Path, rig: ComfyApiRig
+) -> None:
+    backend = rig.backend()
+    async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
+        await bot.say("/txt2img a comet")
+        run = await bot.last_run()
+        await rig.stack.comfy.step()
+        await rig.stack.comfy.restart()  # a fresh ComfyUI: the running prompt is gone
+        await followed(backend, run, lambda f: f.done)
+        await bot.settle()
+        stored = await bot.last_run()
+        assert stored.status is RunStatus.FAILED and stored.error == "run.backend_lost"
+        assert "The GPU service lost this run (it expired there)" in bot.seen()
+
+
 async def test_a_bot_restart_mid_run_follows_the_job_again(
     mongo_uri: str, tmp_path: Path, rig: ComfyApiRig
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from adapters.comfyapi import ComfyApiClient
-from core.errors import BackendUnavailable, OutcomeUnknown, RunNotFound
+from core.errors import BackendError, BackendUnavailable, OutcomeUnknown, RunNotFound
 from tests.fakes.attachments import png
 from tests.fakes.comfyui_graphs import txt2img
 from tests.fakes.comfyui_stack import ComfyApiStack
@@ -57,6 +57,21 @@ async def test_a_lost_answer_stays_unknown_and_comfyui_down_is_unavailable(
     with pytest.raises(BackendUnavailable):
         await client.check_access()
     assert await client.ping()  # the proxy's health knows nothing of ComfyUI
+
+
+async def test_a_workflow_comfyui_refuses_without_a_reason_may_go_elsewhere(
+    client: ComfyApiClient, stack: ComfyApiStack
+) -> None:
+    stack.comfy.fail_next("/prompt", 500)
+    with pytest.raises(BackendUnavailable) as blind:
+        await client.submit(txt2img(), key="b1", label="comfybot:b1:txt2img")
+    assert not isinstance(blind.value, OutcomeUnknown)
+    graph = txt2img()
+    graph["3"]["inputs"]["sampler_name"] = "euler_magic"
+    with pytest.raises(BackendError) as wrong:
+        await client.submit(graph, key="b2", label="comfybot:b2:txt2img")
+    assert not wrong.value.retryable and "Prompt outputs failed validation" in str(wrong.value)
+    assert stack.comfy.prompts == []
 
 
 async def test_unknown_jobs_are_not_found(client: ComfyApiClient) -> None:
