@@ -3,6 +3,7 @@ folder of workflow graphs, and comfybot's backend on top (retry waits recorded, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -44,8 +45,23 @@ async def followed(
     backend: ComfyApiBackend, run: Run, until: Callable[[Followed], bool]
 ) -> Followed:
     """Wait (bounded) until the run's event stream got that far, or ended."""
-    import asyncio
-
     assert run.backend_run_id is not None
     async with asyncio.timeout(WAIT_LIMIT):
         return await backend.streams.wait(run.backend_run_id, until)
+
+
+async def streaming(
+    rig: ComfyApiRig, backend: ComfyApiBackend, run: Run, sockets: int = 1
+) -> None:
+    """Wait until the run's stream is open and the proxy's `sockets`-th ComfyUI socket for it is
+    connected: ComfyUI sends a job's events to its socket only, so what happens before that
+    reaches the stream only at the proxy's next reconcile (15 s later)."""
+    assert run.backend_run_id is not None
+    job_id = run.backend_run_id
+    await followed(backend, run, lambda f: f.handed >= 1)
+
+    def connected() -> bool:
+        mine = [r for r in rig.stack.comfy.hub.all if r.sid == job_id]
+        return len(mine) >= sockets and bool(mine[-1].feature_flags) and not mine[-1].closed
+
+    await rig.stack.comfy.wait_until(connected)

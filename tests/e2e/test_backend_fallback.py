@@ -13,7 +13,7 @@ import pytest
 from adapters.comfyapi import ComfyApiBackend
 from adapters.runcomfy import RunComfyBackend, RunComfyClient
 from core.models import RunStatus
-from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, write_workflows
+from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, streaming, write_workflows
 from tests.e2e.harness import Engine, world
 from tests.fakes.comfyui_stack import ComfyApiStack
 from tests.fakes.runcomfy_api import FakeRunComfy
@@ -58,6 +58,7 @@ def routing(tmp_path: Path, first: str, fallback: str) -> Path:
 async def finish_on_comfyapi(bot: Engine, backend: ComfyApiBackend, two: Two) -> None:
     run = await bot.last_run()
     assert (run.backend, run.deployment_id) == ("comfyapi", "txt2img"), run
+    await streaming(two.comfy, backend, run)
     await two.comfy.stack.comfy.finish()
     await followed(backend, run, lambda f: f.done)
     await bot.settle()
@@ -147,6 +148,7 @@ async def test_stats_split_by_backend(mongo_uri: str, tmp_path: Path, two: Two) 
             await bot.say("/img2img on comfyapi", images=[])  # no image: refused, not recorded
             await bot.say("/broken on comfyapi")
             broken = await bot.last_run()
+            await streaming(two.comfy, comfyapi, broken)
             await two.comfy.stack.comfy.fail(message="Boom")
             await followed(comfyapi, broken, lambda f: f.done)
             await bot.settle()

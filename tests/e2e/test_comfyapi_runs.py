@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.models import DeliveryState, RunStatus
-from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, write_workflows
+from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, streaming, write_workflows
 from tests.e2e.harness import world
 from tests.fakes.attachments import BytesAttachment, png
 from tests.fakes.comfyui_files import colour_for
@@ -44,7 +44,7 @@ async def test_a_prompt_becomes_an_image_in_the_chat(
         assert (sent.graph["3"]["inputs"]["steps"], sent.graph["3"]["inputs"]["seed"]) == (3, 5)
         # The job was created under our label, with our run in its idempotency key.
         assert rig.stack.comfy.prompts[0].prompt_id == run.backend_run_id
-        await followed(backend, run, lambda f: f.handed >= 1)
+        await streaming(rig, backend, run)
         assert "⏳ Queued" in bot.seen()
 
         await rig.stack.comfy.step()
@@ -79,6 +79,7 @@ async def test_an_attached_image_is_uploaded_as_an_asset(
         sent = await rig.stack.comfy.wait_for_prompt()
         assert sent.graph["10"]["inputs"]["image"] == f"comfybot/{upload.name}"
         run = await bot.last_run()
+        await streaming(rig, backend, run)
         await rig.stack.comfy.finish()
         await followed(backend, run, lambda f: f.done)
         await bot.settle()
@@ -94,6 +95,7 @@ async def test_a_running_job_is_cancelled_from_the_chat(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a slow fox")
         run = await bot.last_run()
+        await streaming(rig, backend, run)
         await rig.stack.comfy.step()
         await rig.stack.comfy.step()
         reply = await bot.say(f"/cancel {run.id}")
@@ -115,6 +117,7 @@ async def test_an_execution_error_is_shown_in_the_backends_words(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/broken a fox")
         run = await bot.last_run()
+        await streaming(rig, backend, run)
         await rig.stack.comfy.fail(node_id="3", message="CUDA out of memory")
         await followed(backend, run, lambda f: f.done)
         await bot.settle()
@@ -132,7 +135,7 @@ async def test_a_lost_event_stream_is_recovered_by_polling(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a harbour at night")
         run = await bot.last_run()
-        await followed(backend, run, lambda f: f.handed >= 1)
+        await streaming(rig, backend, run)
         await rig.stack.comfy.step()
         # ComfyUI goes away: the proxy ends the stream, and the job cannot be read.
         await rig.stack.comfy.go_down()
@@ -157,6 +160,7 @@ async def test_a_comfyui_restart_mid_run_is_told_plainly(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a comet")
         run = await bot.last_run()
+        await streaming(rig, backend, run)
         await rig.stack.comfy.step()
         await rig.stack.comfy.restart()  # a fresh ComfyUI: the running prompt is gone
         await followed(backend, run, lambda f: f.done)
@@ -174,7 +178,7 @@ async def test_a_bot_restart_mid_run_follows_the_job_again(
         async with w.engine(backends=[first_backend]) as first:
             await first.say("/txt2img a phoenix")
             run = await first.last_run()
-            await followed(first_backend, run, lambda f: f.handed >= 1)
+            await streaming(rig, first_backend, run)
             await rig.stack.comfy.step()
         # The bot is down while ComfyUI works on; the next process polls the job at start
         # and follows its stream again (found by the label it was created with).
@@ -182,6 +186,7 @@ async def test_a_bot_restart_mid_run_follows_the_job_again(
         second_backend = rig.backend()
         async with w.engine(backends=[second_backend]) as second:
             assert run.backend_run_id in second_backend.streams.followed
+            await streaming(rig, second_backend, run, sockets=2)
             await rig.stack.comfy.finish()
             await followed(second_backend, run, lambda f: f.done)
             await second.settle()
@@ -200,6 +205,7 @@ async def test_outputs_are_fetched_with_the_token_from_the_api_only(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a lantern")
         run = await bot.last_run()
+        await streaming(rig, backend, run)
         await rig.stack.comfy.finish()
         await followed(backend, run, lambda f: f.done)
         await bot.settle()
