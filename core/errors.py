@@ -51,7 +51,7 @@ class MediaUnavailable(UserFacingError):
 
 class BackendError(Exception):
     """The backend failed; `retryable` tells whether trying again may help. `notice` is a
-    message key (`run.*`) saying why in plain words, when the backend told us (out of credits,
+    message key (`submit.*`) saying why in plain words, when the backend told us (out of credits,
     queue full): a run that could not start records it as its error."""
 
     def __init__(

@@ -165,7 +165,7 @@ def place_values(
         bind = bindings.get(name, ())
         if not bind or (graph is not None and not all(bindable(graph, b) for b in bind)):
             raise BackendUnavailable(
-                f"input {name} has no place in this graph", notice="run.input_unsupported"
+                f"input {name} has no place in this graph", notice="submit.input_unsupported"
             )
         placed += [Placement(b, value, kinds.get(name, InputType.TEXT)) for b in bind]
     return placed

@@ -50,7 +50,7 @@ class ComfyApiBackend:
         self._name = name
         self._draw = draw
         self._graphs: dict[str, GraphFile] = {}
-        self.streams = RunStreams(client.events, self._stream_read, max_streams)
+        self.streams = RunStreams(client.events, self._stream_read, name, max_streams)
 
     @property
     def name(self) -> str:
@@ -84,6 +84,11 @@ class ComfyApiBackend:
         self.streams.follow(job.run_id, job_id)
         return job_id
 
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        """The job created for our run, by the label it was created with."""
+        found = await self.client.find_job(run_label(run_id, deployment_id))
+        return str(found["id"]) if found is not None else None
+
     async def get_run(self, address: RunAddress) -> RunEvent:
         job, event = await read_job(self.client.get_job, address.backend_run_id, EventSource.POLL)
         run_id = run_of(job)
@@ -97,8 +102,14 @@ class ComfyApiBackend:
     async def upload(self, file: UploadedFile) -> str:
         return await self.client.upload(file.filename, file.mime, file.data)
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        return await self.client.fetch(url, max_bytes)
+    @property
+    def output_hosts(self) -> tuple[str, ...]:
+        """The API's own origin (comfy-api-proxy serves outputs itself) and Comfy's hosts; a
+        storage host Comfy Cloud signs its URLs for goes in OUTPUT_HOSTS."""
+        return (str(self.client.origin), "*.comfy.org", "*.comfy.app")
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        return await self.client.download(url, target, max_bytes)
 
     async def ping(self) -> bool:
         return await self.client.ping()
@@ -141,7 +152,7 @@ class ComfyApiBackend:
                 if not isinstance(value, str) or value.startswith(("http://", "https://")):
                     raise BackendError(
                         f"input {place.binding.field}: an image link, not an asset",
-                        notice="run.image_url_unsupported",
+                        notice="submit.image_url_unsupported",
                     )
                 value = {"__type": "core/ASSET", "info": {"id": value}}
             graph[place.binding.node_id]["inputs"][place.binding.field] = copy.deepcopy(value)

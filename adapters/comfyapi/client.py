@@ -28,7 +28,8 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -244,39 +245,47 @@ class ComfyApiClient:
             raise BackendUnavailable("upload asset: reply has no id", 200)
         return asset_id
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        """Download an output. The key goes only to the API's own origin (its output URLs
-        are its own `/api/v2/assets/{id}/content`), never to a storage host."""
-        target = URL(url)
-        if not target.is_absolute():
-            target = self.origin.join(target)
-        if target.scheme not in ("http", "https"):
-            raise BackendError(f"fetch output: not an http(s) URL: {target.scheme}")
-        own = target.origin() == self.origin
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        """Stream an output to `target` (never held in memory); returns its size. The key goes
+        only to the API's own origin (its output URLs are its own `/api/v2/assets/{id}/content`),
+        never to a storage host."""
+        source = URL(url)
+        if not source.is_absolute() or source.scheme not in ("http", "https"):
+            raise BackendError(f"fetch output: not an absolute http(s) URL: {url[:80]!r}")
+        partial = target.with_name(target.name + ".part")
 
-        async def read_capped(resp: aiohttp.ClientResponse) -> bytes:
+        async def write_capped(resp: aiohttp.ClientResponse) -> bytes:
             if resp.content_length is not None and resp.content_length > max_bytes:
                 raise FileTooLarge(max_bytes)
-            data = bytearray()
-            async for chunk in resp.content.iter_chunked(CHUNK):
-                data.extend(chunk)
-                if len(data) > max_bytes:
-                    raise FileTooLarge(max_bytes)
-            return bytes(data)
+            size = 0
+            out = await asyncio.to_thread(_open_for_writing, partial)
+            try:
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FileTooLarge(max_bytes)
+                    await asyncio.to_thread(out.write, chunk)
+            finally:
+                await asyncio.to_thread(out.close)
+            return b""
 
         request = Request(
             "GET",
-            target,
-            f"fetch output from {target.host}",
+            source,
+            f"fetch output from {source.host}",
             READ,
-            auth=own,
+            auth=source.origin() == self.origin,
             timeout=self._fetch_timeout,
-            reader=read_capped,
+            reader=write_capped,
         )
-        reply = await self.http.call(request)
-        if not reply.ok:
-            raise self.refusal(request, reply)
-        return reply.body
+        try:
+            reply = await self.http.call(request)
+            if not reply.ok:
+                raise self.refusal(request, reply)
+            await asyncio.to_thread(partial.replace, target)
+        finally:
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
+        return (await asyncio.to_thread(target.stat)).st_size
 
     # -- health ----------------------------------------------------------------------------
 
@@ -307,9 +316,9 @@ class ComfyApiClient:
         """The error for an answer that is not a success, in core's terms."""
         detail = f"{request.what}: HTTP {reply.status} {reply.code}: {reply.message}".rstrip()
         if reply.status == 402 or reply.code == "insufficient_credits":
-            return BackendUnavailable(detail, reply.status, notice="run.backend_no_credits")
+            return BackendUnavailable(detail, reply.status, notice="submit.no_credits")
         if reply.status == 429:
-            return BackendUnavailable(detail, reply.status, notice="run.backend_busy")
+            return BackendUnavailable(detail, reply.status, notice="submit.busy")
         if reply.status >= 500 or reply.status in (401, 403):
             return BackendUnavailable(detail, reply.status)
         return BackendError(detail, reply.status, retryable=False)
@@ -361,6 +370,11 @@ def _rejected_blindly(reply: Reply) -> bool:
         return False
     blind = isinstance(details, dict) and not details.get("node_errors")
     return blind and reply.message == "Workflow rejected."
+
+
+def _open_for_writing(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")
 
 
 def _id(job: dict[str, Any]) -> str | None:

@@ -32,7 +32,7 @@ STATUSES: dict[str, RunStatus] = {
     "expired": RunStatus.FAILED,
 }
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "cancelled", "expired"})
-LOST = "run.backend_lost"
+LOST = "run.lost"
 """The run's error when the backend let it expire (a message key)."""
 _KINDS = {
     "image": OutputKind.IMAGE,

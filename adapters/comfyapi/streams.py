@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -23,19 +23,16 @@ import aiohttp
 from adapters.comfyapi.jobs import STATUSES, TERMINAL, progress_of
 from adapters.comfyapi.sse import read_frames
 from core.errors import BackendError
-from core.ingress import Outcome, WebhookIngress
+from core.ingress import WebhookIngress
 from core.models import EventSource, RunEvent, RunStatus
 
 log = logging.getLogger(__name__)
 
 MAX_STREAMS = 6
 """Streams open at once per backend (comfy-api-proxy refuses a ninth with 429)."""
-EARLY_WAITS = (0.05, 0.25, 1.0, 3.0)
-"""How long to wait, after each try, for a run not yet recorded as submitted."""
 
 Opener = Callable[[str], AbstractAsyncContextManager[aiohttp.ClientResponse]]
 Reader = Callable[[str], Awaitable[RunEvent]]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass
@@ -54,15 +51,14 @@ class RunStreams:
         self,
         opener: Opener,
         reader: Reader,
+        backend: str,
         max_streams: int = MAX_STREAMS,
-        early_waits: Sequence[float] = EARLY_WAITS,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`backend`: the name of the backend whose runs these are."""
         self._open = opener
         self._read = reader
+        self._backend = backend
         self._max = max_streams
-        self._early_waits = tuple(early_waits)
-        self._sleep = sleep
         self._ingress: WebhookIngress | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.followed: dict[str, Followed] = {}
@@ -135,13 +131,11 @@ class RunStreams:
                     await self._hand(run, event)
 
     async def _hand(self, run: Followed, event: RunEvent) -> None:
-        """Give the event to the engine; a run whose submit is not recorded yet is retried."""
+        """Give the event to the engine. One that comes before the run's submit is recorded
+        is adopted there when the API confirms the job is ours (`locate`), else dropped: the
+        stream goes on, and the next event (or a poll) says the same."""
         assert self._ingress is not None
-        for wait in (*self._early_waits, None):
-            outcome = await self._ingress.accept(run.run_id, event)
-            if outcome is not Outcome.EARLY or wait is None:
-                break
-            await self._sleep(wait)
+        await self._ingress.accept(run.run_id, event, self._backend)
         run.handed += 1
         run.last = event
         await self._notify()

@@ -16,6 +16,7 @@ import base64
 import logging
 import secrets
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,7 @@ MAX_INLINE_BYTES = 10_000_000
 """Largest image sent inline: its data URI is kept with the run (a database document holds at
 most 16 MB)."""
 NOT_CANCELLABLE = "not_cancellable"
+MAX_WITNESSED = 10_000
 
 
 class RunComfyBackend:
@@ -56,6 +58,8 @@ class RunComfyBackend:
         self._name = name
         self._draw = draw
         self._graphs: dict[str, DeploymentGraph] = {}
+        self._witnessed: dict[str, RunAddress] = {}
+        """Our run -> the request a callback under its token named (the API knew it)."""
 
     @property
     def name(self) -> str:
@@ -67,7 +71,7 @@ class RunComfyBackend:
 
     def routes(self, ingress: WebhookIngress) -> list[web.RouteDef]:
         """The route RunComfy posts this backend's status callbacks to."""
-        return [web.post(self.webhook_path, RunComfyWebhook(ingress, self.get_run).handle)]
+        return [web.post(self.webhook_path, RunComfyWebhook(ingress, self).handle)]
 
     async def discover(self) -> Discovery:
         discovery, graphs = build_catalog(await self.client.deployments(self._ids), self._name)
@@ -91,6 +95,24 @@ class RunComfyBackend:
             return await self.client.submit(job.deployment_id, overrides, job.webhook_url)
         except RunNotFound as gone:  # the deployment: another one may take the run
             raise BackendUnavailable(str(gone), 404) from None
+
+    def witness(self, run_id: str, address: RunAddress) -> None:
+        if len(self._witnessed) >= MAX_WITNESSED:
+            self._witnessed.pop(next(iter(self._witnessed)))
+        self._witnessed[run_id] = address
+
+    async def locate(self, run_id: str, deployment_id: str) -> str | None:
+        """RunComfy lists no requests, so a request whose submit got no answer is found only
+        through a callback to that run's URL (which only RunComfy was given): the request it
+        named, if the API still knows it on that deployment."""
+        seen = self._witnessed.get(run_id)
+        if seen is None or seen.deployment_id != deployment_id:
+            return None
+        try:
+            await self.client.status(deployment_id, seen.backend_run_id)
+        except RunNotFound:
+            return None
+        return seen.backend_run_id
 
     async def get_run(self, address: RunAddress) -> RunEvent:
         dep, request_id = address.deployment_id, address.backend_run_id
@@ -119,8 +141,14 @@ class RunComfyBackend:
             raise FileRejected("input.image_too_large", limit_mb=f"{MAX_INLINE_BYTES / 1e6:g}")
         return f"data:{file.mime};base64,{base64.b64encode(file.data).decode()}"
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        return await self.client.fetch(url, max_bytes)
+    @property
+    def output_hosts(self) -> tuple[str, ...]:
+        """RunComfy's own hosts and the storage it signs output URLs for; another host it
+        serves outputs from goes in OUTPUT_HOSTS."""
+        return (self.client.origin, "*.runcomfy.net", "*.runcomfy.com", "*.amazonaws.com")
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        return await self.client.download(url, target, max_bytes)
 
     async def ping(self) -> bool:
         return await self.client.ping()

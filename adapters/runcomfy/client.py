@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -53,6 +54,7 @@ class RunComfyClient:
         """`submit_retries`/`submit_wait_max_s` bound what queueing may wait for (a chat
         command waits on it): a longer Retry-After sends the run to another deployment."""
         self.base = str(URL(base_url.rstrip("/")))
+        self.origin = str(URL(self.base).origin())
         self._session = session
         self._owns_session = session is None
         self._timeout_s = timeout_s
@@ -136,25 +138,35 @@ class RunComfyClient:
 
     # -- files and health ------------------------------------------------------------------
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
-        """Download an output from its (public, signed) URL: no token is sent with it."""
-        target = URL(url)
-        if target.scheme not in ("http", "https") or not target.host:
-            raise BackendError(f"fetch output: not an http(s) URL: {target.scheme}")
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        """Stream an output from its (public, signed) URL to `target`; returns its size. No
+        token is sent with it."""
+        source = URL(url)
+        if not source.is_absolute() or source.scheme not in ("http", "https"):
+            raise BackendError(f"fetch output: not an absolute http(s) URL: {url[:80]!r}")
+        partial = target.with_name(target.name + ".part")
         try:
-            async with self._session_ready().get(target, timeout=self._fetch_timeout) as resp:
+            async with self._session_ready().get(source, timeout=self._fetch_timeout) as resp:
                 if resp.status != 200:
                     raise BackendUnavailable(f"fetch output: HTTP {resp.status}", resp.status)
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise FileTooLarge(max_bytes)
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    data.extend(chunk)
-                    if len(data) > max_bytes:
-                        raise FileTooLarge(max_bytes)
-                return bytes(data)
+                size = 0
+                out = await asyncio.to_thread(_open_for_writing, partial)
+                try:
+                    async for chunk in resp.content.iter_chunked(CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise FileTooLarge(max_bytes)
+                        await asyncio.to_thread(out.write, chunk)
+                finally:
+                    await asyncio.to_thread(out.close)
+            await asyncio.to_thread(partial.replace, target)
         except (TimeoutError, aiohttp.ClientError) as error:
             raise BackendUnavailable(f"fetch output: {error or type(error).__name__}") from None
+        finally:
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
+        return size
 
     async def ping(self) -> bool:
         """One quick authenticated read (no retries): the API answers and takes the token."""
@@ -182,14 +194,14 @@ class RunComfyClient:
         detail = f"{request.what}: HTTP {reply.status} ({code}): {reply.message}"
         detail = self.http.redact(detail)
         if code == INSUFFICIENT_FUNDS:
-            return BackendUnavailable(detail, reply.status, notice="run.backend_no_credits")
+            return BackendUnavailable(detail, reply.status, notice="submit.no_credits")
         if code in DEPLOYMENT_OFF:
-            return BackendUnavailable(detail, reply.status, notice="run.backend_disabled")
+            return BackendUnavailable(detail, reply.status, notice="submit.disabled")
         status = reply.effective_status
         if status == 404 or code == NOT_FOUND:
             return RunNotFound(detail, 404)
         if status == 429:
-            return BackendUnavailable(detail, 429, notice="run.backend_busy")
+            return BackendUnavailable(detail, 429, notice="submit.busy")
         if status >= 500 or status in (401, 403):
             return BackendUnavailable(detail, status)
         return BackendError(detail, status, retryable=False)
@@ -214,6 +226,11 @@ class RunComfyClient:
         if not reply.ok:
             raise self.refusal(request, reply)
         return reply.data
+
+
+def _open_for_writing(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")
 
 
 def _segment(value: str) -> str:

@@ -7,7 +7,10 @@ the request is read back from the API (status, and the result once it ended) and
 is applied, with its outputs. A request queued right after its submit is not called a cold
 start here: polls of a request that stays queued say so. When the API cannot be read, an
 unfinished state from the body is applied as it came (it names no URL); an end is refused
-with 503, so RunComfy brings it again, and polling finds it meanwhile.
+with 503, so RunComfy brings it again, and the run is polled at once. A callback for a run
+whose submit got no answer names the request that submit made (only RunComfy knows that run's
+URL): it is recorded once the API confirms the request exists (`witness`, the backend's
+`locate`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
@@ -37,17 +40,31 @@ _STATUS = {
     Outcome.UNKNOWN: 404,
     Outcome.EARLY: 409,
     Outcome.MISMATCH: 409,
+    Outcome.UNCONFIRMED: 503,
 }
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,48}")
 _DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
-Lookup = Callable[[RunAddress], Awaitable[RunEvent]]
+
+class Requests(Protocol):
+    """What the route needs of the backend."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def get_run(self, address: RunAddress) -> RunEvent:
+        """The request as the API reports it."""
+        ...
+
+    def witness(self, run_id: str, address: RunAddress) -> None:
+        """A callback under our run's token named this request, and the API knows it."""
+        ...
 
 
 class RunComfyWebhook:
-    def __init__(self, ingress: WebhookIngress, lookup: Lookup) -> None:
+    def __init__(self, ingress: WebhookIngress, requests: Requests) -> None:
         self._ingress = ingress
-        self._lookup = lookup
+        self._requests = requests
 
     async def handle(self, request: web.Request) -> web.Response:
         runs, tokens = request.query.getall("run", []), request.query.getall("token", [])
@@ -60,10 +77,15 @@ class RunComfyWebhook:
         if isinstance(parsed, web.Response):
             return parsed
         told, deployment_id = parsed
-        event = await self._confirmed(told, deployment_id)
+        backend = self._requests.name
+        screened = await self._ingress.screen(run_id, told, backend)
+        if screened is not None:
+            return _answer(_STATUS[screened], screened.value, run_id)
+        event = await self._confirmed(run_id, told, deployment_id)
         if event is None:
-            return self._refuse(503, "unconfirmed", run_id, "cannot confirm the end yet")
-        outcome = await self._ingress.accept(run_id, event)
+            outcome = await self._ingress.unconfirmed(run_id, told)
+            return _answer(_STATUS[outcome], outcome.value, run_id)
+        outcome = await self._ingress.accept(run_id, event, backend)
         return _answer(_STATUS[outcome], outcome.value, run_id)
 
     async def _parse(
@@ -86,16 +108,17 @@ class RunComfyWebhook:
             return self._refuse(400, "malformed", run_id, "malformed body: no deployment_id")
         return event, deployment_id
 
-    async def _confirmed(self, told: RunEvent, deployment_id: str) -> RunEvent | None:
-        """The request as the API reports it; the body's own (unfinished) state if the API
-        cannot say; None for an end that could not be confirmed."""
+    async def _confirmed(self, run_id: str, told: RunEvent, deployment_id: str) -> RunEvent | None:
+        """The request as the API reports it; the body's own (unfinished) state, without
+        outputs, if the API cannot say; None for an end that could not be confirmed."""
         address = RunAddress(deployment_id, told.backend_run_id)
         try:
             async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                polled = await self._lookup(address)
+                polled = await self._requests.get_run(address)
         except (BackendError, TimeoutError) as error:
             log.info("runcomfy request %s: not confirmed (%s)", told.backend_run_id, error)
-            return None if told.status.terminal else told
+            return None if told.status.terminal else told.model_copy(update={"outputs": ()})
+        self._requests.witness(run_id, address)
         if told.status.terminal and not polled.status.terminal:
             log.warning(
                 "runcomfy request %s: webhook says %s, the API says %s; keeping the API's",

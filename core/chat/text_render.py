@@ -240,12 +240,12 @@ class TextRenderer:
         if view.queue_position is not None and view.status in _WAITING:
             lines.append(self.text("run.queue_position", position=view.queue_position + 1))
         if view.live_status:
-            lines.append(self._told(view.live_status, "live."))
+            lines.append(self._live(view.live_status))
         return "\n".join(lines)
 
-    def _told(self, said: str, keys: str) -> str:
-        """A backend's own words as they are, or the text of a message key it gave."""
-        return self.text(said) if said.startswith(keys) and said in self._messages else said
+    def _live(self, said: str) -> str:
+        """A backend's own words about a run as they are, or the text of a `live.*` key."""
+        return self.text(said) if said.startswith("live.") and said in self._messages else said
 
     def cost(self, usd: float | None) -> str:
         """A cost as users read it; a run that costs nothing is free."""

@@ -102,28 +102,27 @@ MESSAGES: dict[str, str] = {
     "submit.refused": "Could not start the run (the backend refused it).",
     "submit.unknown": "The backend never confirmed this run and does not know it; run it again.",
     "submit.gone": "This run could not be started: its workflow is no longer available.",
-    "run.timed_out": "The run took too long.",
-    "run.cancelled": "The run was cancelled.",
-    "run.again": "🔁 Run it again?",
-    "run.backend_busy": (
+    "submit.busy": (
         "Could not start the run: the GPU service is busy (its queue is full). "
         "Please try again in a few minutes."
     ),
-    "run.backend_no_credits": (
+    "submit.no_credits": (
         "Could not start the run: the GPU service account is out of credits. "
         "Please tell the bot's admin."
     ),
-    "run.backend_disabled": (
+    "submit.disabled": (
         "Could not start the run: this workflow's deployment is switched off on the GPU service."
     ),
-    "run.backend_lost": "The GPU service lost this run (it expired there). Please run it again.",
-    "run.input_unsupported": (
+    "submit.input_unsupported": (
         "Could not start the run: an option you gave has no place in the workflow on the "
         "GPU service it went to."
     ),
-    "run.image_url_unsupported": (
+    "submit.image_url_unsupported": (
         "This workflow's backend cannot fetch an image from a link; attach the image instead."
     ),
+    "run.timed_out": "The run took too long.",
+    "run.cancelled": "The run was cancelled.",
+    "run.again": "🔁 Run it again?",
     "live.cold_start": "Starting a GPU machine (cold start, can take a few minutes)…",
     "cost.free": "free",
     "run.too_large": "Too large to send here:",

@@ -3,13 +3,16 @@ submit, follow to the end, fetch the outputs, cancel, and what an unknown run an
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from core.errors import FileTooLarge, RunNotFound
 from core.models import RunStatus, UploadedFile
+from core.output_hosts import OutputHosts
 from core.ports import Job, RunAddress
 from core.workflow import InputType, Workflow
 from tests.contract.backend_rigs import Rig
@@ -52,7 +55,7 @@ async def test_discovery_offers_txt2img_as_a_text_workflow(backend_rig: Rig) -> 
     assert await backend_rig.backend.ping()
 
 
-async def test_submit_follow_and_fetch_the_outputs(backend_rig: Rig) -> None:
+async def test_submit_follow_and_fetch_the_outputs(backend_rig: Rig, tmp_path: Path) -> None:
     backend = backend_rig.backend
     address = await submitted(backend_rig, "contract1")
     waiting = await backend.get_run(address)
@@ -69,10 +72,14 @@ async def test_submit_follow_and_fetch_the_outputs(backend_rig: Rig) -> None:
     assert done.outputs and all(o.url for o in done.outputs)
     url = done.outputs[0].url
     assert url is not None
-    data = await backend.fetch(url, 50_000_000)
-    assert Image.open(io.BytesIO(data)).format == "PNG"
+    assert OutputHosts(backend.output_hosts).allows(url)
+    target = tmp_path / "out" / "first.png"
+    size = await backend.download(url, target, 50_000_000)
+    data = await asyncio.to_thread(target.read_bytes)
+    assert size == len(data) and Image.open(io.BytesIO(data)).format == "PNG"
     with pytest.raises(FileTooLarge):
-        await backend.fetch(url, 10)
+        await backend.download(url, tmp_path / "out" / "small.png", 10)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["first.png"]
     again = await backend.get_run(address)  # asking twice changes nothing
     assert (again.status, again.outputs) == (done.status, done.outputs)
 
@@ -86,6 +93,13 @@ async def test_a_cancelled_running_run_ends_cancelled(backend_rig: Rig) -> None:
     ended = await backend.get_run(address)
     assert ended.status is RunStatus.CANCELLED
     assert ended.outputs == ()
+
+
+async def test_a_submitted_run_is_located_by_our_run_id_or_not_at_all(backend_rig: Rig) -> None:
+    address = await submitted(backend_rig, "contract3")
+    found = await backend_rig.backend.locate("contract3", address.deployment_id)
+    assert found in (address.backend_run_id, None)  # None: the backend cannot tell
+    assert await backend_rig.backend.locate("never-submitted", address.deployment_id) is None
 
 
 async def test_an_unknown_run_is_not_found(backend_rig: Rig) -> None:

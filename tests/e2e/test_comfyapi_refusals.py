@@ -15,9 +15,14 @@ from aiohttp import web
 
 from adapters.comfyapi import ComfyApiBackend, ComfyApiClient
 from core.models import RunStatus
+from core.policy import RunPolicy
 from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, write_workflows
 from tests.e2e.harness import world
 from tests.fakes.comfyui_stack import ComfyApiStack
+
+LOCATE_AFTER_S = RunPolicy.locate_after.total_seconds()
+GIVE_UP_S = RunPolicy.pending_give_up.total_seconds()
+"""When the engine looks for a run whose submit got no answer, and when it gives up."""
 
 
 @dataclass
@@ -89,7 +94,7 @@ async def test_out_of_credits_is_said_in_plain_words(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a fox")
         run = await bot.last_run()
-        assert run.status is RunStatus.FAILED and run.error == "run.backend_no_credits"
+        assert run.status is RunStatus.FAILED and run.error == "submit.no_credits"
         assert "the GPU service account is out of credits" in bot.seen()
         assert "cloud-key" not in bot.seen()
         assert len(api.bodies) == 1
@@ -104,7 +109,8 @@ async def test_a_short_retry_after_is_waited_then_the_job_is_made(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a fox")
         run = await bot.last_run()
-        assert run.status is RunStatus.NOT_STARTED and run.backend_run_id == "job-1"
+        assert run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED)
+        assert run.backend_run_id == "job-1"
         assert waits == [3.0]
         assert api.keys[0] == api.keys[1] and api.keys[0] is not None
         assert run.id in api.keys[0]
@@ -119,22 +125,53 @@ async def test_a_full_queue_with_a_long_wait_is_said_in_plain_words(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
         await bot.say("/txt2img a fox")
         run = await bot.last_run()
-        assert run.status is RunStatus.FAILED and run.error == "run.backend_busy"
+        assert run.status is RunStatus.FAILED and run.error == "submit.busy"
         assert "the GPU service is busy (its queue is full)" in bot.seen()
         assert waits == [] and len(api.bodies) == 1
 
 
-async def test_a_lost_answer_is_an_unknown_outcome_not_a_second_job(
+async def test_a_lost_answer_is_never_sent_again_and_ends_when_nothing_is_found(
     mongo_uri: str, tmp_path: Path
 ) -> None:
     async with ComfyApiStack(mode="manual", token=TOKEN) as stack:
         rig = ComfyApiRig(stack, write_workflows(tmp_path / "workflows"))
         backend = rig.backend()
         async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
-            # ComfyUI queues the prompt but its answer to the proxy is lost: 503, key held.
+            # ComfyUI queues the prompt but its answer to the proxy is lost: 503, key held,
+            # and the proxy never learns the job's id, so nobody can find it.
             stack.comfy.drop_next("/prompt", handled=True)
             await bot.say("/txt2img a fox")
             run = await bot.last_run()
-            assert run.status is RunStatus.FAILED
-            assert "no answer from the backend; it may still run, unseen" in (run.error or "")
-            assert len(stack.comfy.prompts) == 1  # not sent again
+            assert run.status is RunStatus.PENDING  # it may be on the backend
+            assert len(stack.comfy.prompts) == 1  # not sent again, nor elsewhere
+            w.clock.advance(LOCATE_AFTER_S + 1)
+            await bot.container.dispatcher.settle_pending()
+            assert (await bot.last_run()).status is RunStatus.PENDING
+            w.clock.advance(GIVE_UP_S)
+            await bot.container.dispatcher.settle_pending()
+            await bot.settle()
+            ended = await bot.last_run()
+            assert ended.status is RunStatus.FAILED and ended.error == "submit.unknown"
+            assert len(stack.comfy.prompts) == 1
+
+
+async def test_an_answer_lost_in_flight_is_found_by_the_jobs_label(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with ComfyApiStack(mode="manual", token=TOKEN) as stack:
+        folder = write_workflows(tmp_path / "workflows")
+        client = ComfyApiClient(stack.api_url, TOKEN, timeout_s=0.3)
+        backend = ComfyApiBackend(client, folder, 0.0)
+        async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend]) as bot:
+            gate = stack.comfy.hold_next("/prompt")  # the proxy waits on ComfyUI; we time out
+            await bot.say("/txt2img a fox")
+            run = await bot.last_run()
+            assert run.status is RunStatus.PENDING and run.backend_run_id is None
+            gate.set()
+            job = await stack.comfy.wait_for_prompt()
+            w.clock.advance(LOCATE_AFTER_S + 1)
+            assert await bot.container.dispatcher.settle_pending() == 1
+            found = await bot.last_run()
+            assert found.status is RunStatus.NOT_STARTED
+            assert found.backend_run_id == job.prompt_id
+            assert len(stack.comfy.prompts) == 1

@@ -4,6 +4,7 @@ stream is awaited (`followed`), polls happen when the fake clock says so."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -166,8 +167,8 @@ async def test_a_comfyui_restart_mid_run_is_told_plainly(
         await followed(backend, run, lambda f: f.done)
         await bot.settle()
         stored = await bot.last_run()
-        assert stored.status is RunStatus.FAILED and stored.error == "run.backend_lost"
-        assert "The GPU service lost this run (it expired there)" in bot.seen()
+        assert stored.status is RunStatus.FAILED and stored.error == "run.lost"
+        assert "The backend no longer knows this run." in bot.seen()
 
 
 async def test_a_bot_restart_mid_run_follows_the_job_again(
@@ -212,5 +213,6 @@ async def test_outputs_are_fetched_with_the_token_from_the_api_only(
         stored = await bot.last_run()
         (output,) = stored.outputs
         assert output.url is not None and output.url.startswith(rig.stack.api_url)
-        data = await backend.fetch(output.url, 10_000_000)
-        assert Image.open(io.BytesIO(data)).format == "PNG"
+        size = await backend.download(output.url, tmp_path / "again.png", 10_000_000)
+        data = await asyncio.to_thread((tmp_path / "again.png").read_bytes)
+        assert size == len(data) and Image.open(io.BytesIO(data)).format == "PNG"

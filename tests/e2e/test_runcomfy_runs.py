@@ -199,14 +199,14 @@ async def test_a_backend_that_stays_busy_or_broke_is_said_in_plain_words(
     async with world(mongo_uri, tmp_path) as w, w.engine(backends=[rig.backend()]) as bot:
         await bot.say("/txt2img a fox")
         busy = await bot.last_run()
-        assert busy.status is RunStatus.FAILED and busy.error == "run.backend_busy"
+        assert busy.status is RunStatus.FAILED and busy.error == "submit.busy"
         assert "the GPU service is busy (its queue is full)" in bot.seen()
         assert rig.waits == [1.0, 1.0]
 
         w.clock.advance(1)
         await bot.say("/img2img paint it", images=[BytesAttachment(png())])
         broke = await bot.last_run()
-        assert broke.status is RunStatus.FAILED and broke.error == "run.backend_no_credits"
+        assert broke.status is RunStatus.FAILED and broke.error == "submit.no_credits"
         assert "the GPU service account is out of credits" in bot.seen()
         assert rig.rc.requests.all() == []
         assert rig.rc.api_key not in bot.seen()

@@ -1,5 +1,5 @@
-"""Which backends a process serves, from its settings: each is on when its key or URL is set,
-ComfyDeploy also when nothing else is; their settings parse and their prices follow."""
+"""Which backends a process serves, from its settings: each is on when its key or URL is set;
+their settings parse and their prices follow."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ async def names(settings: Settings) -> list[str]:
             await backend.close()
 
 
-async def test_comfydeploy_alone_by_default_and_next_to_others_when_its_key_is_set() -> None:
-    assert await names(load_settings()) == ["comfydeploy"]
+async def test_each_backend_is_on_when_its_key_or_url_is_set() -> None:
+    assert await names(load_settings()) == []
     assert await names(load_settings(runcomfy_api_token="t")) == ["runcomfy"]
     both = load_settings(comfydeploy_api_key="k", comfy_api_url="http://127.0.0.1:8189")
     assert await names(both) == ["comfydeploy", "comfyapi"]

@@ -4,6 +4,7 @@ single-use idempotency keys, unclear answers, unknown jobs, the token and where 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -100,7 +101,9 @@ async def test_the_same_picture_is_one_asset(client: ComfyApiClient, stack: Comf
     assert first == second and len(stack.comfy.uploads) == 1
 
 
-async def test_the_token_goes_to_the_apis_own_origin_only(client: ComfyApiClient) -> None:
+async def test_the_token_goes_to_the_apis_own_origin_only(
+    client: ComfyApiClient, tmp_path: Path
+) -> None:
     seen: list[str | None] = []
 
     async def elsewhere(request: web.Request) -> web.Response:
@@ -115,7 +118,7 @@ async def test_the_token_goes_to_the_apis_own_origin_only(client: ComfyApiClient
     await site.start()
     try:
         url = f"http://127.0.0.1:{runner.addresses[0][1]}/file.png"
-        assert await client.fetch(url, 1_000_000) == png()
+        assert await client.download(url, tmp_path / "o.png", 1_000_000) == len(png())
     finally:
         await runner.cleanup()
     assert seen == [None]

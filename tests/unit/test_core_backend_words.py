@@ -24,8 +24,8 @@ def run(**fields: object) -> Run:
 
 
 def test_a_message_key_as_the_error_is_translated() -> None:
-    failed = run(status=RunStatus.FAILED, error="run.backend_no_credits")
-    assert MESSAGES["run.backend_no_credits"] in WORDS.result_summary(failed)
+    failed = run(status=RunStatus.FAILED, error="submit.no_credits")
+    assert MESSAGES["submit.no_credits"] in WORDS.result_summary(failed)
     own = run(status=RunStatus.FAILED, error="run.exploded: CUDA out of memory")
     assert "run.exploded: CUDA out of memory" in WORDS.result_summary(own)
 

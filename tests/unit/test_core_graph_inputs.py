@@ -154,4 +154,4 @@ def test_values_are_placed_and_a_missing_seed_is_drawn() -> None:
     assert [(p.binding.field, p.value) for p in given] == [("seed", 7)]
     with pytest.raises(BackendUnavailable) as refused:
         place_values(graph, specs, specs, {"style": "oil"}, draw)
-    assert refused.value.notice == "run.input_unsupported"
+    assert refused.value.notice == "submit.input_unsupported"

@@ -49,11 +49,11 @@ async def test_an_error_code_in_a_200_is_an_error(
     assert status["status"] == "in_queue"
     with pytest.raises(BackendUnavailable) as off:
         await client.submit(DISABLED_DEPLOYMENT_ID, PROMPT, None)
-    assert off.value.notice == "run.backend_disabled"
+    assert off.value.notice == "submit.disabled"
     rc.faults.error_code_next("inference", 10001, "InsufficientFunds")
     with pytest.raises(BackendUnavailable) as broke:
         await client.submit(TXT2IMG_DEPLOYMENT_ID, PROMPT, None)
-    assert broke.value.notice == "run.backend_no_credits"
+    assert broke.value.notice == "submit.no_credits"
     assert len(rc.requests.all()) == 1
 
 
@@ -67,7 +67,7 @@ async def test_retry_after_is_honoured_up_to_a_limit(
     rc.faults.fail_next("inference", 429, retry_after=60)  # too long to keep a chat waiting
     with pytest.raises(BackendUnavailable) as busy:
         await client.submit(TXT2IMG_DEPLOYMENT_ID, PROMPT, None)
-    assert busy.value.notice == "run.backend_busy" and waits == [4.0, 4.0]
+    assert busy.value.notice == "submit.busy" and waits == [4.0, 4.0]
 
 
 async def test_a_refused_body_and_unknown_requests(
