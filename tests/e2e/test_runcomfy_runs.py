@@ -210,3 +210,38 @@ async def test_a_backend_that_stays_busy_or_broke_is_said_in_plain_words(
         assert "the GPU service account is out of credits" in bot.seen()
         assert rig.rc.requests.all() == []
         assert rig.rc.api_key not in bot.seen()
+
+
+async def test_a_request_whose_answer_was_lost_is_adopted_from_its_callback(
+    mongo_uri: str, tmp_path: Path, rig: Rig
+) -> None:
+    client = RunComfyClient(rig.rc.base_url, rig.rc.api_key, timeout_s=0.3)
+    async with (
+        world(mongo_uri, tmp_path) as w,
+        w.engine(backends=[RunComfyBackend(client)]) as bot,
+    ):
+        gate = rig.rc.faults.hold("inference")  # the request is taken after we stopped waiting
+        await bot.say("/txt2img a fox")
+        run = await bot.last_run()
+        assert run.status is RunStatus.PENDING and run.backend_run_id is None
+        gate.set()
+        await rig.rc.faults.wait_held("inference", 0)
+        rid = await _queued(rig)
+        await rig.rc.drain_webhooks()  # its callback names the request RunComfy made for us
+        await bot.settle()
+        adopted = await bot.last_run()
+        assert adopted.backend_run_id == rid and adopted.status is RunStatus.QUEUED
+        await rig.rc.finish(rid)
+        await bot.settle()
+        assert (await bot.last_run()).status is RunStatus.SUCCESS
+        assert len(rig.rc.requests.all()) == 1 and bot.seen().count("✅ Done") == 1
+
+
+async def _queued(rig: Rig) -> str:
+    """The id of the one request the fake took (waiting until it took it)."""
+    for _ in range(1000):
+        requests = rig.rc.requests.all()
+        if requests:
+            return requests[0].id
+        await asyncio.sleep(0)
+    raise AssertionError("the fake never took the request")
