@@ -24,7 +24,8 @@ from adapters.comfyapi.jobs import read_job, run_label, run_of
 from adapters.comfyapi.streams import MAX_STREAMS, RunStreams
 from adapters.comfyapi.workflows import GraphFile, discovery_of, read_graph, read_graphs
 from core.errors import BackendError, BackendUnavailable
-from core.graph_inputs import derive_inputs, place_values
+from core.graph_inputs import derive_inputs
+from core.graph_values import place_values
 from core.ingress import WebhookIngress
 from core.models import EventSource, RunEvent, UploadedFile
 from core.ports import Job, RunAddress

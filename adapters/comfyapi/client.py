@@ -24,32 +24,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
+from adapters.comfyapi.files import AssetFiles
 from adapters.comfyapi.retry import READ, REPEATABLE, SUBMIT
-from adapters.comfyapi.transport import Reply, Request, Sleep, Transport
-from core.errors import BackendError, BackendUnavailable, FileTooLarge, OutcomeUnknown, RunNotFound
+from adapters.comfyapi.transport import Reply, Request, Sleep, Transport, refusal
+from core.errors import BackendError, BackendUnavailable, OutcomeUnknown, RunNotFound
 
 log = logging.getLogger(__name__)
 
 PING_TIMEOUT_S = 5.0
-CHUNK = 64 * 1024
 PROBE_JOB = "00000000-0000-4000-8000-000000000000"
 """A job id nobody has: reading it tells whether the server can look jobs up at all."""
 LOOKUP_LIMIT = 20
 """Newest jobs searched for a job whose creation went unanswered."""
 STREAM_READ_TIMEOUT_S = 60.0
 """The proxy sends a keep-alive comment every 15 s; silence this long means a dead stream."""
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 class ComfyApiClient:
@@ -80,7 +78,7 @@ class ComfyApiClient:
         self._timeout_s = timeout_s
         self._submit_retries = submit_retries
         self._submit_wait_max_s = submit_wait_max_s
-        self._fetch_timeout = aiohttp.ClientTimeout(
+        fetch_timeout = aiohttp.ClientTimeout(
             total=fetch_timeout_s, sock_connect=timeout_s, sock_read=timeout_s
         )
         self.http = Transport(
@@ -91,6 +89,9 @@ class ComfyApiClient:
             backoff_base_s,
             backoff_max_s,
             sleep,
+        )
+        self._files = AssetFiles(
+            self.http, f"{self.base}/api/v2/assets", self.origin, fetch_timeout
         )
 
     async def close(self) -> None:
@@ -132,7 +133,7 @@ class ComfyApiClient:
             )
         if reply.status == 0 or reply.status >= 500:
             return await self._found_or_unknown(label, f"HTTP {reply.status or '-'}")
-        raise self.refusal(request, reply)
+        raise refusal(request, reply)
 
     async def _repeat(self, request: Request) -> Reply:
         """The same request once more, after no answer: the key makes a second job impossible."""
@@ -189,7 +190,7 @@ class ComfyApiClient:
         if reply.status == 404:
             raise RunNotFound(f"get job: job {job_id} not found", 404)
         if not reply.ok:
-            raise self.refusal(request, reply)
+            raise refusal(request, reply)
         return self._job(request, reply)
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
@@ -200,7 +201,7 @@ class ComfyApiClient:
         if reply.status == 404:
             raise RunNotFound(f"cancel job: job {job_id} not found", 404)
         if not reply.ok:
-            raise self.refusal(request, reply)
+            raise refusal(request, reply)
         return self._job(request, reply)
 
     @contextlib.asynccontextmanager
@@ -223,69 +224,10 @@ class ComfyApiClient:
     # -- files -----------------------------------------------------------------------------
 
     async def upload(self, filename: str, mime: str, data: bytes) -> str:
-        """`POST /api/v2/assets` -> the asset id. Stored under `input/comfybot/` by content
-        hash, so the same picture is one asset (the server deduplicates it too)."""
-        digest = hashlib.sha256(data).hexdigest()[:24]
-        ext = _EXTENSIONS.get(mime) or filename.rsplit(".", 1)[-1].lower() or "bin"
-        path = f"input/comfybot/{digest}.{ext}"
-
-        def form() -> aiohttp.FormData:
-            payload = aiohttp.FormData()
-            payload.add_field("file", data, filename=f"{digest}.{ext}", content_type=mime)
-            payload.add_field("file_path", path)
-            payload.add_field("content_type", mime)
-            return payload
-
-        request = self._request(
-            "POST", "/api/v2/assets", "upload asset", policy=REPEATABLE, form=form
-        )
-        asset = await self._json(request)
-        asset_id = asset.get("id") if isinstance(asset, dict) else None
-        if not isinstance(asset_id, str) or not asset_id:
-            raise BackendUnavailable("upload asset: reply has no id", 200)
-        return asset_id
+        return await self._files.upload(filename, mime, data)
 
     async def download(self, url: str, target: Path, max_bytes: int) -> int:
-        """Stream an output to `target` (never held in memory); returns its size. The key goes
-        only to the API's own origin (its output URLs are its own `/api/v2/assets/{id}/content`),
-        never to a storage host."""
-        source = URL(url)
-        if not source.is_absolute() or source.scheme not in ("http", "https"):
-            raise BackendError(f"fetch output: not an absolute http(s) URL: {url[:80]!r}")
-        partial = target.with_name(target.name + ".part")
-
-        async def write_capped(resp: aiohttp.ClientResponse) -> bytes:
-            if resp.content_length is not None and resp.content_length > max_bytes:
-                raise FileTooLarge(max_bytes)
-            size = 0
-            out = await asyncio.to_thread(_open_for_writing, partial)
-            try:
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FileTooLarge(max_bytes)
-                    await asyncio.to_thread(out.write, chunk)
-            finally:
-                await asyncio.to_thread(out.close)
-            return b""
-
-        request = Request(
-            "GET",
-            source,
-            f"fetch output from {source.host}",
-            READ,
-            auth=source.origin() == self.origin,
-            timeout=self._fetch_timeout,
-            reader=write_capped,
-        )
-        try:
-            reply = await self.http.call(request)
-            if not reply.ok:
-                raise self.refusal(request, reply)
-            await asyncio.to_thread(partial.replace, target)
-        finally:
-            await asyncio.to_thread(partial.unlink, missing_ok=True)
-        return (await asyncio.to_thread(target.stat)).st_size
+        return await self._files.download(url, target, max_bytes)
 
     # -- health ----------------------------------------------------------------------------
 
@@ -312,17 +254,6 @@ class ComfyApiClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def refusal(self, request: Request, reply: Reply) -> BackendError:
-        """The error for an answer that is not a success, in core's terms."""
-        detail = f"{request.what}: HTTP {reply.status} {reply.code}: {reply.message}".rstrip()
-        if reply.status == 402 or reply.code == "insufficient_credits":
-            return BackendUnavailable(detail, reply.status, notice="submit.no_credits")
-        if reply.status == 429:
-            return BackendUnavailable(detail, reply.status, notice="submit.busy")
-        if reply.status >= 500 or reply.status in (401, 403):
-            return BackendUnavailable(detail, reply.status)
-        return BackendError(detail, reply.status, retryable=False)
-
     def _session_ready(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             if not self._owns_session:
@@ -339,7 +270,7 @@ class ComfyApiClient:
     async def _json(self, request: Request) -> Any:
         reply = await self.http.call(request)
         if not reply.ok:
-            raise self.refusal(request, reply)
+            raise refusal(request, reply)
         return self.http.decode(request, reply)
 
     def _job(self, request: Request, reply: Reply) -> dict[str, Any]:
@@ -370,11 +301,6 @@ def _rejected_blindly(reply: Reply) -> bool:
         return False
     blind = isinstance(details, dict) and not details.get("node_errors")
     return blind and reply.message == "Workflow rejected."
-
-
-def _open_for_writing(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("wb")
 
 
 def _id(job: dict[str, Any]) -> str | None:

@@ -30,7 +30,7 @@ from adapters.comfyapi.retry import (
     WaitRetryAfter,
     parse_retry_after,
 )
-from core.errors import BackendUnavailable, OutcomeUnknown
+from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,18 @@ class Transport:
 
 async def _read_all(resp: aiohttp.ClientResponse) -> bytes:
     return await resp.read()
+
+
+def refusal(request: Request, reply: Reply) -> BackendError:
+    """The error for an answer that is not a success, in core's terms."""
+    detail = f"{request.what}: HTTP {reply.status} {reply.code}: {reply.message}".rstrip()
+    if reply.status == 402 or reply.code == "insufficient_credits":
+        return BackendUnavailable(detail, reply.status, notice="submit.no_credits")
+    if reply.status == 429:
+        return BackendUnavailable(detail, reply.status, notice="submit.busy")
+    if reply.status >= 500 or reply.status in (401, 403):
+        return BackendUnavailable(detail, reply.status)
+    return BackendError(detail, reply.status, retryable=False)
 
 
 def error_of(body: bytes) -> tuple[str, str]:

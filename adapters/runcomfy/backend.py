@@ -27,7 +27,7 @@ from adapters.runcomfy.pricing import TierPrices
 from adapters.runcomfy.reports import ended, result_event, state_of, waiting_event
 from adapters.runcomfy.webhook import RunComfyWebhook
 from core.errors import BackendError, BackendUnavailable, FileRejected, RunNotFound
-from core.graph_inputs import place_values
+from core.graph_values import place_values
 from core.ingress import WebhookIngress
 from core.models import EventSource, RunEvent, RunStatus, UploadedFile
 from core.ports import Job, RunAddress

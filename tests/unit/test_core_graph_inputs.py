@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 
 from core.errors import BackendUnavailable
-from core.graph_inputs import (
-    SEED_RANGE,
-    bindable,
-    derive_inputs,
-    media_loaders,
-    place_values,
-    resolve_bindings,
-)
+from core.graph_inputs import bindable, derive_inputs, media_loaders
+from core.graph_values import SEED_RANGE, place_values, resolve_bindings
 from core.workflow import InputSpec, InputType, NodeBinding, Workflow
 from tests.fakes.comfyui_graphs import img2img, txt2img
 from tests.fakes.runcomfy_catalog import default_deployments
