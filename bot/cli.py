@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 def _secrets(settings: Settings) -> list[str]:
     values = [
         settings.comfydeploy_api_key,
+        settings.comfy_api_key,
+        settings.runcomfy_api_token,
         settings.mongodb_uri,
         settings.webhook_secret,
         settings.telegram_bot_token,
@@ -187,6 +189,7 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
                 "backend": w.backend,
                 "deployment_ids": [ref.id for ref in w.deployments],
                 "deployments": [ref.model_dump() for ref in w.deployments],
+                "backends": list(dict.fromkeys(ref.backend for ref in w.deployments)),
                 "inputs": [
                     {
                         "name": i.name,
@@ -206,13 +209,14 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(entries, indent=2))
         else:
-            for entry in entries:
-                kind = "text" if entry["text_only"] else "needs an image"
+            for entry, workflow in zip(entries, container.catalog.view.visible(), strict=True):
+                kind = "text" if workflow.text_only else "needs an image"
+                where = ", ".join(dict.fromkeys(ref.backend for ref in workflow.deployments))
                 slash = entry["discord_command"]
                 on_discord = f"discord /{slash}" if slash else "not on discord"
                 print(
-                    f"/{entry['command']:<20} {on_discord:<28} {entry['name']} ({kind}) "
-                    f"{entry['description']}"
+                    f"/{entry['command']:<20} {on_discord:<28} {workflow.name} ({kind}) "
+                    f"on {where or '-'} {workflow.description}".rstrip()
                 )
         failures = container.catalog.failures
         for name, error in failures.items():

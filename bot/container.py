@@ -59,6 +59,14 @@ class RouteProvider(Protocol):
     def routes(self, ingress: WebhookIngress) -> list[web.RouteDef]: ...
 
 
+@runtime_checkable
+class IngressConsumer(Protocol):
+    """A backend that pushes status events itself (an event stream per run) is handed the
+    ingress its events go to."""
+
+    def attach_ingress(self, ingress: WebhookIngress) -> None: ...
+
+
 @dataclass
 class Container:
     """Every long-lived service of one bot process."""
@@ -369,6 +377,10 @@ async def _build(
         clock=clock,
         policy=policy,
     )
+    ingress = WebhookIngress(tracker, dispatcher, runs_store, signer, metrics, clock)
+    for backend in registry:
+        if isinstance(backend, IngressConsumer):
+            backend.attach_ingress(ingress)
     return Container(
         settings=settings,
         clock=clock,
@@ -388,7 +400,7 @@ async def _build(
         launcher=launcher,
         watch=watch,
         signer=signer,
-        ingress=WebhookIngress(tracker, dispatcher, runs_store, signer, metrics, clock),
+        ingress=ingress,
         embedded=embedded,
         _closers=[stack],
     )

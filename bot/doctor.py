@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol, runtime_checkable
 
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
@@ -12,12 +13,25 @@ from adapters.discord.health import check_discord
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongoError, find_executable
 from adapters.mongo.folder_report import database_folder_status
+from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
 from bot.preflight import data_dir_problem, missing_files, port_problem
 from bot.settings import Settings, SettingsError
 from core.errors import BackendError
 
 CHECK_TIMEOUT_S = 15.0
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A backend that can check its own reachability and credentials."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def check(self) -> str:
+        """What it found (raises BackendError when it cannot be used)."""
+        ...
 
 
 async def run_doctor(settings: Settings) -> list[str]:
@@ -44,13 +58,27 @@ async def run_doctor(settings: Settings) -> list[str]:
         setting, _, detail = problem.partition(": ")
         report(False, setting.lower(), detail)
     report(*await _check_database(settings))
-    report(*await _check_backend(settings))
+    backends = build_backends(settings)
+    if not backends:
+        report(False, "backend", NO_BACKEND)
+    if settings.comfydeploy_api_key is not None:
+        report(*await _check_backend(settings))
+    paths = []
+    for backend in backends:
+        try:
+            if isinstance(backend, SelfChecking):
+                report(*await _check_other(backend))
+            if backend.webhook_path:
+                paths.append(backend.webhook_path)
+        finally:
+            await backend.close()
     if settings.public_base_url is None:
         report(True, "webhooks", "PUBLIC_BASE_URL unset: every run is polled")
     elif not settings.public_base_url.startswith("https://"):
-        report(False, "webhooks", "PUBLIC_BASE_URL should be https:// so ComfyDeploy can reach it")
+        report(False, "webhooks", "PUBLIC_BASE_URL should be https:// so backends can reach it")
     else:
-        report(True, "webhooks", f"{settings.public_base_url}/webhooks/comfydeploy")
+        urls = ", ".join(f"{settings.public_base_url}{path}" for path in paths) or "none needed"
+        report(True, "webhooks", urls)
     report(*await _check_telegram(settings))
     if settings.discord_bot_token is None:
         report(True, "discord", "DISCORD_BOT_TOKEN unset: disabled")
@@ -115,3 +143,12 @@ async def _check_telegram(settings: Settings) -> tuple[bool, str, str]:
     finally:
         await bot.shutdown()
     return True, "telegram", f"enabled as @{me.username}"
+
+
+async def _check_other(backend: SelfChecking) -> tuple[bool, str, str]:
+    what = f"backend {backend.name}"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            return True, what, await backend.check()
+    except (BackendError, TimeoutError) as error:
+        return False, what, str(error) or "timed out"

@@ -12,6 +12,8 @@ from core.locales import LANGUAGES, supported_language
 
 DEFAULT_API_URL = "https://api.comfydeploy.com/api"
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
+COMFY_CLOUD_URL = "https://cloud.comfy.org"
+RUNCOMFY_API_URL = "https://api.runcomfy.net"
 
 
 class Settings(BaseSettings):
@@ -26,6 +28,16 @@ class Settings(BaseSettings):
     comfydeploy_api_url: str = DEFAULT_API_URL
     comfydeploy_api_key: SecretStr | None = None
     comfydeploy_timeout_seconds: float = Field(default=30, gt=0)
+    comfy_api_url: str | None = None
+    comfy_api_key: SecretStr | None = None
+    comfy_workflows_dir: Path = Path("workflows")
+    comfy_usd_per_second: float | None = Field(default=None, ge=0)
+    comfy_timeout_seconds: float = Field(default=30, gt=0)
+    runcomfy_api_url: str = RUNCOMFY_API_URL
+    runcomfy_api_token: SecretStr | None = None
+    runcomfy_deployments: Annotated[tuple[str, ...], NoDecode] = ()
+    runcomfy_usd_per_hour: Annotated[dict[str, float], NoDecode] = {}
+    runcomfy_timeout_seconds: float = Field(default=30, gt=0)
     mongodb_uri: SecretStr | None = None
     mongodb_db: str = "comfybot"
     mongodb_timeout_seconds: float = Field(default=10, gt=0)
@@ -83,6 +95,36 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("runcomfy_deployments", mode="before")
+    @classmethod
+    def _split_deployments(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("runcomfy_usd_per_hour", mode="before")
+    @classmethod
+    def _split_prices(cls, value: object) -> object:
+        """`AMPERE_24=1.39,ADA_80_PLUS=5.99` (e.g. Pro plan prices)."""
+        if not isinstance(value, str):
+            return value
+        prices: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",")):
+            tier, sep, price = part.partition("=")
+            if part and (not sep or not tier.strip()):
+                raise ValueError(f"'{part}' is not TIER=USD_PER_HOUR (e.g. AMPERE_24=1.75)")
+            if part:
+                prices[tier.strip().upper()] = price.strip()
+        return prices
+
+    @field_validator("runcomfy_usd_per_hour")
+    @classmethod
+    def _check_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        for tier, price in value.items():
+            if price < 0:
+                raise ValueError(f"the price of {tier} is negative")
+        return value
+
     @field_validator("admin_ids")
     @classmethod
     def _check_ids(cls, value: frozenset[str]) -> frozenset[str]:
@@ -124,6 +166,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "comfydeploy_api_url",
+        "comfy_api_url",
+        "runcomfy_api_url",
         "telegram_api_base_url",
         "public_base_url",
         "telegram_webhook_url",

@@ -90,8 +90,14 @@ class Dispatcher:
             return
         reason = "unreachable" if error is None or error.retryable else "refused"
         log.error("run %s could not be submitted: %s", run.id, error)
+        # A backend that said why (out of credits, queue full) is quoted by its message key.
+        told = error.notice if error is not None and error.notice else None
         await self._tracker.end(
-            run.id, "", RunStatus.FAILED, EventSource.SUBMIT, f"submit.{reason}"
+            run.id,
+            "",
+            RunStatus.FAILED,
+            EventSource.SUBMIT,
+            told or f"submit.{reason}",
         )
 
     def _attempt(self, ref: DeploymentRef, workflow: Workflow) -> SubmitAttempt:

@@ -50,19 +50,32 @@ class MediaUnavailable(UserFacingError):
 
 
 class BackendError(Exception):
-    """The backend failed; `retryable` tells whether trying again may help."""
+    """The backend failed; `retryable` tells whether trying again may help. `notice` is a
+    message key (`submit.*`) saying why in plain words, when the backend told us (out of credits,
+    queue full): a run that could not start records it as its error."""
 
-    def __init__(self, message: str, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retryable: bool = False,
+        *,
+        notice: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.notice = notice
 
 
 class BackendUnavailable(BackendError):
-    """Network error, timeout or 5xx after the retries were spent."""
+    """Network error, timeout, 5xx after the retries were spent, or a backend that cannot take
+    the run now (queue full, out of credits): the next deployment may."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message, status, retryable=True)
+    def __init__(
+        self, message: str, status: int | None = None, *, notice: str | None = None
+    ) -> None:
+        super().__init__(message, status, retryable=True, notice=notice)
 
 
 class OutcomeUnknown(BackendUnavailable):

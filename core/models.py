@@ -110,6 +110,8 @@ class Output(Frozen):
 
 class EventSource(StrEnum):
     WEBHOOK = "webhook"
+    STREAM = "stream"
+    """An event stream a backend keeps open for a run (Comfy API v2 server-sent events)."""
     POLL = "poll"
     SUBMIT = "submit"
     CANCEL = "cancel"
@@ -124,6 +126,8 @@ class RunEvent(Frozen):
     source: EventSource
     progress: float | None = None
     live_status: str | None = None
+    """The backend's own words about the run, or a `live.*` message key the platforms
+    translate (a cold start, …)."""
     outputs: tuple[Output, ...] = ()
     queue_position: int | None = None
     queued_at: datetime | None = None
@@ -131,6 +135,7 @@ class RunEvent(Frozen):
     ended_at: datetime | None = None
     gpu: str | None = None
     error: str | None = None
+    """The backend's own words, or a `run.*` message key the platforms translate."""
 
 
 class DeliveryState(StrEnum):
@@ -163,6 +168,7 @@ class Run(Frozen):
     status: RunStatus = RunStatus.PENDING
     progress: float = 0.0
     live_status: str | None = None
+    """As `RunEvent.live_status`: the backend's words or a `live.*` message key."""
     queue_position: int | None = None
     backend_run_id: str | None = None
     gpu: str | None = None
@@ -170,6 +176,7 @@ class Run(Frozen):
     cost_usd: float | None = None
     outputs: tuple[Output, ...] = ()
     error: str | None = None
+    """As `RunEvent.error`: the backend's words, ours, or a `run.*` message key."""
     created_at: datetime
     updated_at: datetime
     submit_started_at: datetime | None = None
@@ -221,6 +228,13 @@ class SubmitAttempt(Frozen):
     deployment_id: str
     gpu: str | None
     rate_usd_per_s: float | None
+
+
+class BackendTotals(Frozen):
+    """Runs recorded on one backend, and what they cost."""
+
+    runs: int = 0
+    cost_usd: float = 0.0
 
 
 class ResultFile(Frozen):

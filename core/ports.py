@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from core.journal import Claim, DeliveryJournal
 from core.models import (
+    BackendTotals,
     PartState,
     ProgressView,
     Run,
@@ -220,6 +221,10 @@ class RunStore(Protocol):
     async def count_by_status(self) -> dict[RunStatus, int]: ...
 
     async def total_cost(self) -> float: ...
+
+    async def totals_by_backend(self) -> dict[str, BackendTotals]:
+        """Runs and their recorded cost, per backend they ran (or were to run) on."""
+        ...
 
 
 class CatalogStore(Protocol):

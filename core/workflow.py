@@ -113,13 +113,18 @@ class Workflow(Frozen):
     """The workflow that upscales this one's images (an ⬆️ Upscale button on its results)."""
     vary_with: str | None = None
     """The workflow that makes variations of this one's images (a 🔀 Vary button)."""
+    media_loaders: tuple[NodeBinding, ...] = ()
+    """Graph locations that load media (an image, a video …), for backends that run graphs."""
 
     @property
     def text_only(self) -> bool:
-        """No required media input, and at least one text input to take the prompt."""
+        """No required media input, no media loader left unbound, and at least one text input
+        to take the prompt."""
         has_text = any(i.type is InputType.TEXT for i in self.inputs)
         needs_media = any(i.type.media and i.required for i in self.inputs)
-        return has_text and not needs_media
+        bound = {b for i in self.inputs for b in i.bind}
+        unbound_loader = any(loader not in bound for loader in self.media_loaders)
+        return has_text and not needs_media and not unbound_loader
 
     @property
     def main_text_input(self) -> InputSpec | None:

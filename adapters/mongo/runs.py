@@ -25,6 +25,7 @@ from adapters.mongo.run_updates import (
 from core.journal import Claim
 from core.models import (
     TERMINAL_RANK,
+    BackendTotals,
     Run,
     RunEvent,
     RunStatus,
@@ -180,6 +181,16 @@ class MongoRunStore(DeliveryClaims):
     async def total_cost(self) -> float:
         rows = await self._aggregate([{"$group": {"_id": None, "total": {"$sum": "$cost_usd"}}}])
         return float(rows[0]["total"]) if rows else 0.0
+
+    async def totals_by_backend(self) -> dict[str, BackendTotals]:
+        # Runs stored before several backends existed ran on ComfyDeploy (see `Run.backend`).
+        backend = {"$ifNull": ["$backend", Run.model_fields["backend"].default]}
+        group = {"_id": backend, "runs": {"$sum": 1}, "cost": {"$sum": "$cost_usd"}}
+        rows = await self._aggregate([{"$group": group}])
+        return {
+            str(row["_id"]): BackendTotals(runs=int(row["runs"]), cost_usd=float(row["cost"]))
+            for row in rows
+        }
 
     async def _find(self, query: Document, sort: list[tuple[str, int]], limit: int) -> list[Run]:
         cursor = self._runs.find(query).sort(sort).limit(limit)

@@ -46,7 +46,10 @@ class AdminDesk:
                 counts = await self._store.count_by_status()
                 total = await self._store.total_cost()
                 return Stats(
-                    counts=counts, total_cost=total, workflows=len(self._catalog.view.visible())
+                    counts=counts,
+                    total_cost=total,
+                    workflows=len(self._catalog.view.visible()),
+                    backends=await self._store.totals_by_backend(),
                 )
             case Redeliver(run_id=ref):
                 return Message(notice=await self._redeliver(ref, chat))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from core.actions import Action
 from core.chat.recipe import Recipe
-from core.models import Run, RunResult, RunStatus
+from core.models import BackendTotals, Run, RunResult, RunStatus
 from core.notices import Notice, Problem
 from core.workflow import InputSpec
 
@@ -111,3 +111,5 @@ class Stats(Content):
     counts: Mapping[RunStatus, int]
     total_cost: float
     workflows: int
+    backends: Mapping[str, BackendTotals] = field(default_factory=dict)
+    """Runs and cost per backend."""

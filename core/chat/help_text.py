@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.chat.content import Stats, WorkflowHelp, WorkflowList
-from core.chat.presentation import format_bound, format_cost
+from core.chat.presentation import format_bound
 from core.notices import Cmd, Hint, Usage
 from core.workflow import InputSpec, InputType
 
@@ -116,7 +116,12 @@ class HelpText:
             for status, count in sorted(stats.counts.items())
             if count
         ]
-        lines.append(self.text("stats.cost", cost=format_cost(stats.total_cost)))
+        cost = self._words.cost
+        lines.append(self.text("stats.cost", cost=cost(stats.total_cost)))
+        lines += [
+            self.text("stats.backend", backend=name, count=totals.runs, cost=cost(totals.cost_usd))
+            for name, totals in sorted(stats.backends.items())
+        ]
         return "\n".join(lines)
 
 

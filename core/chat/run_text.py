@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.chat.content import Content, RecipeCard, RunList, RunShown, RunView
 from core.chat.naming import fit
-from core.chat.presentation import duration_parts, format_cost, progress_bar
+from core.chat.presentation import duration_parts, progress_bar
 from core.chat.reasons import engine_reason
 from core.chat.recipe import Recipe, recipe_of
 from core.models import ProgressView, Run, RunStatus
@@ -83,7 +83,7 @@ class RunText:
         if view.queue_position is not None and view.status in _WAITING:
             lines.append(self._text("run.queue_position", position=view.queue_position + 1))
         if view.live_status:
-            lines.append(view.live_status)
+            lines.append(self._words.live(view.live_status))
         return "\n".join(lines)
 
     def run_status(self, run: Run) -> str:
@@ -241,7 +241,7 @@ class RunText:
 
     def _cost(self, run: Run) -> str:
         cost = run.cost_usd
-        return self._text("value.unknown") if cost is None else format_cost(cost)
+        return self._text("value.unknown") if cost is None else self._words.cost(cost)
 
 
 def _typed(value: object) -> str:

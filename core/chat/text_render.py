@@ -31,6 +31,7 @@ from core.chat.content import (
 )
 from core.chat.help_text import HelpText
 from core.chat.naming import fit
+from core.chat.presentation import format_cost
 from core.chat.run_text import RecipeBook, RunText
 from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
 from core.models import ChatRef, ProgressView, Run, RunStatus
@@ -237,6 +238,14 @@ class TextRenderer:
     def progress(self, view: ProgressView) -> str:
         """The live status message of an unfinished run."""
         return self.runs.progress(view)
+
+    def live(self, said: str) -> str:
+        """A backend's own words about a run as they are, or the text of a `live.*` key."""
+        return self.text(said) if said.startswith("live.") and said in self._messages else said
+
+    def cost(self, usd: float | None) -> str:
+        """A cost as users read it; a run that costs nothing is free."""
+        return self.text("cost.free") if usd == 0 else format_cost(usd)
 
     def result_summary(self, run: Run) -> str:
         """The lines under a result: what ran, with what, how long it took, what it cost, or

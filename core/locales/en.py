@@ -143,10 +143,30 @@ MESSAGES: dict[str, str] = {
     "submit.refused": "Could not start the run (the backend refused it).",
     "submit.unknown": "The backend never confirmed this run and does not know it; run it again.",
     "submit.gone": "This run could not be started: its workflow is no longer available.",
+    "submit.busy": (
+        "Could not start the run: the GPU service is busy (its queue is full). "
+        "Please try again in a few minutes."
+    ),
+    "submit.no_credits": (
+        "Could not start the run: the GPU service account is out of credits. "
+        "Please tell the bot's admin."
+    ),
+    "submit.disabled": (
+        "Could not start the run: this workflow's deployment is switched off on the GPU service."
+    ),
+    "submit.input_unsupported": (
+        "Could not start the run: an option you gave has no place in the workflow on the "
+        "GPU service it went to."
+    ),
+    "submit.image_url_unsupported": (
+        "This workflow's backend cannot fetch an image from a link; attach the image instead."
+    ),
     "run.timed_out": "The run took too long.",
     "run.cancelled": "The run was cancelled.",
     "run.backend_said": "The backend said: {reason}",
     "run.again": "🔁 Run it again?",
+    "live.cold_start": "Starting a GPU machine (cold start, can take a few minutes)…",
+    "cost.free": "free",
     "run.too_large": "Too large to send here:",
     "output.image": "image",
     "output.gif": "animation",
@@ -179,6 +199,7 @@ MESSAGES: dict[str, str] = {
     "stats.runs": "Runs: {count}",
     "stats.status": "  {status}: {count}",
     "stats.cost": "Total cost: {cost}",
+    "stats.backend": "  {backend}: {count} runs, {cost}",
     # -- commands and their arguments ----------------------------------------------------------
     "cmd.start": "Start here: what this bot does",
     "cmd.help": "How to use a command",

@@ -175,6 +175,28 @@ MESSAGES: dict[str, str] = {
     "stats.workflows": "Flujos: {count}",
     "stats.runs": "Ejecuciones: {count}",
     "stats.status": "  {status}: {count}",
+    "submit.busy": (
+        "No se pudo iniciar la ejecución: el servicio de GPU está ocupado (su cola está llena). "
+        "Inténtalo de nuevo en unos minutos."
+    ),
+    "submit.no_credits": (
+        "No se pudo iniciar la ejecución: la cuenta del servicio de GPU se quedó sin créditos. "
+        "Avisa al administrador del bot."
+    ),
+    "submit.disabled": (
+        "No se pudo iniciar la ejecución: el despliegue de este flujo está apagado en el "
+        "servicio de GPU."
+    ),
+    "submit.input_unsupported": (
+        "No se pudo iniciar la ejecución: una opción que diste no tiene lugar en el flujo del "
+        "servicio de GPU al que fue."
+    ),
+    "submit.image_url_unsupported": (
+        "El backend de este flujo no puede descargar una imagen de un enlace; adjunta la imagen."
+    ),
+    "live.cold_start": "Arrancando una máquina GPU (arranque en frío, puede tardar unos minutos)…",
+    "cost.free": "gratis",
+    "stats.backend": "  {backend}: {count} ejecuciones, {cost}",
     "stats.cost": "Coste total: {cost}",
     # -- commands and their arguments ----------------------------------------------------------
     "cmd.start": "Empieza aquí: qué hace este bot",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from adapters.mongo import (
     MongoUserStore,
 )
 from core.ports import CatalogStore, KeyValueStore, RunFinder, RunStore, UserStore
+from tests.contract.backend_rigs import RIGS, Rig
 
 # Factories take the pytest request so an implementation pulls in only the fixtures it needs.
 Factory = Callable[[pytest.FixtureRequest], Any]
@@ -66,3 +68,10 @@ def kv_store(request: pytest.FixtureRequest) -> KeyValueStore:
 def user_store(request: pytest.FixtureRequest) -> UserStore:
     store: UserStore = USER_STORES[request.param](request)
     return store
+
+
+@pytest.fixture(params=sorted(RIGS))
+async def backend_rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
+    """Each backend implementation on the server it talks to (see backend_rigs.py)."""
+    async with RIGS[request.param](tmp_path) as rig:
+        yield rig
