@@ -27,6 +27,7 @@ from adapters.discord.tokens import InteractionTokens
 from core.catalog import CatalogView
 from core.chat.service import ChatService
 from core.errors import SendFailed
+from core.models import RunResult
 from core.ports import Clock, KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,13 @@ class DiscordAdapter:
         self._endpoints = Endpoints(config.api_base_url, config.gateway_url)
         self._tokens = InteractionTokens(clock)
         self._fetcher = AttachmentFetcher(self._endpoints.api_origin)
-        renderer = DiscordRenderer(chat.book)
+        renderer = DiscordRenderer(chat.book, chat.default_language)
         self._handlers = InteractionHandlers(
-            chat, InteractionDoor(chat.book, self._fetcher), renderer, self._tokens
+            chat,
+            InteractionDoor(chat.book, self._fetcher),
+            renderer,
+            self._tokens,
+            self._repost,
         )
         self.client = BotClient(
             self._handlers, self._endpoints, guild_ready_timeout_s=config.guild_ready_timeout_s
@@ -121,6 +126,9 @@ class DiscordAdapter:
             self._session = None
             await self._fetcher.close()
             self._endpoints.restore()
+
+    async def _repost(self, result: RunResult) -> None:
+        await self.notifier.repost_result(result)
 
     # -- commands --------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
-"""Run buttons (Cancel, Rerun) whose `custom_id` is the core's button grammar,
-`<action>:<run id>`, and nothing else: a press on a message from before a restart is understood
-the same (https://discord.com/developers/docs/components/reference#button, custom ids up to
-100 characters). discord.py rebuilds such a button from the pressed message through a
-`DynamicItem` registered at start-up and hands the press to the client's button handler.
+"""Run buttons (every `core.actions.ActionKind`: Cancel, Rerun, Reroll, Same seed, Upscale,
+Vary, Recipe, Show) whose `custom_id` is the core's button grammar, `<action>:<run id>`, and
+nothing else: a press on a message from before a restart is understood the same
+(https://discord.com/developers/docs/components/reference#button, custom ids up to 100
+characters, up to 25 buttons a message in rows of five). discord.py rebuilds such a button from
+the pressed message through a `DynamicItem` registered at start-up
+(discord.py `examples/views/dynamic_counter.py`) and hands the press to the client's button
+handler. Labels are in the language of whoever the message is for.
 """
 
 from __future__ import annotations

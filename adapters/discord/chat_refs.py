@@ -3,6 +3,8 @@
 A Discord result goes to the channel the command was used in (a text channel, a thread, or the
 DM with the bot): `chat_id` is that channel's id, since a thread is a channel of its own.
 `message_id` is the interaction's id: its token edits the command's response while young.
+`language` is the user's client locale (`ru`, `es-ES` ...): answers, the run's status and its
+result are written in it when the engine has a catalog for it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 from typing import Any
 
 from adapters.discord.library import discord
+from adapters.discord.locales import interaction_language
 from core.models import ChatRef
 
 PLATFORM = "discord"
@@ -26,6 +29,7 @@ def chat_ref(interaction: discord.Interaction[Any]) -> ChatRef:
         user_id=str(user.id),
         message_id=str(interaction.id),
         user_name=user.display_name,
+        language=interaction_language(interaction),
     )
 
 

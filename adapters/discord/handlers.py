@@ -6,7 +6,12 @@ respond"), so the first thing done, before any database or backend work, is a de
 response (https://discord.com/developers/docs/interactions/receiving-and-responding
 #responding-to-an-interaction: type 5, "thinking"). It is ephemeral: what a command answers
 (help, problems with its options, a refusal, a run's live status) is for the asker; the result
-of a run is posted in the channel for everyone, mentioning them.
+of a run is posted in the channel for everyone, mentioning them. A result asked for again
+(`/show`, the 🖼 button) is posted again the same way, with its files and buttons, and the
+response points at it. Answers are in the user's language (the interaction's `locale`).
+
+Buttons are the same operations as the commands (core/chat/buttons.py); like a command, a press
+that starts a run carries the interaction as its origin, so one press makes one run.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from adapters.discord.buttons import action_view
@@ -26,14 +32,21 @@ from adapters.discord.render import DiscordRenderer
 from adapters.discord.tokens import InteractionTokens
 from core.actions import Action
 from core.chat import buttons
+from core.chat.content import Content, Message, RunShown
 from core.chat.operations import Operation, from_origin
+from core.chat.reposts import shown_here
 from core.chat.service import ChatService
 from core.errors import SendFailed
+from core.models import ChatRef, RunResult
+from core.notices import Notice
 
 log = logging.getLogger(__name__)
 
 DEFER_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 15.0
+
+Repost = Callable[[RunResult], Awaitable[None]]
+"""Post a result again where its chat says (`DiscordNotifier.repost_result`)."""
 
 
 class InteractionHandlers:
@@ -43,11 +56,13 @@ class InteractionHandlers:
         door: InteractionDoor,
         renderer: DiscordRenderer,
         tokens: InteractionTokens,
+        repost: Repost,
     ) -> None:
         self._chat = chat
         self._door = door
         self._renderer = renderer
         self._tokens = tokens
+        self._repost = repost
         self._running: set[asyncio.Task[Any]] = set()
         self.accepting = True
         """False once the bot stops taking commands (shutting down): interactions are left
@@ -64,7 +79,8 @@ class InteractionHandlers:
                 await self._answer(interaction, self._door.operation(interaction.data or {}))
 
     async def on_button(self, interaction: discord.Interaction[Any], action: Action) -> None:
-        """Cancel or Rerun: the same operation as the command."""
+        """Any run button (Cancel, Reroll, Same seed, Upscale, Vary, Recipe, Show …): the same
+        operation as the command."""
         if not self.accepting:
             return
         async with self._tracked():
@@ -98,15 +114,36 @@ class InteractionHandlers:
         return True
 
     async def _answer(self, interaction: discord.Interaction[Any], operation: Operation) -> None:
+        chat = chat_ref(interaction)
         content = await self._chat.execute(
             from_origin(operation, f"discord:{interaction.id}"),
-            chat_ref(interaction),
+            chat,
             place_admin=manages_guild(interaction),
         )
-        reply = self._renderer.render(content)
+        if isinstance(content, RunShown):
+            apology = await self._show_again(content.result, chat)
+            if apology is None:
+                return  # posted: the response now points at it
+            content = apology
+        await self._reply(interaction, self._renderer.for_chat(chat), content)
+
+    async def _show_again(self, result: RunResult, chat: ChatRef) -> Message | None:
+        """The result posted again in the asking channel; None once posted, else an apology."""
+        try:
+            await self._repost(shown_here(result, chat))
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("run %s: showing it again failed (ref %s)", result.run.id, reference)
+            return Message(notice=Notice.of("failure", reference=reference))
+        return None
+
+    async def _reply(
+        self, interaction: discord.Interaction[Any], renderer: DiscordRenderer, content: Content
+    ) -> None:
+        reply = renderer.render(content)
         if reply is None:
             return  # a run: its live status takes the response over
-        view = action_view(reply.actions, self._renderer.words)
+        view = action_view(reply.actions, renderer.words)
         try:
             async with sending(f"interaction {interaction.id} reply", REPLY_TIMEOUT_S):
                 await interaction.edit_original_response(

@@ -21,6 +21,7 @@ TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_MARGIN = timedelta(seconds=60)
 """Edits through a token stop this long before it expires (an edit takes a moment, and our
 clock and Discord's may differ a little)."""
+EMBED_TITLE_MAX = 256
 EMBED_DESCRIPTION_MAX = 4096
 EMBED_FIELD_VALUE_MAX = 1024
 EMBED_FIELDS_MAX = 25

@@ -13,6 +13,10 @@ that user through). Each message is one part of the delivery journal and carries
 derived from the run and the part with `enforce_nonce`, so Discord itself drops a repeat: a
 message whose send timed out is sent again, never posted twice. Discord checks nonces over "the
 past few minutes", so an admin's redelivery after that posts the result anew.
+
+A repost (`/show`, the 🖼 button) is the same messages in the channel that asked, with nonces of
+their own (the asking interaction's), pinging nobody: whoever asked is looking already.
+Everything is written in the language of the run's chat (the user's Discord locale).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import functools
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,8 @@ from adapters.discord.library import discord
 from adapters.discord.render import DiscordRenderer
 from adapters.discord.result_plan import ResultPart, plan_result
 from adapters.discord.tokens import InteractionTokens, TokenHandle
-from adapters.discord.wording import FINISHED_SEE_BELOW
 from core.actions import Action, ActionKind
+from core.chat.reposts import repost_journal
 from core.errors import SendFailed
 from core.journal import DeliveryJournal, send_once
 from core.models import ProgressView, ResultFile, Run, RunResult
@@ -59,7 +64,6 @@ class DiscordNotifier:
         self._client = client
         self._tokens = tokens
         self._renderer = renderer
-        self._words = renderer.words
         self._edit_timeout_s = edit_timeout_s
         self._send_timeout_s = send_timeout_s
         self.ready = False
@@ -72,8 +76,9 @@ class DiscordNotifier:
         handle = self._tokens.usable(run.chat.message_id)
         if handle is None or not self.ready:
             return None  # no young token here: the result will still come as a message
-        cancel = action_view([Action(ActionKind.CANCEL, run.id)], self._words)
-        message_id = await self._edit(handle, run, self._words.progress(view), cancel)
+        words = self._renderer.for_chat(run.chat).words
+        cancel = action_view([Action(ActionKind.CANCEL, run.id)], words)
+        message_id = await self._edit(handle, run, words.progress(view), cancel)
         return str(message_id) if message_id is not None else None
 
     async def show_final(self, result: RunResult) -> None:
@@ -84,9 +89,10 @@ class DiscordNotifier:
         handle = self._tokens.usable(run.chat.message_id)
         if handle is None or not self.ready:
             return
-        text = self._words.result_summary(run)
+        renderer = self._renderer.for_chat(run.chat)
+        text = renderer.words.result_summary(run)
         if posted is not None:
-            text += f"\n{FINISHED_SEE_BELOW} {posted.jump_url}"
+            text += f"\n{renderer.phrase('finished_see_below')} {posted.jump_url}"
         try:
             await self._edit(handle, run, text, None)
         except SendFailed as failure:
@@ -116,49 +122,58 @@ class DiscordNotifier:
     # -- results ---------------------------------------------------------------------------
 
     async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+        await self._deliver(result, journal, _Delivery(result.run.id, ping=True))
+
+    async def repost_result(self, result: RunResult) -> None:
+        """Post a finished run's result again where `result.run.chat` says (see
+        core/chat/reposts.py: `shown_here`), recording nothing on the run; the response of the
+        interaction that asked then points at it."""
+        run = result.run
+        delivery = _Delivery(f"{run.id}/{run.chat.message_id}", ping=False)
+        await self._deliver(result, repost_journal(run.id), delivery)
+
+    async def _deliver(
+        self, result: RunResult, journal: DeliveryJournal, delivery: _Delivery
+    ) -> None:
         self._check_ready()
         run = result.run
+        words = self._renderer.for_chat(run.chat).words
         parts = plan_result(
-            self._head(run),
+            f"<@{run.chat.user_id}> {words.result_summary(run)}",
             result.files,
             result.texts,
             self._upload_limit(run.chat.chat_id),
-            self._words.text("run.too_large"),
+            words.text("run.too_large"),
         )
         posted: discord.Message | None = None
         for part in parts:
-            send = functools.partial(self._post, run, part, result.actions)
+            send = functools.partial(self._post, run, part, result.actions, delivery)
             message = await send_once(journal, part.key, send, resend_uncertain=True)
             if part.lead and message is not None:
                 posted = message
         await self._finish_status(run, posted)
 
-    def _head(self, run: Run) -> str:
-        lines = [f"<@{run.chat.user_id}> {self._words.result_summary(run)}"]
-        seed = run.inputs.get("seed")
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            lines.append(f"🌱 {seed}")
-        return "\n".join(lines)
-
     async def _post(
-        self, run: Run, part: ResultPart, actions: tuple[Action, ...]
+        self, run: Run, part: ResultPart, actions: tuple[Action, ...], delivery: _Delivery
     ) -> discord.Message:
         """One message of the result; files Discord refuses as too large go again as links."""
         try:
-            return await self._send(run, part, actions)
+            return await self._send(run, part, actions, delivery)
         except SendFailed as failure:
             if not part.files or failure.__cause__ is None or not too_large(failure.__cause__):
                 raise
         log.info("run %s: Discord refused %s as too large; sending links", run.id, part.key)
-        return await self._send(run, part.as_links(self._words.text("run.too_large")), actions)
+        too_large_words = self._renderer.for_chat(run.chat).words.text("run.too_large")
+        return await self._send(run, part.as_links(too_large_words), actions, delivery)
 
     async def _send(
-        self, run: Run, part: ResultPart, actions: tuple[Action, ...]
+        self, run: Run, part: ResultPart, actions: tuple[Action, ...], delivery: _Delivery
     ) -> discord.Message:
         channel = self._client.get_partial_messageable(int(run.chat.chat_id))
-        view = action_view(actions, self._words) if part.lead else None
+        words = self._renderer.for_chat(run.chat).words
+        view = action_view(actions, words) if part.lead else None
         mentions = discord.AllowedMentions.none()
-        if part.lead:
+        if part.lead and delivery.ping:
             mentions.users = [discord.Object(int(run.chat.user_id))]
         files = [await _attachment(file) for file in part.files]
         extra: dict[str, Any] = {"view": view} if view is not None else {}
@@ -167,7 +182,7 @@ class DiscordNotifier:
                 part.text or None,
                 files=files,
                 allowed_mentions=mentions,
-                nonce=nonce(run.id, part.key),
+                nonce=nonce(delivery.nonce_scope, part.key),
                 **extra,
             )
 
@@ -180,6 +195,17 @@ class DiscordNotifier:
     def _check_ready(self) -> None:
         if not self.ready or self._client.is_closed():
             raise SendFailed("the Discord adapter is not running", platform_down=True)
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """How one posting of a result differs: a delivery, or a repost someone asked for."""
+
+    nonce_scope: str
+    """What every message's nonce derives from, with its part: the run for its delivery (the
+    same on every attempt), the run and the asking interaction for a repost."""
+    ping: bool
+    """Whether the mention of the run's maker notifies them."""
 
 
 async def _attachment(file: ResultFile) -> discord.File:

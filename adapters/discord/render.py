@@ -1,8 +1,11 @@
-"""Content -> Discord messages: text for notices, embeds for lists, help and stats.
+"""Content -> Discord messages: text for notices, embeds for lists, help, recipes and stats, in
+the language of whoever is answered (`for_chat`).
 
-Sentences come from the neutral message catalog (core/locales) through the core's text
-renderer with Discord's syntax: a command reads `/workflows`, an option "the `seed` option", a
-usage `/status run:`. Problems name the option as the command shows it. Limits:
+Sentences come from the neutral message catalogs (core/locales) through the core's text
+renderer with Discord's syntax: a command reads `/workflows`, an option `seed:`, a usage
+`/status run:`. Problems name the option as the command shows it; a recipe's command is written
+with the command's own options, the way Discord's client reads a pasted
+`/txt2img prompt:a fox seed:7`. Limits:
 https://discord.com/developers/docs/resources/message#embed-object-embed-limits.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.discord.library import discord
 from adapters.discord.limits import (
@@ -17,6 +21,7 @@ from adapters.discord.limits import (
     EMBED_DESCRIPTION_MAX,
     EMBED_FIELD_VALUE_MAX,
     EMBED_FIELDS_MAX,
+    EMBED_TITLE_MAX,
     fit,
 )
 from adapters.discord.slash_commands import ADMIN_SUBCOMMANDS, admin_description
@@ -40,11 +45,15 @@ from core.chat.content import (
     WorkflowList,
 )
 from core.chat.presentation import format_bound, format_cost
+from core.chat.recipe import Recipe
 from core.chat.text_render import TextRenderer
+from core.locales import DEFAULT_LANGUAGE
+from core.models import ChatRef
 from core.notices import Cmd, Hint, Notice, Opt, Problem, Usage
 from core.workflow import InputSpec, InputType
 
 COLOR = 0x5865F2
+FENCE = "```"
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,39 @@ class DiscordReply:
 
 
 class DiscordRenderer:
-    def __init__(self, book: CommandBook) -> None:
-        self.words = TextRenderer(SYNTAX)
+    """Renders in one language; `for_chat` gives the renderer for whoever is answered."""
+
+    def __init__(
+        self,
+        book: CommandBook,
+        language: str = DEFAULT_LANGUAGE,
+        *,
+        _words: TextRenderer | None = None,
+        _family: dict[str, DiscordRenderer] | None = None,
+    ) -> None:
+        self.words = _words or TextRenderer(SYNTAX, book, language)
         self._book = book
+        self._family = _family if _family is not None else {}
+        self._family.setdefault(self.words.language, self)
+
+    # -- languages -----------------------------------------------------------------------------
+
+    def for_chat(self, chat: ChatRef) -> DiscordRenderer:
+        return self.for_language(chat.language)
+
+    def for_language(self, tag: str | None) -> DiscordRenderer:
+        """The renderer for `tag` (the default language when there is no catalog for it)."""
+        words = self.words.for_language(tag)
+        found = self._family.get(words.language)
+        if found is None:
+            found = DiscordRenderer(self._book, _words=words, _family=self._family)
+        return found
+
+    def phrase(self, key: str) -> str:
+        """One of Discord's own phrases (adapters/discord/wording.py) in this language."""
+        return SYNTAX.phrase(key, self.words.language)
+
+    # -- content -------------------------------------------------------------------------------
 
     def render(self, content: Content) -> DiscordReply | None:
         """None for a run just accepted: its status takes over the response."""
@@ -78,9 +117,13 @@ class DiscordRenderer:
             return DiscordReply(embeds=(self._workflow_help(content),))
         if isinstance(content, RunView):
             return DiscordReply(self.words.run_status(content.run), actions=content.actions)
-        if isinstance(content, RunList | RecipeCard | RunShown):
-            reply = self.words.render(content)
-            text = reply.text if reply else ""
+        if isinstance(content, RunList):
+            text = self.words.runs.run_list(content)
+            return DiscordReply(fit(text, CONTENT_MAX), actions=content.actions)
+        if isinstance(content, RecipeCard):
+            return DiscordReply(embeds=(self._recipe(content.recipe),), actions=content.actions)
+        if isinstance(content, RunShown):  # the handlers post the result itself again
+            text = self.words.result_summary(content.result.run)
             return DiscordReply(fit(text, CONTENT_MAX), actions=content.actions)
         if isinstance(content, Stats):
             return DiscordReply(embeds=(self._stats(content),))
@@ -125,20 +168,23 @@ class DiscordRenderer:
         return discord.Embed(title=title, description=description, color=COLOR)
 
     def _general_help(self, admin: bool) -> discord.Embed:
-        text = self.words.text
+        text, word = self.words.text, self.words.word
         rows = [
-            (SYNTAX.command("workflows"), text("help.workflows")),
-            (SYNTAX.usage("help", "command"), text("help.help")),
-            (SYNTAX.usage("status", "run"), text("help.status")),
-            (SYNTAX.usage("cancel", "run"), text("help.cancel")),
+            (word(Cmd("workflows")), text("help.workflows")),
+            (word(Usage("help", "command")), text("help.help")),
+            (word(Usage("status", "run")), text("help.status")),
+            (word(Usage("cancel", "run")), text("help.cancel")),
+            (word(Cmd("runs")), text("help.runs")),
+            (word(Usage("show", "run")), text("help.show")),
+            (word(Usage("recipe", "run")), text("help.recipe")),
         ]
         if admin:
             rows += [
-                (SYNTAX.command(f"{ADMIN_GROUP} {name}"), text(admin_description(name)))
+                (word(Cmd(f"{ADMIN_GROUP} {name}")), text(admin_description(name)))
                 for name in ADMIN_SUBCOMMANDS
             ]
         lines = [f"{usage} — {about}" for usage, about in rows]
-        lines += ["", text("help.run", usage=self.words.hint("run_usage"))]
+        lines += ["", text("help.run", usage=Hint("run_usage"))]
         return discord.Embed(title=text("help.title"), description="\n".join(lines), color=COLOR)
 
     def _workflow_help(self, help: WorkflowHelp) -> discord.Embed:
@@ -166,7 +212,9 @@ class DiscordRenderer:
             parts.append(f"{format_bound(spec.min)}–{format_bound(spec.max)}")
         if spec.max_length:
             parts.append(text("input.max_length", limit=spec.max_length))
-        if isinstance(spec.default, bool):
+        if spec.is_seed and not spec.required:
+            parts.append(text("input.random_seed"))
+        elif isinstance(spec.default, bool):
             parts.append(text("input.default", value=text("yes" if spec.default else "no")))
         elif spec.default not in (None, "") and not spec.required:
             parts.append(text("input.default", value=spec.default))
@@ -174,11 +222,41 @@ class DiscordRenderer:
         described = f"{line}. {spec.description}" if spec.description else line
         return fit(described, EMBED_FIELD_VALUE_MAX)
 
+    # -- recipes -------------------------------------------------------------------------------
+
+    def _recipe(self, recipe: Recipe) -> discord.Embed:
+        """The recipe in full, its command in a block to copy."""
+        line = self.command_line(recipe).replace(FENCE, "'''")
+        card = self.words.runs.recipe_card(recipe, f"{FENCE}\n{line}\n{FENCE}")
+        title, _, body = card.partition("\n")
+        return discord.Embed(
+            title=fit(title, EMBED_TITLE_MAX),
+            description=fit(body, EMBED_DESCRIPTION_MAX),
+            color=COLOR,
+        )
+
+    def command_line(self, recipe: Recipe) -> str:
+        """`/txt2img prompt:a red fox steps:30 seed:7`: the prompt and every input given, seed
+        included, by the names of the command's options. Images cannot be given in text (they
+        are attachments): the recipe lists them above."""
+        spec = self._book.spec(recipe.command)
+        names = {option.input: option.name for option in spec.options} if spec else {}
+        images = {name for name, _ in recipe.images}
+        given: list[tuple[str, Any]] = []
+        if recipe.prompt and recipe.prompt_input:
+            given.append((recipe.prompt_input, " ".join(recipe.prompt.split())))
+        given += [(name, value) for name, value in recipe.assignments() if name not in images]
+        parts = [f"/{recipe.command}"]
+        parts += [SYNTAX.assignment(names.get(name, name), _typed(value)) for name, value in given]
+        return " ".join(parts)
+
+    # -- stats ---------------------------------------------------------------------------------
+
     def _stats(self, stats: Stats) -> discord.Embed:
         text = self.words.text
         lines = [text("stats.runs", count=sum(stats.counts.values()))]
         lines += [
-            text("stats.status", status=status.value, count=count)
+            text("stats.status", status=self.words.status_word(status), count=count)
             for status, count in sorted(stats.counts.items())
             if count
         ]
@@ -186,3 +264,12 @@ class DiscordRenderer:
         title = text("stats.workflows", count=stats.workflows)
         description = fit("\n".join(lines), EMBED_DESCRIPTION_MAX)
         return discord.Embed(title=title, description=description, color=COLOR)
+
+
+def _typed(value: object) -> str:
+    """An option's value as typed in Discord's client."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -8,6 +8,13 @@ and 8,000 characters of names, descriptions and choices per command. Names, opti
 collisions come from the core's compilation (DISCORD_RULES); this module adds the built-ins
 Discord gets, the `/comfy` admin group, and keeps every command within the limits, the same
 way for the same catalog.
+
+The built-ins' and the admin group's descriptions (theirs and their options') are ours, so they
+are registered in the default language with `description_localizations` in every Discord
+locale another catalog speaks
+(https://discord.com/developers/docs/interactions/application-commands#localization). Names
+stay the same everywhere (see adapters/discord/wording.py); a workflow's description is the
+catalog's, in whatever language it was written.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from adapters.discord.wording import ADMIN_GROUP_DESCRIPTION
+from adapters.discord.locales import localizations
+from adapters.discord.wording import SYNTAX
 from core.chat.book import CommandBook
 from core.chat.commands import ADMIN_COMMANDS, ADMIN_GROUP, CommandSpec
 from core.chat.options import OptionKind, OptionSpec
@@ -29,6 +37,7 @@ MAX_COMMANDS = 100
 COMMAND_SIZE_MAX = 8000
 CHOICE_MAX = 100
 LIMIT_MAX = 20
+"""`/runs count:` and `/comfy runs count:` at most (a list of runs must fit one message)."""
 ADMIN_SUBCOMMANDS = (*ADMIN_COMMANDS, "runs")
 """`/comfy …`: the admin commands, and everybody's runs (`/runs all` in text)."""
 
@@ -38,7 +47,6 @@ def admin_description(name: str) -> str:
     return "cmd.runs_all" if name == "runs" else f"cmd.{name}"
 
 
-"""`/comfy runs limit:` at most (a list of runs must fit one message)."""
 SAFE_INTEGER = 2**53
 CHAT_INPUT = 1
 SUB_COMMAND = 1
@@ -51,6 +59,8 @@ _TYPES = {
     OptionKind.ATTACHMENT: ATTACHMENT,
 }
 _AUTOCOMPLETED_BUILTINS = frozenset({("help", "command")})
+_COUNT: JsonDict = {"type": INTEGER, "min_value": 1, "max_value": LIMIT_MAX}
+"""How many runs to list, typed so Discord checks it (the core's built-ins take text)."""
 
 
 class SlashCommands:
@@ -83,24 +93,34 @@ class SlashCommands:
         return [fit_size(command) for command in commands]
 
     def _command(self, spec: CommandSpec) -> JsonDict:
-        description = self._words.text(spec.description) if spec.builtin else spec.description
+        command: JsonDict = {"type": CHAT_INPUT, "name": spec.name}
+        if spec.builtin:
+            command.update(self._described(spec.description))
+        else:
+            command["description"] = spec.description
         options = [self._option(spec, option) for option in spec.options]
-        command: JsonDict = {"type": CHAT_INPUT, "name": spec.name, "description": description}
         if options:
             command["options"] = options
         return command
 
+    def _described(self, key: str) -> JsonDict:
+        """`description` (message `key` in the default language) and its localizations."""
+        described: JsonDict = {"description": self._words.text(key)}
+        localized = localizations(self._words, lambda words: words.text(key))
+        if localized:
+            described["description_localizations"] = localized
+        return described
+
     def _option(self, spec: CommandSpec, option: OptionSpec) -> JsonDict:
-        description = option.description
+        data: JsonDict = {"type": _TYPES[option.kind], "name": option.name}
         if spec.builtin:
-            description = self._words.text(option.description)
-        data: JsonDict = {
-            "type": _TYPES[option.kind],
-            "name": option.name,
-            "description": description,
-            "required": option.required,
-        }
+            data.update(self._described(option.description))
+        else:
+            data["description"] = option.description
+        data["required"] = option.required
         data.update(_bounds(option))
+        if spec.builtin and option.name == "count":
+            data.update(_COUNT)
         choices = option.choices
         usable = choices is not None and all(1 <= len(c) <= CHOICE_MAX for c in choices)
         if usable and choices and option.autocomplete:
@@ -112,50 +132,34 @@ class SlashCommands:
         return data
 
     def _admin_group(self) -> JsonDict:
-        text = self._words.text
         subcommands: list[JsonDict] = []
         for name in ADMIN_SUBCOMMANDS:
-            sub: JsonDict = {
-                "type": SUB_COMMAND,
-                "name": name,
-                "description": text(admin_description(name)),
-            }
+            sub: JsonDict = {"type": SUB_COMMAND, "name": name}
+            sub.update(self._described(admin_description(name)))
             if name == "runs":
-                sub["options"] = [
-                    {
-                        "type": INTEGER,
-                        "name": "count",
-                        "description": text("opt.count"),
-                        "required": False,
-                        "min_value": 1,
-                        "max_value": LIMIT_MAX,
-                    }
-                ]
-            elif name == "redeliver":
-                sub["options"] = [
-                    {
-                        "type": STRING,
-                        "name": "run",
-                        "description": text("opt.run"),
-                        "required": True,
-                    }
-                ]
-            elif name in ("ban", "unban"):
-                sub["options"] = [
-                    {
-                        "type": STRING,
-                        "name": "user",
-                        "description": text("opt.user"),
-                        "required": True,
-                    }
-                ]
+                count: JsonDict = {"type": INTEGER, "name": "count"}
+                count.update(self._described("opt.count"))
+                count.update(_COUNT, required=False)
+                sub["options"] = [count]
+            elif name in ("redeliver", "ban", "unban"):
+                argument = "run" if name == "redeliver" else "user"
+                option: JsonDict = {"type": STRING, "name": argument}
+                option.update(self._described(f"opt.{argument}"))
+                option["required"] = True
+                sub["options"] = [option]
             subcommands.append(sub)
-        return {
+        group: JsonDict = {
             "type": CHAT_INPUT,
             "name": ADMIN_GROUP,
-            "description": ADMIN_GROUP_DESCRIPTION,
-            "options": subcommands,
+            "description": SYNTAX.phrase("admin_group", self._words.language),
         }
+        localized = localizations(
+            self._words, lambda words: SYNTAX.phrase("admin_group", words.language)
+        )
+        if localized:
+            group["description_localizations"] = localized
+        group["options"] = subcommands
+        return group
 
 
 def _bounds(option: OptionSpec) -> JsonDict:
@@ -178,11 +182,17 @@ def _bounds(option: OptionSpec) -> JsonDict:
 
 
 def command_size(item: JsonDict) -> int:
-    """Characters Discord counts toward a command's 8,000: names, descriptions, choices."""
-    total = len(str(item.get("name", ""))) + len(str(item.get("description", "")))
+    """Characters Discord counts toward a command's 8,000: names, descriptions, choices, each
+    at its longest localization."""
+    total = _longest(item, "name") + _longest(item, "description")
     for choice in item.get("choices") or []:
         total += len(str(choice["name"])) + len(str(choice["value"]))
     return total + sum(command_size(option) for option in item.get("options") or [])
+
+
+def _longest(item: JsonDict, key: str) -> int:
+    texts = [str(item.get(key, "")), *(item.get(f"{key}_localizations") or {}).values()]
+    return max(len(str(text)) for text in texts)
 
 
 def fit_size(command: JsonDict) -> JsonDict:

@@ -78,6 +78,9 @@ class TelegramSyntax:
     def usage(self, command: str, argument: str) -> str:
         return f"/{command} <{argument}>"
 
+    def argument(self, name: str, words: str) -> str:
+        return words
+
     def assignment(self, name: str, value: str) -> str:
         return f"{name}={quoted(value)}"
 

@@ -144,7 +144,9 @@ class RunText:
 
     # -- recipes and lists ---------------------------------------------------------------------
 
-    def recipe_card(self, recipe: Recipe) -> str:
+    def recipe_card(self, recipe: Recipe, command_line: str | None = None) -> str:
+        """The recipe in full, ending with the command that makes the run again
+        (`command_line`, where the platform writes it its own way)."""
         run = recipe.run
         command = self._syntax.command(recipe.command)
         title = command if recipe.title == recipe.command else f"{recipe.title} ({command})"
@@ -176,7 +178,7 @@ class RunText:
         )
         if recipe.requester:
             lines.append(self._text("run.by", user=recipe.requester))
-        lines += ["", self._text("recipe.command"), self.command_line(recipe)]
+        lines += ["", self._text("recipe.command"), command_line or self.command_line(recipe)]
         return "\n".join(lines)
 
     def command_line(self, recipe: Recipe) -> str:

@@ -79,6 +79,12 @@ class TextSyntax(Protocol):
 
     def usage(self, command: str, argument: str) -> str: ...
 
+    def argument(self, name: str, words: str) -> str:
+        """How a usage names a command's argument: `words` (the catalog's, "run id") where
+        arguments are free text, `name` itself where they are named options (Discord's
+        `run:`, the same in every language)."""
+        ...
+
     def assignment(self, name: str, value: str) -> str:
         """An input given with its value, as typed there (quoted as needed)."""
         ...
@@ -164,7 +170,8 @@ class TextRenderer:
         if isinstance(value, Opt):
             return self._syntax.option(value.name)
         if isinstance(value, Usage):
-            argument = self._messages.get(f"arg.{value.argument}", value.argument)
+            words = self._messages.get(f"arg.{value.argument}", value.argument)
+            argument = self._syntax.argument(value.argument, words)
             return self._syntax.usage(value.command, argument)
         if isinstance(value, Hint):
             return self._hints[value.key].format_map(_Blank())
@@ -271,7 +278,8 @@ class TextRenderer:
             return self.text("cmd.needs_image", description=spec.description)
         text = self.text(spec.description)
         if spec.options:
-            argument = self.text(f"arg.{spec.options[0].name}")
+            name = spec.options[0].name
+            argument = self._syntax.argument(name, self.text(f"arg.{name}"))
             return f"{text}: {self._syntax.usage(spec.name, argument)}"
         return text
 

@@ -12,7 +12,7 @@ from tests.fakes.backend import MemoryBackend
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_e2e import MANAGE_GUILD, Lab, discord_bot
 
-BUILTINS = ["help", "workflows", "status", "cancel"]
+BUILTINS = ["help", "workflows", "status", "cancel", "runs", "show", "recipe"]
 SKETCH = Workflow(
     name="sketch",
     command="sketch",
@@ -68,6 +68,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
             assert hires["type"] == 5
             cfg = next(o for o in txt2img["options"] if o["name"] == "cfg")
             assert (cfg["type"], cfg["min_value"], cfg["max_value"]) == (10, 1, 15)
+            assert _options(fake.commands.find("runs", None)) == [("count", 4, False, 1, 20)]
             assert _options(fake.commands.find("img2img", None))[:2] == [
                 ("prompt", 3, True, None, None),  # the main text input leads
                 ("input_image", 11, True, None, None),
@@ -163,6 +164,9 @@ async def test_help_and_lists_in_discords_words(mongo_uri: str, tmp_path: Path) 
             general = fake.slash_command("help", channel=lab.channel, user=lab.ann)
             embed = (await dc.reply(general, 2)).data["embeds"][0]
             assert "`/status run:` — how a run is doing" in embed["description"]
+            assert "`/runs` — your last runs" in embed["description"]
+            assert "`/show run:` — post a result again" in embed["description"]
+            assert "`/recipe run:` — what a run was made with" in embed["description"]
             assert "/comfy" not in embed["description"]  # not an admin
 
             typing = fake.autocomplete(
@@ -180,7 +184,15 @@ async def test_help_and_lists_in_discords_words(mongo_uri: str, tmp_path: Path) 
             assert fields["steps"].startswith("whole number, 1–50, default 20")
             assert fields["style"].startswith("one of none, watercolor, photo, anime")
 
-            unknown = fake.slash_command(
+            short = fake.slash_command(
                 "status", {"run": "nope"}, channel=lab.channel, user=lab.ann
             )
-            assert (await dc.reply(unknown, 4)).content == "I know no run nope of yours."
+            assert (await dc.reply(short, 4)).content == (
+                "Give at least 6 characters of a run id, not 'nope'."
+            )
+            unknown = fake.slash_command(
+                "status", {"run": "nosuchrun"}, channel=lab.channel, user=lab.ann
+            )
+            assert (await dc.reply(unknown, 5)).content == "I know no run nosuchrun of yours."
+            bare = fake.slash_command("show", {"run": " "}, channel=lab.channel, user=lab.ann)
+            assert (await dc.reply(bare, 6)).content == "Usage: `/show run:`"

@@ -1,5 +1,6 @@
-"""Buttons on old messages after a restart, the gateway proxy on resumes, both platforms in one
-process, and the tokens kept out of the logs."""
+"""Every button on old messages after a restart (Cancel, Reroll, Same seed, Upscale, Vary,
+Recipe, Show), the gateway proxy on resumes, both platforms in one process, and the tokens kept
+out of the logs."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import pytest
 from core.chat.content import RunAccepted
 from core.models import RunStatus
 from tests.e2e.harness import world
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.discord_e2e import ORIGINAL, Lab, discord_bot
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_e2e import USER_ID, telegram_bot
 
 PROMPT = {"prompt": "a heron", "width": 32, "height": 32}
+FOLLOW_UPS = "workflows:\n  txt2img:\n    upscale_with: upscale\n    vary_with: img2img\n"
 
 
 async def test_cancel_and_rerun_buttons_work_after_a_restart(
@@ -43,28 +45,132 @@ async def test_cancel_and_rerun_buttons_work_after_a_restart(
             fake.add_member(lab.guild, stranger)
             refused = fake.press_button(status, f"cancel:{unfinished.id}", user=stranger)
             reply = await second.reply(refused, 1)
-            assert reply.ephemeral and "Only the person who started" in reply.content
+            # Someone else's run reads like one that does not exist (see core/chat/run_refs.py).
+            assert reply.ephemeral and reply.content == f"I know no run {unfinished.id} of yours."
 
             press = fake.press_button(status, f"cancel:{unfinished.id}", user=lab.ann)
             reply = await second.reply(press, 2)
             assert press.response is not None and press.response.type == 5
-            assert reply.ephemeral and reply.content == f"Run {unfinished.id} is cancelled."
+            assert reply.ephemeral and reply.content == f"Run {unfinished.id}: 🚫 Cancelled."
             await w.sim.drain_webhooks()
             await second.engine.settle()
             assert (await second.run_for(running)).status is RunStatus.CANCELLED
             notice = second.posted(lab.channel)[-1]
             assert notice.content.startswith(f"<@{lab.ann.id}> 🚫 Cancelled")
-            assert notice.custom_ids == [f"rerun:{unfinished.id}"]
+            assert notice.custom_ids == [
+                f"reroll:{unfinished.id}",
+                f"same:{unfinished.id}",
+                f"recipe:{unfinished.id}",
+            ]
 
-            again = fake.press_button(result, f"rerun:{original.id}", user=stranger)
+            # ♻️ Same seed is the old Rerun: the exact same inputs, seed included.
+            assert result.custom_ids[:2] == [f"reroll:{original.id}", f"same:{original.id}"]
+            again = fake.press_button(result, f"same:{original.id}", user=stranger)
             assert isinstance(await second.wait_handled(3), RunAccepted)
             rerun = await second.run_for(again)
             assert rerun.rerun_of == original.id and rerun.inputs == original.inputs
+            assert rerun.origin == f"discord:{again.id}"  # one press, one run
             assert rerun.chat.user_id == str(stranger.id)  # anyone in the channel may rerun
             answer = await fake.wait_for(lambda: fake.interactions.original(again).custom_ids)
             assert answer == [f"cancel:{rerun.id}"]
             await second.finish(rerun)
             assert second.posted(lab.channel)[-1].mention_ids == [stranger.id]
+
+            # 🔁 Reroll: the same inputs with a new seed.
+            reroll = fake.press_button(result, f"reroll:{original.id}", user=lab.ann)
+            assert isinstance(await second.wait_handled(4), RunAccepted)
+            rerolled = await second.run_for(reroll)
+            assert rerolled.rerun_of == original.id and rerolled.origin == f"discord:{reroll.id}"
+            assert rerolled.inputs["seed"] != original.inputs["seed"]
+            assert {**rerolled.inputs, "seed": 0} == {**original.inputs, "seed": 0}
+
+
+async def test_upscale_vary_recipe_and_show_buttons_work_after_a_restart(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(FOLLOW_UPS)
+    async with (
+        world(mongo_uri, tmp_path, catalog_file=catalog) as w,
+        FakeDiscord(clock=w.clock) as fake,
+    ):
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as first:
+            command = {**PROMPT, "seed": 3, "steps": 12}
+            done = fake.slash_command("txt2img", command, channel=lab.thread, user=lab.ann)
+            await first.wait_handled(1)
+            original = await first.run_for(done)
+            await first.finish(original)
+            original = await first.run_for(done)
+            listing = await first.reply(
+                fake.slash_command("runs", channel=lab.channel, user=lab.ann), 2
+            )
+        [result] = first.posted(lab.thread)
+        assert [b["label"] for b in result.buttons] == [
+            "🔁 Reroll",
+            "♻️ Same seed",
+            "⬆️ Upscale",
+            "🔀 Vary",
+            "📜 Recipe",
+        ]
+        assert listing.ephemeral and listing.content.startswith(
+            f"Your last runs:\n{original.id} ✅ Done · txt2img · "
+        )
+        assert listing.content.endswith("Show one again: `/show run:`")
+        assert [(b["label"], b["custom_id"]) for b in listing.buttons] == [
+            (f"🖼 {original.id[:6]}", f"show:{original.id}")
+        ]
+
+        async with discord_bot(w, fake) as second:
+            bob = fake.add_user("bob")
+            fake.add_member(lab.guild, bob)
+            image = original.outputs[0].url
+
+            upscale = fake.press_button(result, f"upscale:{original.id}", user=bob)
+            assert isinstance(await second.wait_handled(1), RunAccepted)
+            upscaled = await second.run_for(upscale)
+            assert (upscaled.workflow, upscaled.inputs["input_image"]) == ("upscale", image)
+            assert upscaled.origin == f"discord:{upscale.id}"
+            await second.finish(upscaled)
+            assert second.posted(lab.thread)[-1].mention_ids == [bob.id]
+
+            vary = fake.press_button(result, f"vary:{original.id}", user=bob)
+            assert isinstance(await second.wait_handled(2), RunAccepted)
+            varied = await second.run_for(vary)
+            assert varied.workflow == "img2img" and varied.origin == f"discord:{vary.id}"
+            assert (varied.inputs["input_image"], varied.inputs["prompt"]) == (image, "a heron")
+
+            press = fake.press_button(result, f"recipe:{original.id}", user=bob)
+            card = await second.reply(press, 3)
+            [embed] = card.data["embeds"]
+            assert card.ephemeral and embed["title"] == f"📜 Recipe of run {original.id}"
+            assert "Prompt: a heron" in embed["description"]
+            assert embed["description"].endswith(
+                "```\n/txt2img prompt:a heron steps:12 width:32 height:32 seed:3\n```"
+            )
+            assert card.custom_ids == [f"same:{original.id}"]
+            same = fake.press_button(card, f"same:{original.id}", user=bob)
+            assert isinstance(await second.wait_handled(4), RunAccepted)
+            assert (await second.run_for(same)).inputs == original.inputs
+
+            # 🖼 on the list of runs: the result again, files and buttons, where the list is.
+            show = fake.press_button(listing, f"show:{original.id}", user=lab.ann)
+            await second.wait_handled(5)
+            [shown] = await fake.wait_for(lambda: second.posted(lab.channel))
+            assert shown.content.startswith(
+                f"<@{lab.ann.id}> ✅ Done · txt2img · run {original.id}"
+            )
+            assert len(shown.filenames) == 1
+            assert shown.file(shown.filenames[0]) == result.file(result.filenames[0])
+            assert shown.custom_ids == result.custom_ids
+            assert shown.mention_ids == []  # asked for, so nobody is pinged
+            response = await fake.wait_for(lambda: _answered(fake, show))
+            assert response.ephemeral and response.content.startswith("✅ Done · txt2img")
+            assert "The result is in the channel." in response.content
+            assert response.content.endswith(f"/{lab.channel.id}/{shown.id}")  # a link to it
+
+            stored = await second.run_for(done)
+            assert stored.delivery_parts == original.delivery_parts  # not a redelivery
 
 
 async def test_resumes_go_through_the_configured_gateway(mongo_uri: str, tmp_path: Path) -> None:
@@ -143,3 +249,9 @@ async def test_two_instances_on_one_token_handle_each_interaction_once(
             await first.engine.settle()
             await second.engine.settle()
             assert len(bot.posted(lab.channel)) == 1
+
+
+def _answered(fake: FakeDiscord, record: InteractionRecord) -> StoredMessage | None:
+    """The response to an interaction, once it says something."""
+    response = fake.interactions.original(record)
+    return response if response.content else None

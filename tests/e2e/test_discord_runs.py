@@ -46,8 +46,13 @@ async def test_a_slash_command_runs_to_attachments_in_its_thread(
             assert len(result.filenames) == 1 and result.filenames[0].endswith(".png")
             assert result.mention_ids == [lab.ann.id]
             assert result.content.startswith(f"<@{lab.ann.id}> ✅ Done · txt2img · run {run.id}")
-            assert "⏱" in result.content and "💰" in result.content and "🌱 7" in result.content
-            assert result.custom_ids == [f"rerun:{run.id}"]
+            assert "⏱" in result.content and "💰" in result.content
+            assert result.content.count("🌱 7") == 1
+            assert [(b["label"], b["custom_id"]) for b in result.buttons] == [
+                ("🔁 Reroll", f"reroll:{run.id}"),
+                ("♻️ Same seed", f"same:{run.id}"),
+                ("📜 Recipe", f"recipe:{run.id}"),
+            ]
             sent = fake.calls(MESSAGES)[-1]
             assert sent.params["channel_id"] == str(lab.thread.id)
             assert sent.body["enforce_nonce"] is True and len(sent.body["nonce"]) <= 25
@@ -173,4 +178,4 @@ async def test_in_a_dm_a_batch_comes_in_one_message_and_too_large_files_as_links
             [linked] = dc.posted(lab.channel)
             assert linked.filenames == []
             assert "Too large to send here:" in linked.content and w.sim.root_url in linked.content
-            assert linked.custom_ids == [f"rerun:{run.id}"]
+            assert linked.custom_ids == [f"reroll:{run.id}", f"same:{run.id}", f"recipe:{run.id}"]

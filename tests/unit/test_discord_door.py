@@ -15,6 +15,8 @@ from core.chat.operations import (
     ListRuns,
     MissingArgument,
     RunWorkflow,
+    ShowRecipe,
+    ShowRun,
     ShowStatus,
     UnknownCommand,
 )
@@ -77,8 +79,18 @@ def test_built_ins_and_the_admin_group() -> None:
     ) == ShowStatus("r1")
     ban = {"name": "ban", "type": 1, "options": [{"name": "user", "value": "<@!123>"}]}
     assert DOOR.operation({"name": "comfy", "options": [ban]}) == Ban("123")
-    runs = {"name": "runs", "type": 1, "options": [{"name": "limit", "value": 99}]}
-    assert DOOR.operation({"name": "comfy", "options": [runs]}) == ListRuns(20)
+    everybody = {"name": "runs", "type": 1, "options": [{"name": "count", "value": 99}]}
+    assert DOOR.operation({"name": "comfy", "options": [everybody]}) == ListRuns(20, everyone=True)
+    assert DOOR.operation({"name": "comfy", "options": [{"name": "runs", "type": 1}]}) == (
+        ListRuns(10, everyone=True)
+    )
+    mine = {"name": "runs", "options": [{"name": "count", "type": 4, "value": 3}]}
+    assert DOOR.operation(mine) == ListRuns(3)
+    assert DOOR.operation({"name": "runs"}) == ListRuns(10)
+    run = [{"name": "run", "type": 3, "value": "r1"}]
+    assert DOOR.operation({"name": "show", "options": run}) == ShowRun("r1")
+    assert DOOR.operation({"name": "recipe", "options": run}) == ShowRecipe("r1")
+    assert DOOR.operation({"name": "show"}) == MissingArgument("show", "run")
     assert DOOR.operation({"name": "paint2"}) == UnknownCommand("paint2")
 
 

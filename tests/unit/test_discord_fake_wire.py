@@ -155,6 +155,16 @@ async def test_command_payloads_are_validated_like_discord(wire: Wire) -> None:
             (0, "name_localizations", "pt_BR"),
             "BASE_TYPE_CHOICES",
         ),
+        (
+            [command(description_localizations={"ru": "x" * 101})],
+            (0, "description_localizations", "ru"),
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            [command(options=[option("a", description_localizations={"es-ES": ""})])],
+            (0, "options", 0, "description_localizations", "es-ES"),
+            "BASE_TYPE_BAD_LENGTH",
+        ),
         ([command(), command()], (1, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME"),
         ([command(options=[option(f"o{i}", description="x" * 100) for i in range(25)])], (), ""),
     ]
@@ -169,7 +179,10 @@ async def test_command_payloads_are_validated_like_discord(wire: Wire) -> None:
     huge = command(options=[option(f"o{i}", choices=wide) for i in range(4)])
     status, body = await wire.commands([huge])
     assert body["errors"]["0"]["_errors"][0]["code"] == "APPLICATION_COMMAND_TOO_LARGE"
-    ok = [command("générer", name_localizations={"de": "erzeugen"}), command("テスト")]
+    ok = [
+        command("générer", name_localizations={"de": "erzeugen"}),
+        command("テスト", description_localizations={"ru": "Тест", "es-419": "Prueba"}),
+    ]
     status, body = await wire.commands(ok)
     assert status == 200 and [c["name"] for c in body] == ["générer", "テスト"]
 

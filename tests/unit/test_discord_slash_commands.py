@@ -61,6 +61,9 @@ def test_names_and_options_follow_discords_rules_and_collide_deterministically()
         "workflows",
         "status",
         "cancel",
+        "runs",
+        "show",
+        "recipe",
         "flux_dev",  # workflows in name order: "Flux Dev", "Help", "comfy", "help!"
         "help_2",
         "comfy_2",
@@ -68,7 +71,7 @@ def test_names_and_options_follow_discords_rules_and_collide_deterministically()
         "comfy",
     ]
     assert commands.command_for("Help") == "help_2" and commands.command_for("help!") == "help_3"
-    flux = payload[4]
+    flux = payload[7]
     assert len(flux["description"]) == 100
     assert [(o["name"], o["type"], o["required"]) for o in flux["options"]] == [
         ("prompt", 3, True),
@@ -103,9 +106,44 @@ def test_at_most_100_commands_and_8000_characters_each() -> None:
     payload = commands.payload()
     assert len(payload) == 100 and payload[-1]["name"] == "comfy"
     assert accepted(payload)
-    assert commands.command_for("w093") == "w093" and commands.command_for("w094") is None
-    fitted = payload[4]
+    # 7 built-ins and /comfy leave 92 places: aaa_wide, then w000 ... w090.
+    assert commands.command_for("w090") == "w090" and commands.command_for("w091") is None
+    fitted = payload[7]
     assert fitted["name"] == "aaa_wide" and command_size(fitted) <= 8000
     offered = [o for o in fitted["options"] if o.get("autocomplete")]
     listed = [o for o in fitted["options"] if o.get("choices")]
     assert len(offered) >= 2 and len(listed) >= 1 and len(offered) + len(listed) == 6
+
+
+def test_built_in_descriptions_come_in_every_language_discord_users_may_speak() -> None:
+    paint = Workflow(
+        name="paint", command="paint", description="Paint it", inputs=(text("prompt", True),)
+    )
+    book = CommandBook(FixedCatalog([paint]), DISCORD_RULES)  # type: ignore[arg-type]
+    payload = SlashCommands(book, TextRenderer(SYNTAX)).payload()
+    assert accepted(payload)
+    by_name = {c["name"]: c for c in payload}
+    status = by_name["status"]
+    assert status["description"] == "Show a run"
+    assert status["description_localizations"] == {
+        "ru": "Показать запуск",
+        "es-ES": "Ver una ejecución",
+        "es-419": "Ver una ejecución",
+    }
+    [run] = status["options"]
+    assert (run["name"], run["description_localizations"]["ru"]) == ("run", "Id запуска")
+    assert all("name_localizations" not in c for c in payload)  # names are cited in messages
+    assert "description_localizations" not in by_name["paint"]  # the catalog's own words
+    comfy = by_name["comfy"]
+    assert comfy["description_localizations"]["ru"].startswith("Админ: обновить каталог")
+    ban = next(o for o in comfy["options"] if o["name"] == "ban")
+    assert ban["description_localizations"]["es-419"] == "Admin: bloquear a un usuario"
+    assert ban["options"][0]["description_localizations"]["ru"].startswith("Пользователь")
+
+    russian = SlashCommands(book, TextRenderer(SYNTAX, language="ru")).payload()
+    assert accepted(russian)
+    status = next(c for c in russian if c["name"] == "status")
+    assert status["description"] == "Показать запуск"
+    assert status["description_localizations"]["en-US"] == "Show a run"
+    assert status["description_localizations"]["en-GB"] == "Show a run"
+    assert "ru" not in status["description_localizations"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters.console.wording import SYNTAX as CONSOLE
+from adapters.discord.wording import PHRASES as DISCORD_PHRASES
+from adapters.discord.wording import SYNTAX as DISCORD
 from adapters.telegram.wording import SYNTAX as TELEGRAM
 from core.actions import ActionKind
 from core.chat.commands import ADMIN_SPECS, BUILTIN_COMMANDS
@@ -22,7 +24,7 @@ from core.workflow import InputType
 ROOT = Path(__file__).resolve().parents[2]
 ENGLISH = CATALOGS["en"]
 OTHERS = [language for language in LANGUAGES if language != "en"]
-SYNTAXES: dict[str, TextSyntax] = {"telegram": TELEGRAM, "console": CONSOLE}
+SYNTAXES: dict[str, TextSyntax] = {"telegram": TELEGRAM, "console": CONSOLE, "discord": DISCORD}
 _KEY_USE = re.compile(
     r"""(?:Notice\.of|Problem\.of|UserFacingError|NotAllowed|UnknownRun|UnknownWorkflow|"""
     r"""FileRejected|\.text|text)\(\s*['"]([a-z_]+(?:[.-][a-z_]+)*)['"]"""
@@ -95,6 +97,15 @@ def test_each_text_platform_has_its_phrases_in_every_language(
             k for k in HINT_KEYS if hints[k] != english[k] and re.search("[a-z]{4}", english[k])
         ]
         assert len(translated) >= len(HINT_KEYS) - 2
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_discords_own_phrases_are_in_every_language(language: str) -> None:
+    english = DISCORD_PHRASES["en"]
+    assert set(DISCORD_PHRASES[language]) == set(english)
+    for key, text in DISCORD_PHRASES[language].items():
+        assert fields(text) == fields(english[key])
+        assert language == "en" or text != english[key]
 
 
 @pytest.mark.parametrize(
