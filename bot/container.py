@@ -14,10 +14,14 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from adapters.http.app import HttpServer, build_http_app
+from adapters.mongo.accounts import MongoAccountStore
 from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
+from adapters.mongo.deployment_slots import MongoDeploymentSlots
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
+from adapters.mongo.payments import MongoPaymentStore
+from adapters.mongo.rate_limits import MongoRateLimiter
 from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.users import MongoUserStore
@@ -26,22 +30,31 @@ from bot.config_files import load_catalog_file, load_routing_file
 from bot.preflight import data_dir_problem, missing_files, port_in_use_error, require
 from bot.scheduler import Job, Scheduler
 from bot.settings import Settings, SettingsError
+from core.admission import Admission
 from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.chat.book import CommandBook
 from core.chat.commands import CommandRules
+from core.chat.credit_desk import CreditDesk
 from core.chat.result_actions import ResultActions
 from core.chat.service import ChatService
 from core.clock import SystemClock
 from core.costs import CostService
+from core.credits import CENTS, CreditPolicy
 from core.delivery import DeliveryPolicy, DeliveryService
 from core.dispatch import Dispatcher
+from core.fair_queue import FairQueue
 from core.files import FileManager
 from core.ingress import WebhookIngress
 from core.launcher import RunLauncher
+from core.limits import RunLimits
 from core.metrics import Metrics
+from core.models import Run
+from core.payments import PaymentGateway
 from core.policy import RunPolicy
 from core.ports import ChatNotifier, Clock, WorkflowBackend
+from core.quotes import Quoter
+from core.rate_limit import Pacer
 from core.routing import Router
 from core.run_watch import RunWatch
 from core.tracker import RunTracker
@@ -90,6 +103,12 @@ class Container:
     watch: RunWatch
     signer: WebhookSigner
     ingress: WebhookIngress
+    accounts: MongoAccountStore
+    queue: FairQueue
+    credit_desk: CreditDesk
+    pacer: Pacer
+    payment_gateways: dict[str, PaymentGateway]
+    """Platforms that take payments add theirs when they start (the credit desk reads it)."""
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
     scheduler: Scheduler | None = None
@@ -109,6 +128,8 @@ class Container:
             admins=self.settings.admin_ids,
             clock=self.clock,
             save_outputs=self.files.save_outputs,
+            credit_desk=self.credit_desk,
+            pacer=self.pacer,
             default_language=self.settings.default_language,
         )
 
@@ -141,6 +162,8 @@ class Container:
         results delivered."""
         await self.watch.reconcile()
         await self.dispatcher.settle_pending()
+        await self.queue.repair()
+        await self.queue.pump()
 
     def backend_routes(self) -> list[web.RouteDef]:
         return [
@@ -179,6 +202,9 @@ class Container:
             Job("time out overdue runs", sweep * 3, self.watch.expire_overdue),
             Job("deliver owed results", sweep, self.delivery.deliver_due),
             Job("settle pending runs", sweep, self.dispatcher.settle_pending),
+            Job("start queued runs", sweep, self.queue.pump),
+            Job("repair queue and credits", sweep * 3, self.queue.repair),
+            Job("copy ledger entries", sweep, self._flush_ledger),
             Job("delete old outputs", 3600, self._purge_outputs),
             Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
             Job("refresh prices", 3600, self.costs.refresh),
@@ -192,6 +218,9 @@ class Container:
     async def _purge_outputs(self) -> int:
         keep = timedelta(hours=self.settings.output_retention_hours)
         return await self.files.purge(self.clock.now(), keep)
+
+    async def _flush_ledger(self) -> int:
+        return await self.accounts.flush_ledger(500)
 
     async def _db_ping(self) -> bool:
         try:
@@ -216,6 +245,7 @@ class Container:
         if self.scheduler is not None:
             await self.scheduler.stop(grace_s)
             self.scheduler = None
+        await self.queue.stop()
         if grace_s is None:
             await self.delivery.drain()
         await self.delivery.stop(grace_s or 0)
@@ -286,6 +316,8 @@ async def _build(
     stack.push_async_callback(registry.close)
     metrics = Metrics()
     runs_store = MongoRunStore(db)
+    accounts = MongoAccountStore(db)
+    users = MongoUserStore(db)
     kv = MongoKeyValueStore(db)
     secret = settings.webhook_secret
     webhook_secret = (
@@ -311,7 +343,6 @@ async def _build(
         max_prompt_chars=settings.max_prompt_chars,
         max_input_bytes=int(settings.max_input_image_mb * MB),
         delivery_lease=timedelta(seconds=settings.delivery_lease_seconds),
-        orphan_after=timedelta(seconds=settings.pending_orphan_after_seconds),
         locate_after=timedelta(seconds=settings.pending_locate_after_seconds),
         pending_give_up=timedelta(seconds=settings.pending_give_up_seconds),
     )
@@ -336,6 +367,7 @@ async def _build(
         ),
         notifiers=notifiers,
         actions_for=ResultActions(catalog),
+        balance_of=_balance_reader(accounts),
     )
     tracker = RunTracker(
         store=runs_store,
@@ -349,13 +381,50 @@ async def _build(
     dispatcher = Dispatcher(
         store=runs_store,
         backends=registry,
-        catalog=catalog,
         router=router,
         costs=costs,
         tracker=tracker,
         signer=signer,
         clock=clock,
         policy=policy,
+    )
+    credit_policy = _credit_policy(settings)
+    limits = _limits(settings)
+    quoter = Quoter(runs_store, settings.default_expected_seconds)
+    admission = Admission(
+        accounts=accounts,
+        quoter=quoter,
+        credits=credit_policy,
+        limits=limits,
+        clock=clock,
+        admins=settings.admin_ids,
+    )
+    queue = FairQueue(
+        store=runs_store,
+        accounts=accounts,
+        slots=MongoDeploymentSlots(db),
+        dispatcher=dispatcher,
+        catalog=catalog,
+        quoter=quoter,
+        limits=limits,
+        clock=clock,
+        display=delivery,
+        open_account=admission.open,
+    )
+    tracker.on_end(queue.run_ended)
+    gateways: dict[str, PaymentGateway] = {}
+    credit_desk = CreditDesk(
+        accounts=accounts,
+        admission=admission,
+        queue=queue,
+        store=runs_store,
+        users=users,
+        payments=MongoPaymentStore(db),
+        gateways=gateways,
+        packs=settings.credit_packs,
+        policy=credit_policy,
+        limits=limits,
+        clock=clock,
     )
     launcher = RunLauncher(
         store=runs_store,
@@ -364,7 +433,8 @@ async def _build(
         backends=registry,
         costs=costs,
         files=files,
-        dispatcher=dispatcher,
+        admission=admission,
+        queue=queue,
         delivery=delivery,
         clock=clock,
         policy=policy,
@@ -390,7 +460,7 @@ async def _build(
         backends=registry,
         runs_store=runs_store,
         kv=kv,
-        users=MongoUserStore(db),
+        users=users,
         catalog=catalog,
         costs=costs,
         files=files,
@@ -401,6 +471,43 @@ async def _build(
         watch=watch,
         signer=signer,
         ingress=ingress,
+        accounts=accounts,
+        queue=queue,
+        credit_desk=credit_desk,
+        pacer=Pacer(MongoRateLimiter(db), settings.rate_limit_per_user, clock),
+        payment_gateways=gateways,
         embedded=embedded,
         _closers=[stack],
     )
+
+
+def _credit_policy(settings: Settings) -> CreditPolicy:
+    return CreditPolicy(
+        enabled=settings.credits_enabled,
+        credit_usd=settings.credit_usd,
+        multiplier=settings.price_multiplier,
+        max_reserve_factor=settings.max_reserve_factor,
+        charge_failed=settings.charge_failed_runs,
+        new_user_cents=round(settings.new_user_credits * CENTS),
+        default_expected_s=settings.default_expected_seconds,
+    )
+
+
+def _limits(settings: Settings) -> RunLimits:
+    return RunLimits(
+        max_running_per_user=settings.max_running_per_user,
+        max_queued_per_user=settings.max_queued_per_user,
+        max_running_per_deployment=settings.max_running_per_deployment,
+        rate_per_minute=settings.rate_limit_per_user,
+        allowed_users=settings.allowed_users,
+        allowed_chats=settings.allowed_chats,
+    )
+
+
+def _balance_reader(accounts: MongoAccountStore) -> Callable[[Run], Awaitable[int | None]]:
+    async def balance_of(run: Run) -> int | None:
+        if run.credits is None:
+            return None
+        return (await accounts.balance(run.chat.user_key)).available
+
+    return balance_of

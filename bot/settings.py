@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.locales import LANGUAGES, supported_language
+from core.payments import CreditPack, parse_packs
 
 DEFAULT_API_URL = "https://api.comfydeploy.com/api"
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
@@ -63,10 +64,24 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=30, gt=0)
     delivery_lease_seconds: float = Field(default=60, gt=0)
     sweep_seconds: float = Field(default=10, gt=0)
-    pending_orphan_after_seconds: float = Field(default=30, gt=0)
     pending_locate_after_seconds: float = Field(default=60, gt=0)
     pending_give_up_seconds: float = Field(default=900, gt=0)
     default_language: str = "en"
+
+    credits_enabled: bool = True
+    credit_usd: float = Field(default=0.01, gt=0)
+    price_multiplier: float = Field(default=1.0, gt=0)
+    max_reserve_factor: float = Field(default=1.5, ge=1)
+    charge_failed_runs: bool = False
+    new_user_credits: float = Field(default=10, ge=0)
+    default_expected_seconds: float = Field(default=60, gt=0)
+    credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
+    max_running_per_user: int = Field(default=2, gt=0)
+    max_queued_per_user: int = Field(default=5, ge=0)
+    max_running_per_deployment: int = Field(default=10, ge=0)
+    rate_limit_per_user: int = Field(default=20, ge=0)
+    allowed_users: Annotated[frozenset[str], NoDecode] = frozenset()
+    allowed_chats: Annotated[frozenset[str], NoDecode] = frozenset()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -81,7 +96,7 @@ class Settings(BaseSettings):
     discord_api_base_url: str = DEFAULT_DISCORD_API_URL
     discord_gateway_url: str | None = None
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "allowed_users", "allowed_chats", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -125,14 +140,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"the price of {tier} is negative")
         return value
 
-    @field_validator("admin_ids")
+    @field_validator("admin_ids", "allowed_users", "allowed_chats")
     @classmethod
     def _check_ids(cls, value: frozenset[str]) -> frozenset[str]:
         for item in value:
-            platform, _, user = item.partition(":")
-            if not platform or not user:
-                raise ValueError(f"'{item}' is not platform:user_id (e.g. telegram:12345)")
+            platform, _, ident = item.partition(":")
+            if not platform or not ident:
+                raise ValueError(f"'{item}' is not platform:id (e.g. telegram:12345)")
         return value
+
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _parse_packs(cls, value: object) -> object:
+        return parse_packs(value) if isinstance(value, str) else value
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod

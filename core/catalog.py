@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.backends import BackendRegistry
 from core.errors import BackendError
@@ -69,6 +69,8 @@ class WorkflowOverride(BaseModel):
     """A workflow taking an image that upscales this one's results (an Upscale button)."""
     vary_with: str | None = None
     """A workflow taking an image that makes variations of this one's results (a Vary button)."""
+    expected_seconds: float | None = Field(default=None, gt=0)
+    """GPU seconds a run usually takes: what its price is quoted from."""
     inputs: dict[str, InputOverride] = {}
 
 

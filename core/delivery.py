@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +30,12 @@ from core.progress import ProgressBoard
 log = logging.getLogger(__name__)
 
 ActionsFor = Callable[[Run], tuple[Action, ...]]
+BalanceOf = Callable[[Run], Awaitable[int | None]]
+"""The credits its user has left, for a run paid in credits."""
+
+
+async def no_balance(run: Run) -> int | None:
+    return None
 
 
 def rerun_only(run: Run) -> tuple[Action, ...]:
@@ -64,6 +70,7 @@ class DeliveryService:
         policy: DeliveryPolicy,
         notifiers: Iterable[ChatNotifier] = (),
         actions_for: ActionsFor = rerun_only,
+        balance_of: BalanceOf = no_balance,
     ) -> None:
         self._store = store
         self._files = files
@@ -71,6 +78,7 @@ class DeliveryService:
         self._metrics = metrics
         self._policy = policy
         self._actions_for = actions_for
+        self._balance_of = balance_of
         self._notifiers = {n.platform: n for n in notifiers}
         self._progress = ProgressBoard(
             store, self._notifiers, self._final_result, policy.progress_interval_s
@@ -92,6 +100,10 @@ class DeliveryService:
             self._start(run.id, run, claim)
         else:
             await self._progress.show(run)
+
+    async def show_waiting(self, run: Run, place: int, starts_in_s: float | None) -> None:
+        """The status message of a run waiting in the fair queue: its place, its wait."""
+        await self._progress.show(run, place, starts_in_s)
 
     def _start(self, run_id: str, run: Run | None, claim: Claim | None) -> bool:
         if run_id in self._active or (self._stopping and claim is None):
@@ -145,11 +157,23 @@ class DeliveryService:
         texts: list[str] = []
         if run.status is RunStatus.SUCCESS:
             files, texts = await self._files.save_outputs(run)
+        balance = await self._balance(run)
         async with self._progress.holding(run) as shown:
             result = RunResult(
-                run=shown, files=tuple(files), texts=tuple(texts), actions=self._actions_for(shown)
+                run=shown,
+                files=tuple(files),
+                texts=tuple(texts),
+                actions=self._actions_for(shown),
+                balance=balance,
             )
             await notifier.deliver_result(result, journal)
+
+    async def _balance(self, run: Run) -> int | None:
+        try:
+            return await self._balance_of(run)
+        except Exception:  # the caption goes without it
+            log.exception("run %s: could not read the balance", run.id)
+            return None
 
     def _final_result(self, run: Run) -> RunResult:
         return RunResult(run=run, actions=self._actions_for(run))

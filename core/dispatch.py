@@ -1,12 +1,12 @@
 """Submitting recorded runs to a backend, and settling the ones whose submit did not complete.
 
-A run is recorded (`pending`) before anything is sent. Before each attempt the submitting process
-takes the run's submit claim (one process at a time), and the backend's run id is recorded as
-soon as it answers. When the answer is lost (`OutcomeUnknown`) the run stays pending: the
-backend may have it. A periodic job then finds it on the backend by our run id (`locate`), or,
-after `pending_give_up`, ends it. Runs nobody began to submit (their process died right after
-recording them) are submitted by that job. So no run lingers, and no run runs on a backend
-without our record learning its id, whenever the backend can tell.
+A run is recorded (`pending`) before anything is sent, and waits in the fair queue
+(core/fair_queue.py) until it gets a slot; the queue then hands it here. Before each attempt the
+submitting process takes the run's submit claim (one process at a time), and the backend's run
+id is recorded as soon as it answers. When the answer is lost (`OutcomeUnknown`) the run stays
+pending: the backend may have it. A periodic job then finds it on the backend by our run id
+(`locate`), or, after `pending_give_up`, ends it. So no run lingers, and no run runs on a backend
+without our record knowing its id, whenever the backend can tell.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
+from typing import Protocol
 
 from core.backends import BackendRegistry
-from core.catalog import Catalog
 from core.costs import CostService
 from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
 from core.models import EventSource, Run, RunStatus, Submission, SubmitAttempt
@@ -30,13 +30,20 @@ from core.workflow import DeploymentRef, Workflow
 log = logging.getLogger(__name__)
 
 
+class DeploymentGate(Protocol):
+    """Slots on deployments (MAX_RUNNING_PER_DEPLOYMENT) for a run's fallback attempts."""
+
+    async def take(self, ref: DeploymentRef, run_id: str) -> bool: ...
+
+    async def give(self, run_id: str) -> None: ...
+
+
 class Dispatcher:
     def __init__(
         self,
         *,
         store: RunStore,
         backends: BackendRegistry,
-        catalog: Catalog,
         router: Router,
         costs: CostService,
         tracker: RunTracker,
@@ -46,7 +53,6 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._backends = backends
-        self._catalog = catalog
         self._router = router
         self._costs = costs
         self._tracker = tracker
@@ -54,15 +60,35 @@ class Dispatcher:
         self._clock = clock
         self._policy = policy
 
-    async def submit(self, run: Run, workflow: Workflow, candidates: list[DeploymentRef]) -> None:
-        """Try each deployment until one accepts the run; end the run when none does."""
+    def candidates_for(self, run: Run, workflow: Workflow) -> list[DeploymentRef]:
+        """Where the run may go now; uploaded files live on one backend, so a run with media
+        stays on the backend it was recorded for."""
+        candidates = self._router.candidates(workflow)
+        if any(spec.name in run.inputs for spec in workflow.image_inputs):
+            candidates = [ref for ref in candidates if ref.backend == run.backend]
+        return candidates
+
+    async def submit(
+        self,
+        run: Run,
+        workflow: Workflow,
+        candidates: list[DeploymentRef],
+        gate: DeploymentGate | None = None,
+    ) -> bool:
+        """Try each deployment until one accepts the run; end the run when none does. With a
+        `gate`, the first deployment's slot is the caller's and each fallback takes its own.
+        False when nothing began: the run is no longer pending or another process has it."""
         owner = secrets.token_hex(8)
         error: BackendError | None = None
-        for ref in candidates:
+        for index, ref in enumerate(candidates):
+            if index and gate is not None and not await gate.take(ref, run.id):
+                continue
             attempt = self._attempt(ref, workflow)
             if not await self._store.begin_submit(run.id, owner, attempt, self._clock.now()):
                 log.info("run %s: no longer pending, or submitted by another process", run.id)
-                return
+                if gate is not None:
+                    await gate.give(run.id)
+                return index > 0
             backend = self._backends.get(ref.backend)
             job = Job(
                 run_id=run.id,
@@ -78,16 +104,18 @@ class Dispatcher:
                 log.warning(
                     "run %s: submit outcome unknown (%s); looking for it later", run.id, unknown
                 )
-                return
+                return True
             except BackendUnavailable as unavailable:
                 log.warning("run %s: deployment %s unavailable: %s", run.id, ref.key, unavailable)
                 error = unavailable
+                if gate is not None:
+                    await gate.give(run.id)
                 continue
             except BackendError as refused:
                 error = refused
                 break
             await self.record(run.id, attempt, backend_id)
-            return
+            return True
         reason = "unreachable" if error is None or error.retryable else "refused"
         log.error("run %s could not be submitted: %s", run.id, error)
         # A backend that said why (out of credits, queue full) is quoted by its message key.
@@ -99,6 +127,7 @@ class Dispatcher:
             EventSource.SUBMIT,
             told or f"submit.{reason}",
         )
+        return True
 
     def _attempt(self, ref: DeploymentRef, workflow: Workflow) -> SubmitAttempt:
         deployment = self._costs.deployment(ref, workflow)
@@ -158,30 +187,15 @@ class Dispatcher:
         )
 
     async def settle_pending(self, limit: int = 100) -> int:
-        """Act on every run left pending too long; returns how many were acted on."""
+        """Act on every run whose submit began long ago without an answer; returns how many
+        were acted on. (Runs nobody began to submit wait in the fair queue.)"""
         now = self._clock.now()
         acted = 0
         for run in await self._store.pending(limit):
-            if run.submit_started_at is None:
-                if now - run.created_at >= self._policy.orphan_after:
-                    await self._resubmit(run)
-                    acted += 1
-            elif now - run.submit_started_at >= self._policy.locate_after:
+            started = run.submit_started_at
+            if started is not None and now - started >= self._policy.locate_after:
                 acted += await self._locate(run, now)
         return acted
-
-    async def _resubmit(self, run: Run) -> None:
-        workflow = self._catalog.view.get(run.workflow)
-        candidates = self._router.candidates(workflow) if workflow else []
-        if workflow is None or not candidates:
-            await self._tracker.end(
-                run.id, "", RunStatus.FAILED, EventSource.SUBMIT, "submit.gone"
-            )
-            return
-        if any(spec.name in run.inputs for spec in workflow.image_inputs):
-            candidates = [ref for ref in candidates if ref.backend == run.backend]
-        log.info("run %s was recorded but never submitted; submitting it now", run.id)
-        await self.submit(run, workflow, candidates)
 
     async def _locate(self, run: Run, now: datetime) -> int:
         try:

@@ -1,5 +1,6 @@
-"""Starting a run: validate every input, draw its seed, fetch and upload the user's media, record
-the run, show its status message, hand it to the dispatcher. Runs again (a reroll with a new
+"""Starting a run: validate every input, draw its seed, admit it (allow-lists, the user's caps,
+its price held from their credits), fetch and upload the user's media, record the run, show its
+status message, and let the fair queue send it on. Runs again (a reroll with a new
 seed, or the exact same run) and follow-ups that feed a result's image into the workflow the
 catalog names (`upscale_with`, `vary_with`) start here too."""
 
@@ -10,11 +11,12 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.admission import Admission
 from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.costs import CostService
-from core.dispatch import Dispatcher
 from core.errors import FileRejected, InvalidInput, UnknownRun, UnknownWorkflow, UserFacingError
+from core.fair_queue import FairQueue
 from core.files import FileManager
 from core.models import ChatRef, OutputKind, Run
 from core.notices import Problem
@@ -39,7 +41,8 @@ class RunLauncher:
         backends: BackendRegistry,
         costs: CostService,
         files: FileManager,
-        dispatcher: Dispatcher,
+        admission: Admission,
+        queue: FairQueue,
         delivery: RunFollower,
         clock: Clock,
         policy: RunPolicy,
@@ -52,14 +55,15 @@ class RunLauncher:
         self._backends = backends
         self._costs = costs
         self._files = files
-        self._dispatcher = dispatcher
+        self._admission = admission
+        self._queue = queue
         self._delivery = delivery
         self._clock = clock
         self._policy = policy
 
     async def start(self, request: RunRequest, found: Sequence[Problem] = ()) -> Run:
-        """Validate and record a run, show its status message, then submit it. A request that
-        arrives again (same origin) gets the run it made the first time."""
+        """Validate, admit and record a run, show its status message, then let the queue send
+        it. A request that arrives again (same origin) gets the run it made the first time."""
         if request.origin is not None:
             existing = await self._store.by_origin(request.origin)
             if existing is not None:
@@ -84,9 +88,8 @@ class RunLauncher:
             # Uploaded files live on one backend: the run may only fall back within it.
             backend = candidates[0].backend
             candidates = [ref for ref in candidates if ref.backend == backend]
-            values.update(await self._upload(workflow, request.media, backend))
-        return await self._record_and_submit(
-            workflow, values, request.chat, None, candidates, request.origin
+        return await self._record(
+            workflow, values, request.chat, None, candidates, request.origin, request.media
         )
 
     def _media_problems(self, request: RunRequest, media_names: set[str]) -> list[Problem]:
@@ -139,9 +142,7 @@ class RunLauncher:
         values = dict(original.inputs)
         if new_seed:
             values = reseeded(workflow, values, self._draw)
-        return await self._record_and_submit(
-            workflow, values, chat, original.id, candidates, origin
-        )
+        return await self._record(workflow, values, chat, original.id, candidates, origin)
 
     async def follow_up(
         self, run_id: str, chat: ChatRef, is_admin: bool, target: str, origin: str | None = None
@@ -186,7 +187,7 @@ class RunLauncher:
             raise UnknownWorkflow("workflow_gone", name=name)
         return workflow
 
-    async def _record_and_submit(
+    async def _record(
         self,
         workflow: Workflow,
         values: dict[str, Any],
@@ -194,24 +195,38 @@ class RunLauncher:
         rerun_of: str | None,
         candidates: list[DeploymentRef],
         origin: str | None = None,
+        media: Mapping[str, Attachment] | None = None,
     ) -> Run:
-        now = self._clock.now()
+        """Admit, upload, record; an admission whose run is not recorded is given back."""
         first = self._costs.deployment(candidates[0], workflow)
-        run = Run(
-            id=secrets.token_hex(6),
-            workflow=workflow.name,
-            backend=first.backend,
-            deployment_id=first.id,
-            inputs=values,
-            chat=chat,
-            gpu=first.gpu,
-            rate_usd_per_s=self._costs.rate_for(first),
-            created_at=now,
-            updated_at=now,
-            rerun_of=rerun_of,
-            origin=origin,
-        )
-        if not await self._store.insert(run):
+        rate = self._costs.rate_for(first)
+        run_id = secrets.token_hex(6)
+        terms = await self._admission.admit(run_id, chat, workflow, rate)
+        try:
+            if media:
+                values.update(await self._upload(workflow, media, first.backend))
+            now = self._clock.now()
+            run = Run(
+                id=run_id,
+                workflow=workflow.name,
+                backend=first.backend,
+                deployment_id=first.id,
+                inputs=values,
+                chat=chat,
+                gpu=first.gpu,
+                rate_usd_per_s=rate,
+                created_at=now,
+                updated_at=now,
+                rerun_of=rerun_of,
+                origin=origin,
+                credits=terms,
+            )
+            recorded = await self._store.insert(run)
+        except BaseException:
+            await self._admission.release(chat, run_id)
+            raise
+        if not recorded:
+            await self._admission.release(chat, run_id)
             # The same request (same origin), recorded by another process just now.
             existing = await self._store.by_origin(origin) if origin else None
             if existing is None:
@@ -219,7 +234,7 @@ class RunLauncher:
             return existing
         log.info("run %s recorded for %s by %s", run.id, workflow.name, chat.user_key)
         await self._delivery.run_changed(run)
-        await self._dispatcher.submit(run, workflow, candidates)
+        await self._queue.pump()
         return run
 
 

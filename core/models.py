@@ -154,6 +154,19 @@ class PartState(StrEnum):
     SENT = "sent"
 
 
+class RunCredits(Frozen):
+    """What a run may cost its user, fixed when it is admitted (see core/credits.py)."""
+
+    held: int
+    """Hundredths of a credit reserved from the user's balance until the run ends."""
+    quoted: int
+    """The price announced: expected GPU seconds x rate, in hundredths of a credit."""
+    cents_per_usd: float
+    """Hundredths of a credit per USD of GPU cost (PRICE_MULTIPLIER / CREDIT_USD x 100)."""
+    charge_failed: bool = False
+    """Whether a failed, cancelled or timed-out run is charged for its GPU time."""
+
+
 class Run(Frozen):
     """A run as stored. State lives in the database; this is a snapshot of one document."""
 
@@ -199,6 +212,8 @@ class Run(Frozen):
     origin: str | None = None
     """What asked for it (a platform's message or button press, an API idempotency key): a
     request that arrives twice makes one run."""
+    credits: RunCredits | None = None
+    """None when credits are off (its cost in USD is still recorded)."""
 
     @property
     def duration_s(self) -> float | None:
@@ -256,6 +271,8 @@ class RunResult(Frozen):
     files: tuple[ResultFile, ...] = ()
     texts: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
+    balance: int | None = None
+    """The user's credits left after it (hundredths), when the run was paid in credits."""
 
 
 class ProgressView(Frozen):
@@ -266,6 +283,10 @@ class ProgressView(Frozen):
     progress: float
     live_status: str | None = None
     queue_position: int | None = None
+    line_position: int | None = None
+    """1-based place in our own fair queue, while the run waits for a slot."""
+    starts_in_s: float | None = None
+    """The estimated wait until it is sent to a backend."""
 
 
 class UploadedFile(Frozen):

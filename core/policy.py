@@ -23,8 +23,6 @@ class RunPolicy:
     max_input_bytes: int = 20_000_000
     delivery_lease: timedelta = DEFAULT_LEASE
     """How long the process that records a run's end holds its delivery before others may."""
-    orphan_after: timedelta = timedelta(seconds=30)
-    """A run recorded this long ago and never submitted lost its process: submit it."""
     locate_after: timedelta = timedelta(seconds=60)
     """A submit whose answer was lost: look for the run on the backend after this long."""
     pending_give_up: timedelta = timedelta(minutes=15)

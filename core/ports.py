@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.journal import Claim, DeliveryJournal
+from core.ledger import Balance, LedgerEntry, LedgerKind, Refusal
 from core.models import (
     BackendTotals,
     PartState,
@@ -21,6 +22,7 @@ from core.models import (
     SubmitAttempt,
     UploadedFile,
 )
+from core.rate_limit import Pace
 from core.workflow import Deployment, Discovery, InputSpec
 
 
@@ -140,6 +142,16 @@ class RunStore(Protocol):
         """Runs recorded but not (yet known to be) on a backend, oldest first."""
         ...
 
+    async def waiting(self, limit: int) -> list[Run]:
+        """Pending runs nobody has begun to submit (waiting in the fair queue), oldest first."""
+        ...
+
+    async def by_ids(self, run_ids: Collection[str]) -> list[Run]: ...
+
+    async def recent_durations(self, workflow: str, limit: int) -> list[float]:
+        """Billed seconds (see `Run.duration_s`) of the workflow's latest successful runs."""
+        ...
+
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         """Record the backend's run id, moving `pending` to `not-started`. False if not pending."""
         ...
@@ -224,6 +236,107 @@ class RunStore(Protocol):
 
     async def totals_by_backend(self) -> dict[str, BackendTotals]:
         """Runs and their recorded cost, per backend they ran (or were to run) on."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Users' credits, what is held for their runs, and their run slots. Every change is one
+    conditional update of the user's account, which also records the change for the ledger;
+    each is done once per cause, and no balance goes below zero."""
+
+    async def open(self, user: str, welcome: int, now: datetime) -> None:
+        """Create the account the first time, with `welcome` credits (once, however often
+        called, by however many processes)."""
+        ...
+
+    async def admit(
+        self, user: str, run_id: str, hold: int, max_active: int, now: datetime
+    ) -> Refusal | None:
+        """Hold `hold` for the run and count it active, if the balance covers the hold and the
+        user has fewer than `max_active` runs active; otherwise why not (nothing changes)."""
+        ...
+
+    async def release(self, user: str, run_id: str, now: datetime) -> bool:
+        """Undo an admission whose run was never recorded: the hold given back in full."""
+        ...
+
+    async def take_slot(self, user: str, run_id: str, max_running: int, now: datetime) -> bool:
+        """One of the user's running slots for an admitted run, if fewer than `max_running`
+        are taken."""
+        ...
+
+    async def give_slot(
+        self, user: str, run_id: str, taken_before: datetime | None = None
+    ) -> None:
+        """Free the run's running slot (only if taken before `taken_before`, when given)."""
+        ...
+
+    async def finish(self, user: str, run_id: str, held: int, charge: int, now: datetime) -> bool:
+        """The run ended: `charge` taken from its hold, the rest given back, its slots freed.
+        True for the one call that did it."""
+        ...
+
+    async def credit(
+        self,
+        user: str,
+        key: str,
+        kind: LedgerKind,
+        amount: int,
+        now: datetime,
+        *,
+        payment_id: str | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Add `amount` for one cause (a grant, a purchase); False when `key` was applied
+        before."""
+        ...
+
+    async def take_back(
+        self, user: str, key: str, kind: LedgerKind, amount: int, now: datetime, payment_id: str
+    ) -> tuple[int, int] | None:
+        """Take up to `amount` away, down to zero at most: (taken, shortfall); None when `key`
+        was applied before."""
+        ...
+
+    async def balance(self, user: str) -> Balance: ...
+
+    async def statement(self, user: str, limit: int) -> list[LedgerEntry]:
+        """The user's latest ledger entries, newest first."""
+        ...
+
+    async def running_counts(self, users: Collection[str]) -> dict[str, int]:
+        """Running slots taken, per user (users with none may be left out)."""
+        ...
+
+    async def admitted_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        """(user, run id) of runs admitted before `before` and not finished: what a crash
+        may have left (`FairQueue.repair`)."""
+        ...
+
+    async def flush_ledger(self, limit: int) -> int:
+        """Copy recorded changes into the ledger collection; how many were copied."""
+        ...
+
+
+class DeploymentSlots(Protocol):
+    """Runs the bot has sent to each deployment and that have not ended
+    (MAX_RUNNING_PER_DEPLOYMENT)."""
+
+    async def take(self, deployment: str, run_id: str, cap: int, now: datetime) -> bool: ...
+
+    async def give(self, run_id: str) -> None:
+        """Free whatever slot `run_id` holds."""
+        ...
+
+    async def held_before(self, before: datetime, limit: int) -> list[str]:
+        """Run ids holding a slot since before `before`."""
+        ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window: str, expires: datetime) -> Pace:
+        """Count one command of `key` in the time window named `window` (forgotten after
+        `expires`): within `limit`, the first one past it, or later ones."""
         ...
 
 

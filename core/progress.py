@@ -50,8 +50,11 @@ class ProgressBoard:
         self._interval_s = interval_s
         self._chats: dict[ChatKey, _ChatQueue] = {}
 
-    async def show(self, run: Run) -> None:
-        """Queue the latest view of a run for its chat; the chat's sender edits at its pace."""
+    async def show(
+        self, run: Run, line_position: int | None = None, starts_in_s: float | None = None
+    ) -> None:
+        """Queue the latest view of a run for its chat; the chat's sender edits at its pace.
+        `line_position`: its place in the fair queue while it waits there."""
         if run.chat.platform not in self._notifiers:
             return
         key = (run.chat.platform, run.chat.chat_id)
@@ -64,6 +67,8 @@ class ProgressBoard:
             progress=run.progress,
             live_status=run.live_status,
             queue_position=run.queue_position,
+            line_position=line_position,
+            starts_in_s=starts_in_s,
         )
         if queue.sender is None or queue.sender.done():
             queue.sender = asyncio.create_task(self._send(key, queue))

@@ -1,10 +1,13 @@
 """Run state: every status change, from a webhook, a poll, a cancel or a timeout, goes through
 `apply`, one conditional update in the database, so late, duplicate and out-of-order events
-change nothing. The terminal update, which only one caller can win, also records the cost."""
+change nothing. The terminal update, which only one caller can win, also records the cost;
+its winner then tells the `on_end` listeners (credits settled, slots freed) before the result is
+delivered, so the result can show the balance left."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from cachetools import TTLCache
 
@@ -18,6 +21,8 @@ from core.ports import Clock, RunAddress, RunFollower, RunStore
 from core.run_heads import HEAD_CACHE_SIZE, HEAD_CACHE_TTL_S, RunHead
 
 log = logging.getLogger(__name__)
+
+EndListener = Callable[[Run], Awaitable[None]]
 
 
 class RunTracker:
@@ -40,6 +45,11 @@ class RunTracker:
         self._heads: TTLCache[str, RunHead] = TTLCache(
             maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S
         )
+        self._end_listeners: list[EndListener] = []
+
+    def on_end(self, listener: EndListener) -> None:
+        """Called once per run, by the process whose update recorded its end."""
+        self._end_listeners.append(listener)
 
     async def apply(self, run_id: str, event: RunEvent) -> bool:
         """Record an event if it moves the run forward, then show the change. True if applied."""
@@ -55,6 +65,12 @@ class RunTracker:
         if run is None:
             return True
         log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
+        if run.status.terminal:
+            for listener in self._end_listeners:
+                try:
+                    await listener(run)
+                except Exception:  # repaired later (FairQueue.repair); the result still goes
+                    log.exception("run %s: settling its end failed", run_id)
         # Neither holds up the caller (a webhook's reply): a result is delivered in the
         # background, a progress view only queued for its chat's sender.
         await self._delivery.run_changed(run, claim)

@@ -113,6 +113,8 @@ class Workflow(Frozen):
     """The workflow that upscales this one's images (an ⬆️ Upscale button on its results)."""
     vary_with: str | None = None
     """The workflow that makes variations of this one's images (a 🔀 Vary button)."""
+    expected_seconds: float | None = None
+    """GPU seconds a run usually takes, as the catalog declares (quotes use it)."""
     media_loaders: tuple[NodeBinding, ...] = ()
     """Graph locations that load media (an image, a video …), for backends that run graphs."""
 

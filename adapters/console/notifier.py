@@ -42,7 +42,7 @@ class ConsoleNotifier:
     async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
         self._last.pop(result.run.id, None)
         words = self._words.for_chat(result.run.chat)
-        lines = [words.result_summary(result.run).replace("\n", " · ")]
+        lines = [words.result_summary(result.run, result.balance).replace("\n", " · ")]
         for file in result.files:
             where = file.path or words.text("output.not_downloaded", url=file.url)
             lines.append(f"  {words.text(f'output.{file.kind.value}')}: {where}")

@@ -20,6 +20,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "/<command> your prompt key=value …",
         "runs_all_usage": "/runs all",
         "use_image": "give its path, e.g. {example} input_image=./picture.png",
+        "get_credits": "ask an admin for more (/grant)",
+        "grant_usage": "/grant <user> <credits>",
     },
     "ru": {
         "attach_image": "укажите его как {input}=./picture.png",
@@ -33,6 +35,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "/<команда> ваш запрос ключ=значение …",
         "runs_all_usage": "/runs all",
         "use_image": "укажите путь к нему, например {example} input_image=./picture.png",
+        "get_credits": "попросите ещё у администратора (/grant)",
+        "grant_usage": "/grant <пользователь> <кредиты>",
     },
     "es": {
         "attach_image": "indícala como {input}=./imagen.png",
@@ -48,6 +52,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "/<comando> tu descripción clave=valor …",
         "runs_all_usage": "/runs all",
         "use_image": "indica su ruta, por ejemplo {example} input_image=./imagen.png",
+        "get_credits": "pide más a un administrador (/grant)",
+        "grant_usage": "/grant <usuario> <créditos>",
     },
 }
 

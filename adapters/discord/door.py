@@ -21,6 +21,7 @@ from core.chat.commands import ADMIN_GROUP, CommandSpec
 from core.chat.operations import (
     Ban,
     CancelRun,
+    Grant,
     Help,
     ListRuns,
     ListWorkflows,
@@ -28,11 +29,15 @@ from core.chat.operations import (
     Operation,
     Redeliver,
     RefreshCatalog,
+    RefundPayment,
     RunWorkflow,
+    ShowBalance,
+    ShowQueue,
     ShowRecipe,
     ShowRun,
     ShowStats,
     ShowStatus,
+    ShowUsage,
     Unban,
     UnknownCommand,
 )
@@ -131,12 +136,19 @@ def _builtin(name: str, values: Mapping[str, Any]) -> Operation:
         return Help(command.lstrip("/") if command else None)
     if name == "runs":
         return _list_runs(values.get("count"), everyone=False)
+    if name in _PLAIN:
+        return _PLAIN[name]()
     run = _text(values.get("run"))
     if run is None:
         return MissingArgument(name, "run")
     return _RUN_COMMANDS[name](run)
 
 
+_PLAIN: dict[str, Callable[[], Operation]] = {
+    "balance": ShowBalance,
+    "usage": ShowUsage,
+    "queue": ShowQueue,
+}
 _RUN_COMMANDS: dict[str, Callable[[str], Operation]] = {
     "status": ShowStatus,
     "cancel": CancelRun,
@@ -161,11 +173,25 @@ def _admin(sub: str, options: Sequence[Data]) -> Operation:
     if sub == "redeliver":
         run = _text(values.get("run"))
         return Redeliver(run) if run else MissingArgument(f"{ADMIN_GROUP} {sub}", "run")
-    if sub not in ("ban", "unban"):
+    if sub == "refund":
+        payment = _text(values.get("payment"))
+        return (
+            RefundPayment(payment)
+            if payment
+            else MissingArgument(f"{ADMIN_GROUP} {sub}", "payment")
+        )
+    if sub not in ("ban", "unban", "grant"):
         return UnknownCommand(f"{ADMIN_GROUP} {sub}".strip())
     user = _text(values.get("user"))
     if user is None:
         return MissingArgument(f"{ADMIN_GROUP} {sub}", "user")
     mention = _MENTION.match(user)
     target = mention.group(1) if mention else user
+    if sub == "grant":
+        credits = _text(values.get("credits"))
+        return (
+            Grant(target, credits)
+            if credits
+            else MissingArgument(f"{ADMIN_GROUP} {sub}", "credits")
+        )
     return Ban(target) if sub == "ban" else Unban(target)

@@ -32,7 +32,7 @@ from adapters.discord.render import DiscordRenderer
 from adapters.discord.tokens import InteractionTokens
 from core.actions import Action
 from core.chat import buttons
-from core.chat.content import Content, Message, RunShown
+from core.chat.content import Content, Message, RunShown, Silent
 from core.chat.operations import Operation, from_origin
 from core.chat.reposts import shown_here
 from core.chat.service import ChatService
@@ -125,6 +125,10 @@ class InteractionHandlers:
             if apology is None:
                 return  # posted: the response now points at it
             content = apology
+        if isinstance(content, Silent):  # a flood past its warning: not even "thinking…"
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            return
         await self._reply(interaction, self._renderer.for_chat(chat), content)
 
     async def _show_again(self, result: RunResult, chat: ChatRef) -> Message | None:

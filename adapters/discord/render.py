@@ -30,16 +30,20 @@ from core.actions import Action
 from core.chat.book import CommandBook
 from core.chat.commands import ADMIN_GROUP
 from core.chat.content import (
+    BalanceCard,
     Content,
+    CreditOffer,
     GeneralHelp,
     Message,
     Problems,
+    QueueView,
     RecipeCard,
     RunAccepted,
     RunList,
     RunShown,
     RunView,
     Stats,
+    UsageList,
     Welcome,
     WorkflowHelp,
     WorkflowList,
@@ -127,6 +131,9 @@ class DiscordRenderer:
             return DiscordReply(fit(text, CONTENT_MAX), actions=content.actions)
         if isinstance(content, Stats):
             return DiscordReply(embeds=(self._stats(content),))
+        if isinstance(content, BalanceCard | UsageList | QueueView | CreditOffer):
+            shown = self.words.render(content)
+            return DiscordReply(fit(shown.text if shown else "", CONTENT_MAX))
         raise TypeError(f"no Discord rendering for {type(content).__name__}")
 
     # -- problems ------------------------------------------------------------------------------

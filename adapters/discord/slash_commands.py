@@ -25,20 +25,38 @@ from typing import Any
 from adapters.discord.locales import localizations
 from adapters.discord.wording import SYNTAX
 from core.chat.book import CommandBook
-from core.chat.commands import ADMIN_COMMANDS, ADMIN_GROUP, CommandSpec
+from core.chat.commands import ADMIN_COMMANDS, ADMIN_GROUP, ADMIN_SPECS, CommandSpec
 from core.chat.options import OptionKind, OptionSpec
 from core.chat.text_render import TextRenderer
 
 JsonDict = dict[str, Any]
 
-BUILTINS = ("workflows", "help", "status", "cancel", "runs", "show", "recipe")
-"""The built-in commands on Discord (no /start: Discord has no such convention)."""
+BUILTINS = (
+    "workflows",
+    "help",
+    "status",
+    "cancel",
+    "runs",
+    "show",
+    "recipe",
+    "balance",
+    "usage",
+    "queue",
+)
+"""The built-in commands on Discord (no /start: Discord has no such convention; no /buy:
+Discord takes no payments here)."""
 MAX_COMMANDS = 100
 COMMAND_SIZE_MAX = 8000
 CHOICE_MAX = 100
 LIMIT_MAX = 20
 """`/runs count:` and `/comfy runs count:` at most (a list of runs must fit one message)."""
 ADMIN_SUBCOMMANDS = (*ADMIN_COMMANDS, "runs")
+ADMIN_OPTIONS: dict[str, tuple[str, ...]] = {
+    spec.name: tuple(option.name for option in spec.options)
+    for spec in ADMIN_SPECS
+    if spec.options
+}
+"""Each admin subcommand's text options, as the core declares them."""
 """`/comfy …`: the admin commands, and everybody's runs (`/runs all` in text)."""
 
 
@@ -141,12 +159,13 @@ class SlashCommands:
                 count.update(self._described("opt.count"))
                 count.update(_COUNT, required=False)
                 sub["options"] = [count]
-            elif name in ("redeliver", "ban", "unban"):
-                argument = "run" if name == "redeliver" else "user"
-                option: JsonDict = {"type": STRING, "name": argument}
-                option.update(self._described(f"opt.{argument}"))
-                option["required"] = True
-                sub["options"] = [option]
+            elif name in ADMIN_OPTIONS:
+                sub["options"] = []
+                for argument in ADMIN_OPTIONS[name]:
+                    option: JsonDict = {"type": STRING, "name": argument}
+                    option.update(self._described(f"opt.{argument}"))
+                    option["required"] = True
+                    sub["options"].append(option)
             subcommands.append(sub)
         group: JsonDict = {
             "type": CHAT_INPUT,

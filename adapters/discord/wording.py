@@ -27,6 +27,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "`/<workflow> prompt:<text>`, then any other option",
         "runs_all_usage": "`/comfy runs`",
         "use_image": "attach it in the workflow's image option",
+        "get_credits": "ask an admin for more",
+        "grant_usage": "`/comfy grant user:<user> credits:<credits>`",
     },
     "ru": {
         "attach_image": "прикрепите его в параметре `{input}`",
@@ -40,6 +42,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "`/<сценарий> prompt:<текст>`, затем любые другие параметры",
         "runs_all_usage": "`/comfy runs`",
         "use_image": "прикрепите его в параметре-изображении сценария",
+        "get_credits": "попросите ещё у администратора",
+        "grant_usage": "`/comfy grant user:<пользователь> credits:<кредиты>`",
     },
     "es": {
         "attach_image": "adjunta una en la opción `{input}`",
@@ -53,6 +57,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "run_usage": "`/<flujo> prompt:<texto>` y luego cualquier otra opción",
         "runs_all_usage": "`/comfy runs`",
         "use_image": "adjúntala en la opción de imagen del flujo",
+        "get_credits": "pide más a un administrador",
+        "grant_usage": "`/comfy grant user:<usuario> credits:<créditos>`",
     },
 }
 

@@ -18,6 +18,11 @@ RUNS = "runs"
 USERS = "users"
 KV = "kv"
 CATALOG = "catalog_snapshot"
+ACCOUNTS = "accounts"
+LEDGER = "ledger"
+DEPLOYMENT_SLOTS = "deployment_slots"
+RATE_WINDOWS = "rate_windows"
+PAYMENTS = "payments"
 
 
 def create_client(
@@ -65,6 +70,15 @@ async def ensure_indexes(db: Database) -> None:
             ),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
             IndexModel(
+                [("created_at", ASCENDING)],
+                name="waiting",
+                partialFilterExpression={"status": "pending"},
+            ),
+            IndexModel(
+                [("workflow", ASCENDING), ("status", ASCENDING), ("ended_at", DESCENDING)],
+                name="workflow_outcomes",
+            ),
+            IndexModel(
                 [
                     ("chat.platform", ASCENDING),
                     ("chat.user_id", ASCENDING),
@@ -76,6 +90,27 @@ async def ensure_indexes(db: Database) -> None:
     )
     await db[USERS].create_indexes(
         [IndexModel([("platform", ASCENDING), ("username_lower", ASCENDING)], name="username")]
+    )
+    await db[ACCOUNTS].create_indexes(
+        [
+            IndexModel([("active.at", ASCENDING)], name="active_at"),
+            IndexModel([("journal.at", ASCENDING)], name="journal_at"),
+        ]
+    )
+    await db[LEDGER].create_indexes(
+        [IndexModel([("user", ASCENDING), ("at", DESCENDING)], name="user_at")]
+    )
+    await db[DEPLOYMENT_SLOTS].create_indexes(
+        [
+            IndexModel([("running.run", ASCENDING)], name="running_run"),
+            IndexModel([("running.at", ASCENDING)], name="running_at"),
+        ]
+    )
+    await db[RATE_WINDOWS].create_indexes(
+        [IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0)]
+    )
+    await db[PAYMENTS].create_indexes(
+        [IndexModel([("user", ASCENDING), ("at", DESCENDING)], name="user_at")]
     )
     # `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
 

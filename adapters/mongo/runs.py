@@ -7,12 +7,14 @@ timestamps in that same conditional update: whoever records the end records the 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from adapters.mongo.database import RUNS, Collection, Database, Document
+from adapters.mongo.database import RUNS, Database, Document
+from adapters.mongo.database import Collection as MongoCollection
 from adapters.mongo.delivery_claims import DeliveryClaims
 from adapters.mongo.run_codec import document_to_run, outputs_to_documents, run_to_document
 from adapters.mongo.run_updates import (
@@ -37,7 +39,7 @@ from core.models import (
 
 class MongoRunStore(DeliveryClaims):
     def __init__(self, db: Database) -> None:
-        self._runs: Collection = db[RUNS]
+        self._runs: MongoCollection = db[RUNS]
 
     async def insert(self, run: Run) -> bool:
         try:
@@ -74,6 +76,29 @@ class MongoRunStore(DeliveryClaims):
 
     async def pending(self, limit: int) -> list[Run]:
         return await self._find({"status": RunStatus.PENDING.value}, [("created_at", 1)], limit)
+
+    async def waiting(self, limit: int) -> list[Run]:
+        query = {"status": RunStatus.PENDING.value, "submit_started_at": None}
+        return await self._find(query, [("created_at", 1)], limit)
+
+    async def by_ids(self, run_ids: Collection[str]) -> list[Run]:
+        if not run_ids:
+            return []
+        return await self._find({"_id": {"$in": list(run_ids)}}, [("_id", 1)], len(run_ids))
+
+    async def recent_durations(self, workflow: str, limit: int) -> list[float]:
+        fields = {f: 1 for f in ("queued_at", "started_at", "submitted_at", "ended_at")}
+        cursor = (
+            self._runs.find({"workflow": workflow, "status": RunStatus.SUCCESS.value}, fields)
+            .sort([("ended_at", -1)])
+            .limit(limit)
+        )
+        durations = []
+        async for doc in cursor:
+            start = doc.get("queued_at") or doc.get("started_at") or doc.get("submitted_at")
+            if start is not None and doc.get("ended_at") is not None:
+                durations.append(max(0.0, (doc["ended_at"] - start).total_seconds()))
+        return durations
 
     async def mark_submitted(self, run_id: str, submission: Submission) -> bool:
         """Moves `pending` to `not-started`. A run that ended meanwhile (cancelled during its

@@ -86,7 +86,7 @@ class TelegramNotifier:
         self._check_ready()
         run = result.run
         words = self._words.for_chat(run.chat)
-        summary = words.result_summary(run)
+        summary = words.result_summary(run, result.balance)
         markup = keyboard(result.actions, words)
         if run.status is not RunStatus.SUCCESS:
             await self._announce(run, summary, markup, journal)

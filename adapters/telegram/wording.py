@@ -24,6 +24,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
             "send it again with a command as its caption, e.g. {example} make it blue, "
             "or reply to it with the command."
         ),
+        "get_credits": "buy more with /buy",
+        "grant_usage": "/grant <user> <credits> (or reply to them with /grant <credits>)",
     },
     "ru": {
         "attach_image": "прикрепите его, указав команду в подписи",
@@ -42,6 +44,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
             "отправьте его снова с командой в подписи, например {example} сделай синим, "
             "или ответьте на него командой."
         ),
+        "get_credits": "купите ещё командой /buy",
+        "grant_usage": "/grant <пользователь> <кредиты> (или ответом: /grant <кредиты>)",
     },
     "es": {
         "attach_image": "adjunta una con el comando como pie de foto",
@@ -61,6 +65,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
             "envíala de nuevo con un comando como pie de foto, por ejemplo {example} hazla "
             "azul, o responde a ella con el comando."
         ),
+        "get_credits": "compra más con /buy",
+        "grant_usage": "/grant <usuario> <créditos> (o en respuesta: /grant <créditos>)",
     },
 }
 

@@ -10,9 +10,10 @@ from core.catalog import Catalog
 from core.chat.content import Content, Message, Stats
 from core.chat.operations import Ban, Redeliver, RefreshCatalog, ShowStats, Unban
 from core.chat.run_refs import RunRefs
+from core.chat.user_refs import UserRefs
 from core.errors import UserFacingError
 from core.models import ChatRef, DeliveryState
-from core.notices import Cmd, Notice
+from core.notices import Notice
 from core.ports import Clock, RunFollower, RunStore, UserStore
 
 AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
@@ -35,6 +36,7 @@ class AdminDesk:
         self._refs = refs
         self._delivery = delivery
         self._users = users
+        self._people = UserRefs(users)
         self._admins = admins
         self._clock = clock
 
@@ -54,7 +56,7 @@ class AdminDesk:
             case Redeliver(run_id=ref):
                 return Message(notice=await self._redeliver(ref, chat))
             case Ban(user=target):
-                user_key, shown = await self._user_key(target, chat, "ban")
+                user_key, shown = await self._people.resolve(target, chat, "ban")
                 if user_key in self._admins:
                     raise UserFacingError("ban_admin")
                 fresh = await self._users.ban(user_key, chat.user_key, self._clock.now())
@@ -64,7 +66,7 @@ class AdminDesk:
                     notice=Notice.of("ban_done" if fresh else "ban_already", user=shown)
                 )
             case Unban(user=target):
-                user_key, shown = await self._user_key(target, chat, "unban")
+                user_key, shown = await self._people.resolve(target, chat, "unban")
                 lifted = await self._users.unban(user_key)
                 key = "unban_done" if lifted else "unban_not_banned"
                 return Message(notice=Notice.of(key, user=shown))
@@ -86,16 +88,3 @@ class AdminDesk:
             return Notice.of("redeliver_busy", run=run.id)
         await self._delivery.deliver_due()
         return Notice.of("redeliver_done", run=run.id)
-
-    async def _user_key(self, target: str, chat: ChatRef, command: str) -> tuple[str, str]:
-        """(`platform:id`, how to name them) for a target; refused when it names nobody the
-        bot could ever recognise."""
-        target = target.strip()
-        if ":" in target and not target.startswith("@"):
-            return target, target
-        if target.isdigit():
-            return f"{chat.platform}:{target}", f"{chat.platform}:{target}"
-        found = await self._users.find_user(chat.platform, target)
-        if found is None:
-            raise UserFacingError("ban_unknown_user", user=target, command=Cmd(command))
-        return found, f"{target} ({found})" if target.startswith("@") else found

@@ -58,6 +58,10 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("runs", "cmd.runs", options=(builtin_option("count", required=False),)),
     CommandSpec("show", "cmd.show", options=(builtin_option("run"),)),
     CommandSpec("recipe", "cmd.recipe", options=(builtin_option("run"),)),
+    CommandSpec("balance", "cmd.balance"),
+    CommandSpec("usage", "cmd.usage"),
+    CommandSpec("queue", "cmd.queue"),
+    CommandSpec("buy", "cmd.buy"),
 )
 ADMIN_SPECS: tuple[CommandSpec, ...] = (
     CommandSpec("refresh", "cmd.refresh"),
@@ -65,6 +69,8 @@ ADMIN_SPECS: tuple[CommandSpec, ...] = (
     CommandSpec("redeliver", "cmd.redeliver", options=(builtin_option("run"),)),
     CommandSpec("ban", "cmd.ban", options=(builtin_option("user"),)),
     CommandSpec("unban", "cmd.unban", options=(builtin_option("user"),)),
+    CommandSpec("grant", "cmd.grant", options=(builtin_option("user"), builtin_option("credits"))),
+    CommandSpec("refund", "cmd.refund", options=(builtin_option("payment"),)),
 )
 """Commands only admins may use: in the command menus only admins see."""
 ADMIN_COMMANDS: tuple[str, ...] = tuple(spec.name for spec in ADMIN_SPECS)

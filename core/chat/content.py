@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from core.actions import Action
 from core.chat.recipe import Recipe
+from core.ledger import Balance, LedgerEntry
 from core.models import BackendTotals, Run, RunResult, RunStatus
 from core.notices import Notice, Problem
+from core.payments import CreditPack
 from core.workflow import InputSpec
 
 
@@ -113,3 +115,58 @@ class Stats(Content):
     workflows: int
     backends: Mapping[str, BackendTotals] = field(default_factory=dict)
     """Runs and cost per backend."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Silent(Content):
+    """No answer at all (a flood past its one warning, a payment reported twice)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalanceCard(Content):
+    balance: Balance
+    entries: tuple[LedgerEntry, ...] = ()
+    """The latest changes, newest first."""
+    charging: bool = True
+    """False when credits are off: runs cost nothing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageList(Content):
+    """The asker's latest runs, newest first, with what each cost them (hundredths)."""
+
+    runs: tuple[tuple[Run, int], ...]
+    charging: bool = True
+
+
+@dataclass(frozen=True)
+class LinePlace:
+    run: Run
+    place: int
+    starts_in_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueView(Content):
+    """The asker's runs: waiting in line (with their places) and on a backend now."""
+
+    waiting: tuple[LinePlace, ...]
+    running: tuple[Run, ...]
+    limits: tuple[int, int]
+    """(MAX_RUNNING_PER_USER, MAX_QUEUED_PER_USER)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditOffer(Content):
+    """Credit packs to buy; platforms that take payments turn each into an invoice."""
+
+    packs: tuple[CreditPack, ...]
+    balance: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurchaseVerdict(Content):
+    """Whether a payment about to be made may go ahead (and why not); for the platform only."""
+
+    ok: bool
+    reason: Notice | None = None

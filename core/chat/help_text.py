@@ -49,6 +49,10 @@ class HelpText:
             (Usage("recipe", "run"), "help.recipe"),
             (Usage("reroll", "run"), "help.reroll"),
             (Usage("rerun", "run"), "help.rerun"),
+            (Cmd("balance"), "help.balance"),
+            (Cmd("usage"), "help.usage"),
+            (Cmd("queue"), "help.queue"),
+            (Cmd("buy"), "help.buy"),
         ]
         lines = [self.text("help.title")]
         lines += [f"{self.word(command)} — {self.text(key)}" for command, key in rows]
@@ -62,6 +66,8 @@ class HelpText:
                 (Usage("redeliver", "run"), "help.redeliver"),
                 (Usage("ban", "user"), "help.ban"),
                 (Usage("unban", "user"), "help.unban"),
+                (Hint("grant_usage"), "help.grant"),
+                (Usage("refund", "payment"), "help.refund"),
             ]
             lines += ["", self.text("help.admin_title")]
             lines += [f"{self.word(command)} — {self.text(key)}" for command, key in admin_rows]

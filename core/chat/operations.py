@@ -140,6 +140,64 @@ class Redeliver:
 
 
 @dataclass(frozen=True)
+class ShowBalance:
+    """The asker's credits: available, held for their runs, the latest changes."""
+
+
+@dataclass(frozen=True)
+class ShowUsage:
+    """The asker's latest runs with what each cost them."""
+
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class ShowQueue:
+    """The asker's runs waiting in line (place, estimated start) and running."""
+
+
+@dataclass(frozen=True)
+class BuyCredits:
+    """The credit packs on sale, on platforms that take payments."""
+
+
+@dataclass(frozen=True)
+class CheckPurchase:
+    """A payment about to be made (Telegram's pre-checkout query): may it go ahead?"""
+
+    payload: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class CompletePurchase:
+    """A payment made: credit its pack, once per payment id, however often it is reported."""
+
+    payment_id: str
+    """`<platform>:<the platform's charge id>`."""
+    payload: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    user: str
+    """As `Ban.user`."""
+    credits: str
+    """As typed: "50", "12.5"."""
+    origin: str | None = None
+    """The admin's message: a grant delivered twice is applied once."""
+
+
+@dataclass(frozen=True)
+class RefundPayment:
+    payment: str
+    """The platform's charge id (as the purchase's receipt shows it)."""
+
+
+@dataclass(frozen=True)
 class Ban:
     user: str
     """`platform:user_id`, a bare user id on the caller's platform, or `@username` of a user
@@ -166,10 +224,16 @@ UserOperation = (
     | UnknownCommand
     | MissingArgument
     | NotACommand
+    | ShowBalance
+    | ShowUsage
+    | ShowQueue
+    | BuyCredits
+    | CheckPurchase
+    | CompletePurchase
 )
-AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
+AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban | Grant | RefundPayment
 Operation = UserOperation | AdminOperation
-ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Redeliver, Ban, Unban)
+ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Redeliver, Ban, Unban, Grant, RefundPayment)
 
 
 def needs_admin(operation: Operation) -> bool:
@@ -182,6 +246,6 @@ def needs_admin(operation: Operation) -> bool:
 def from_origin(operation: Operation, origin: str) -> Operation:
     """The operation remembering what asked for it (a message, a button press, an
     interaction), when it starts a run: asked twice, it makes one run."""
-    if isinstance(operation, RunWorkflow | Rerun | FollowUp):
+    if isinstance(operation, RunWorkflow | Rerun | FollowUp | Grant):
         return replace(operation, origin=origin)
     return operation

@@ -12,6 +12,7 @@ from core.chat.naming import fit
 from core.chat.presentation import duration_parts, progress_bar
 from core.chat.reasons import engine_reason
 from core.chat.recipe import Recipe, recipe_of
+from core.credits import charge_for, format_credits
 from core.models import ProgressView, Run, RunStatus
 from core.notices import Usage
 from core.workflow import Workflow
@@ -82,6 +83,8 @@ class RunText:
             lines.append(f"{progress_bar(view.progress)} {round(view.progress * 100)}%")
         if view.queue_position is not None and view.status in _WAITING:
             lines.append(self._text("run.queue_position", position=view.queue_position + 1))
+        if view.line_position is not None and view.status is RunStatus.PENDING:
+            lines.append(self.in_line(view.line_position, view.starts_in_s))
         if view.live_status:
             lines.append(self._words.live(view.live_status))
         return "\n".join(lines)
@@ -98,7 +101,18 @@ class RunText:
         )
         return self.progress(view)
 
-    def result_summary(self, run: Run) -> str:
+    def in_line(self, place: int, starts_in_s: float | None) -> str:
+        """A waiting run's place in the fair queue and about when it starts."""
+        if starts_in_s is None:
+            return self._text("run.in_line", place=place)
+        return self._text("run.in_line_eta", place=place, wait=self.seconds(starts_in_s))
+
+    def seconds(self, seconds: float) -> str:
+        key, parts = duration_parts(seconds)
+        return self._text(key, **parts)
+
+    def result_summary(self, run: Run, balance: int | None = None) -> str:
+        """`balance`: the credits the user has left (for a run paid in credits)."""
         recipe = self.recipe(run)
         lines = [self.head(run, run.status)]
         if run.status is not RunStatus.SUCCESS:
@@ -111,7 +125,9 @@ class RunText:
             facts.append(self._text("run.seed", seed=recipe.seed))
         if run.status is RunStatus.SUCCESS:
             facts.append(self._text("run.time", duration=self._duration(run)))
-        if run.status is RunStatus.SUCCESS or run.cost_usd:
+        if run.credits is not None:
+            facts.append(self.price(run, balance))
+        elif run.status is RunStatus.SUCCESS or run.cost_usd:
             facts.append(self._text("run.cost", cost=self._cost(run)))
         if recipe.requester:
             facts.append(self._text("run.by", user=recipe.requester))
@@ -234,12 +250,19 @@ class RunText:
             return str(int(value))
         return str(value)
 
+    def price(self, run: Run, balance: int | None = None) -> str:
+        """What the run cost its user in credits, and (when known) what they have left."""
+        charge = charge_for(run)
+        if not charge and run.cost_usd == 0:  # a free backend (self-hosted)
+            return self._text("run.cost", cost=self._words.cost(0.0))
+        price = format_credits(charge)
+        if balance is None:
+            return self._text("run.price", price=price)
+        return self._text("run.price_left", price=price, balance=format_credits(balance))
+
     def _duration(self, run: Run) -> str:
         seconds = run.duration_s
-        if seconds is None:
-            return self._text("value.unknown")
-        key, parts = duration_parts(seconds)
-        return self._text(key, **parts)
+        return self._text("value.unknown") if seconds is None else self.seconds(seconds)
 
     def _cost(self, run: Run) -> str:
         cost = run.cost_usd

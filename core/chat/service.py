@@ -21,15 +21,21 @@ from core.chat.content import (
     Message,
     Problems,
     RunAccepted,
+    Silent,
     Welcome,
     WorkflowEntry,
     WorkflowHelp,
     WorkflowList,
 )
+from core.chat.credit_desk import CreditDesk
 from core.chat.operations import (
     Ban,
+    BuyCredits,
     CancelRun,
+    CheckPurchase,
+    CompletePurchase,
     FollowUp,
+    Grant,
     Help,
     ListRuns,
     ListWorkflows,
@@ -38,12 +44,16 @@ from core.chat.operations import (
     Operation,
     Redeliver,
     RefreshCatalog,
+    RefundPayment,
     Rerun,
     RunWorkflow,
+    ShowBalance,
+    ShowQueue,
     ShowRecipe,
     ShowRun,
     ShowStats,
     ShowStatus,
+    ShowUsage,
     Start,
     Unban,
     UnknownCommand,
@@ -58,10 +68,14 @@ from core.locales import DEFAULT_LANGUAGE
 from core.models import ChatRef
 from core.notices import Cmd, Hint, Notice, Usage
 from core.ports import Clock, RunFinder, RunFollower, RunStore, UserStore
+from core.rate_limit import Pace, Pacer
 from core.requests import RunRequest
 from core.tracker import RunTracker
 
 log = logging.getLogger(__name__)
+
+PAYMENT_EVENTS = (CheckPurchase, CompletePurchase)
+"""Never rate limited: a payment must always be answered and credited."""
 
 SEEN_CACHE = 10_000
 """Users remembered in memory as already stored, so a chatty user costs one write."""
@@ -82,6 +96,8 @@ class ChatService:
         admins: frozenset[str],
         clock: Clock,
         save_outputs: SaveOutputs,
+        credit_desk: CreditDesk,
+        pacer: Pacer,
         default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.book = book
@@ -92,6 +108,8 @@ class ChatService:
         self._users = users
         self._admins = admins
         self._clock = clock
+        self._credits = credit_desk
+        self._pacer = pacer
         self._seen: LRUCache[str, tuple[str | None, str]] = LRUCache(SEEN_CACHE)
         refs = RunRefs(store, finder)
         self._runs = RunDesk(
@@ -139,6 +157,12 @@ class ChatService:
             admin = place_admin or self.is_admin(chat)
             if needs_admin(operation) and not admin:
                 raise NotAllowed("admin_only")
+            if not admin and not isinstance(operation, PAYMENT_EVENTS):
+                pace, wait_s = await self._pacer.check(chat.user_key)
+                if pace is Pace.IGNORED:
+                    return Silent()
+                if pace is Pace.SLOW_DOWN:
+                    raise UserFacingError("slow_down", seconds=wait_s)
             return await self._answer(operation, chat, admin)
         except InvalidInput as invalid:
             command = self.book.command_for(invalid.workflow)
@@ -211,6 +235,17 @@ class ChatService:
                 return Message(notice=self._not_a_command(image))
             case RefreshCatalog() | ShowStats() | Redeliver() | Ban() | Unban():
                 return await self._admin.answer(operation, chat)
+            case (
+                ShowBalance()
+                | ShowUsage()
+                | ShowQueue()
+                | BuyCredits()
+                | CheckPurchase()
+                | CompletePurchase()
+                | Grant()
+                | RefundPayment()
+            ):
+                return await self._credits.answer(operation, chat)
         raise TypeError(f"unknown operation {operation!r}")
 
     def _not_a_command(self, image: bool) -> Notice:

@@ -14,7 +14,9 @@ from core.chat.command_line import CommandLine, parse_command_line
 from core.chat.line_inputs import read_inputs
 from core.chat.operations import (
     Ban,
+    BuyCredits,
     CancelRun,
+    Grant,
     Help,
     ListRuns,
     ListWorkflows,
@@ -22,12 +24,16 @@ from core.chat.operations import (
     Operation,
     Redeliver,
     RefreshCatalog,
+    RefundPayment,
     Rerun,
     RunWorkflow,
+    ShowBalance,
+    ShowQueue,
     ShowRecipe,
     ShowRun,
     ShowStats,
     ShowStatus,
+    ShowUsage,
     Start,
     Unban,
     UnknownCommand,
@@ -51,6 +57,10 @@ _PLAIN: dict[str, Callable[[], Operation]] = {
     "workflows": ListWorkflows,
     "refresh": RefreshCatalog,
     "stats": ShowStats,
+    "balance": ShowBalance,
+    "usage": ShowUsage,
+    "queue": ShowQueue,
+    "buy": BuyCredits,
 }
 EVERYONE = "all"
 """`/runs all`: everybody's runs (admins)."""
@@ -113,10 +123,23 @@ def _builtin(parsed: CommandLine, replied_user: str | None) -> Operation:
         return _list_runs(words)
     if command in _RUN_COMMANDS:
         return _RUN_COMMANDS[command](first) if first else MissingArgument(command, "run")
+    if command == "grant":
+        return _grant(words, replied_user)
+    if command == "refund":
+        return RefundPayment(first) if first else MissingArgument(command, "payment")
     if command in _USER_COMMANDS:
         target = first or replied_user
         return _USER_COMMANDS[command](target) if target else MissingArgument(command, "user")
     return UnknownCommand(command)
+
+
+def _grant(words: list[str], replied_user: str | None) -> Operation:
+    """`/grant <user> <credits>`, or `/grant <credits>` in reply to the user's message."""
+    if len(words) >= 2:
+        return Grant(words[0], words[1])
+    if len(words) == 1 and replied_user:
+        return Grant(replied_user, words[0])
+    return MissingArgument("grant", "user" if not words else "credits")
 
 
 def _list_runs(words: list[str]) -> ListRuns:

@@ -15,20 +15,27 @@ from typing import Protocol
 from core.actions import Action
 from core.chat.commands import CommandSpec
 from core.chat.content import (
+    BalanceCard,
     Content,
+    CreditOffer,
     GeneralHelp,
     Message,
     Problems,
+    PurchaseVerdict,
+    QueueView,
     RecipeCard,
     RunAccepted,
     RunList,
     RunShown,
     RunView,
+    Silent,
     Stats,
+    UsageList,
     Welcome,
     WorkflowHelp,
     WorkflowList,
 )
+from core.chat.credit_text import CreditText
 from core.chat.help_text import HelpText
 from core.chat.naming import fit
 from core.chat.presentation import format_cost
@@ -50,6 +57,8 @@ HINT_KEYS = frozenset(
         "run_usage",
         "runs_all_usage",
         "use_image",
+        "get_credits",
+        "grant_usage",
     }
 )
 """Every phrase a `TextSyntax` supplies, in each language it speaks."""
@@ -121,6 +130,7 @@ class TextRenderer:
         self._family.members.setdefault(self.language, self)
         self.runs = RunText(self, syntax, self._family)
         self.help = HelpText(self, syntax)
+        self.credits = CreditText(self)
 
     @property
     def keys(self) -> frozenset[str]:
@@ -186,7 +196,7 @@ class TextRenderer:
 
     def render(self, content: Content) -> TextReply | None:
         """None for a run just accepted: its status message follows on its own."""
-        if isinstance(content, RunAccepted):
+        if isinstance(content, RunAccepted | Silent | PurchaseVerdict):
             return None
         copyable: tuple[str, ...] = ()
         if isinstance(content, RunList | RunView | RecipeCard | RunShown):
@@ -210,13 +220,21 @@ class TextRenderer:
         if isinstance(content, RunView):
             return self.run_status(content.run)
         if isinstance(content, RunShown):
-            return self.result_summary(content.result.run)
+            return self.result_summary(content.result.run, content.result.balance)
         if isinstance(content, RunList):
             return self.runs.run_list(content)
         if isinstance(content, RecipeCard):
             return self.runs.recipe_card(content.recipe)
         if isinstance(content, Stats):
             return self.help.stats(content)
+        if isinstance(content, BalanceCard):
+            return self.credits.balance(content)
+        if isinstance(content, UsageList):
+            return self.credits.usage(content)
+        if isinstance(content, QueueView):
+            return self.credits.queue(content)
+        if isinstance(content, CreditOffer):
+            return self.credits.offer(content)
         raise TypeError(f"no text rendering for {type(content).__name__}")
 
     def _problem_lines(self, content: Problems) -> list[str]:
@@ -254,10 +272,10 @@ class TextRenderer:
         """A cost as users read it; a run that costs nothing is free."""
         return self.text("cost.free") if usd == 0 else format_cost(usd)
 
-    def result_summary(self, run: Run) -> str:
-        """The lines under a result: what ran, with what, how long it took, what it cost, or
-        why it ended."""
-        return self.runs.result_summary(run)
+    def result_summary(self, run: Run, balance: int | None = None) -> str:
+        """The lines under a result: what ran, with what, how long it took, what it cost (and
+        the credits left), or why it ended."""
+        return self.runs.result_summary(run, balance)
 
     def run_error(self, run: Run) -> str:
         """Why a run ended (see core/chat/run_text.py)."""

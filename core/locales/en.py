@@ -233,4 +233,78 @@ MESSAGES: dict[str, str] = {
     "button.show": "🖼 {run}",
     "cmd.redeliver": "Admin: post a run's result again",
     "help.redeliver": "post a result again where it was delivered",
+    # -- credits, limits, the queue --------------------------------------------------------------
+    "cmd.balance": "Your credits",
+    "cmd.usage": "What your last runs cost",
+    "cmd.queue": "Your runs waiting and running",
+    "cmd.buy": "Buy credits",
+    "cmd.grant": "Admin: give a user credits",
+    "cmd.refund": "Admin: refund a payment",
+    "opt.credits": "How many credits (e.g. 50 or 12.5)",
+    "opt.payment": "The payment's charge id",
+    "arg.credits": "credits",
+    "arg.payment": "charge id",
+    "help.balance": "your credits",
+    "help.usage": "what your last runs cost",
+    "help.queue": "your runs waiting and running",
+    "help.buy": "buy credits",
+    "help.grant": "give a user credits",
+    "help.refund": "refund a payment (its credits are taken back)",
+    "not_allowed_to_run": "Running workflows here is limited to certain users and chats.",
+    "queue_full": (
+        "You already have as many runs as allowed ({running} running and {waiting} waiting). "
+        "Wait for one to finish, or cancel one."
+    ),
+    "no_credits": (
+        "Not enough credits: this run costs about {price} ({held} is held until it ends) and "
+        "you have {balance}. You can {how}."
+    ),
+    "slow_down": "Too many commands: wait {seconds} s, then try again.",
+    "buy_unavailable": "Credits cannot be bought here; ask an admin.",
+    "purchase_unavailable": "That pack is not on sale any more; send /buy for the current ones.",
+    "purchase_mismatch": (
+        "This payment does not match an offer; an admin will look at it ({payment})."
+    ),
+    "purchase_done": "Thank you! {credits} credits added; you have {balance}. Receipt: {payment}",
+    "grant_amount": "'{value}' is not an amount of credits: {command} <user> <credits>, e.g. 50.",
+    "grant_done": "{user} got {credits} credits and has {balance}.",
+    "refund_unknown": "I know no payment {payment}.",
+    "refund_unavailable": "Payment {payment} cannot be refunded from here.",
+    "refund_refused": "The refund of {payment} was refused: {reason}",
+    "refund_already": "Payment {payment} was refunded already.",
+    "refund_done": (
+        "Payment {payment} refunded; {credits} credits taken back from {user} "
+        "(not taken, they were spent: {shortfall})."
+    ),
+    "run.in_line": "🕒 Number {place} in line",
+    "run.in_line_eta": "🕒 Number {place} in line · starts in about {wait}",
+    "run.price": "💰 {price} credits",
+    "run.price_left": "💰 {price} credits · {balance} left",
+    "balance.free": "Runs cost no credits here.",
+    "balance.available": "💰 You have {credits} credits.",
+    "balance.reserved": "⏳ {credits} more are held for runs still going.",
+    "balance.latest": "Latest changes:",
+    "balance.line": "{when} {amount} {what}",
+    "balance.more": "Buy more with {buy}; see what runs cost with {usage}.",
+    "ledger.welcome": "welcome credits",
+    "ledger.grant": "from an admin",
+    "ledger.purchase": "bought",
+    "ledger.reserve": "held for run {run}",
+    "ledger.release": "hold given back, run {run}",
+    "ledger.settle": "run {run} ended",
+    "ledger.payment_refund": "payment refunded",
+    "usage.title": "Your last runs and what they cost:",
+    "usage.credits": "{credits} credits",
+    "usage.line": "{run} · {workflow} · {status} · {price}",
+    "queue.empty": (
+        "You have no runs waiting or running (you may have {running} running and {waiting} "
+        "waiting)."
+    ),
+    "queue.running": "Running ({count} of {limit}):",
+    "queue.waiting": "Waiting ({count}):",
+    "queue.limits": "At most {running} of your runs go at once; {waiting} more may wait.",
+    "buy.title": "You have {balance} credits. Credit packs:",
+    "buy.pack": "• {credits} credits for {price} ⭐",
+    "invoice.title": "{credits} credits",
+    "invoice.description": "{credits} credits to run workflows with this bot.",
 }

@@ -239,4 +239,84 @@ MESSAGES: dict[str, str] = {
     "submit.unreachable": "No se pudo iniciar la ejecución (backend inaccesible).",
     "cmd.redeliver": "Admin: volver a publicar el resultado de una ejecución",
     "help.redeliver": "volver a publicar un resultado donde se entregó",
+    # -- credits, limits, the queue --------------------------------------------------------------
+    "cmd.balance": "Tus créditos",
+    "cmd.usage": "Lo que costaron tus últimas ejecuciones",
+    "cmd.queue": "Tus ejecuciones en espera y en curso",
+    "cmd.buy": "Comprar créditos",
+    "cmd.grant": "Admin: dar créditos a un usuario",
+    "cmd.refund": "Admin: reembolsar un pago",
+    "opt.credits": "Cuántos créditos (p. ej. 50 o 12.5)",
+    "opt.payment": "El identificador del cargo",
+    "arg.credits": "créditos",
+    "arg.payment": "id del cargo",
+    "help.balance": "tus créditos",
+    "help.usage": "lo que costaron tus últimas ejecuciones",
+    "help.queue": "tus ejecuciones en espera y en curso",
+    "help.buy": "comprar créditos",
+    "help.grant": "dar créditos a un usuario",
+    "help.refund": "reembolsar un pago (se retiran sus créditos)",
+    "not_allowed_to_run": "Aquí solo ciertos usuarios y chats pueden ejecutar flujos.",
+    "queue_full": (
+        "Ya tienes tantas ejecuciones como se permite ({running} en curso y {waiting} en espera). "
+        "Espera a que termine una o cancela una."
+    ),
+    "no_credits": (
+        "No tienes créditos suficientes: esta ejecución cuesta unos {price} (se retienen {held} "
+        "hasta que termine) y tienes {balance}. Puedes {how}."
+    ),
+    "slow_down": "Demasiados comandos: espera {seconds} s y vuelve a intentarlo.",
+    "buy_unavailable": "Aquí no se pueden comprar créditos; pregunta a un administrador.",
+    "purchase_unavailable": "Ese paquete ya no está a la venta; envía /buy para ver los actuales.",
+    "purchase_mismatch": (
+        "Este pago no coincide con ninguna oferta; un administrador lo revisará ({payment})."
+    ),
+    "purchase_done": (
+        "¡Gracias! Se añadieron {credits} créditos; tienes {balance}. Recibo: {payment}"
+    ),
+    "grant_amount": (
+        "'{value}' no es una cantidad de créditos: {command} <usuario> <créditos>, p. ej. 50."
+    ),
+    "grant_done": "{user} recibió {credits} créditos y tiene {balance}.",
+    "refund_unknown": "No conozco ningún pago {payment}.",
+    "refund_unavailable": "El pago {payment} no se puede reembolsar desde aquí.",
+    "refund_refused": "Se rechazó el reembolso de {payment}: {reason}",
+    "refund_already": "El pago {payment} ya fue reembolsado.",
+    "refund_done": (
+        "Pago {payment} reembolsado; se retiraron {credits} créditos a {user} "
+        "(sin retirar, ya gastados: {shortfall})."
+    ),
+    "run.in_line": "🕒 Puesto {place} en la cola",
+    "run.in_line_eta": "🕒 Puesto {place} en la cola · empieza en unos {wait}",
+    "run.price": "💰 {price} créditos",
+    "run.price_left": "💰 {price} créditos · quedan {balance}",
+    "balance.free": "Aquí las ejecuciones no cuestan créditos.",
+    "balance.available": "💰 Tienes {credits} créditos.",
+    "balance.reserved": "⏳ Otros {credits} están retenidos para ejecuciones en curso.",
+    "balance.latest": "Últimos cambios:",
+    "balance.line": "{when} {amount} {what}",
+    "balance.more": "Compra más con {buy}; mira lo que cuestan con {usage}.",
+    "ledger.welcome": "créditos de bienvenida",
+    "ledger.grant": "de un administrador",
+    "ledger.purchase": "compra",
+    "ledger.reserve": "retenido para la ejecución {run}",
+    "ledger.release": "retención devuelta, ejecución {run}",
+    "ledger.settle": "la ejecución {run} terminó",
+    "ledger.payment_refund": "pago reembolsado",
+    "usage.title": "Tus últimas ejecuciones y lo que costaron:",
+    "usage.credits": "{credits} créditos",
+    "usage.line": "{run} · {workflow} · {status} · {price}",
+    "queue.empty": (
+        "No tienes ejecuciones en espera ni en curso (puedes tener {running} en curso y {waiting} "
+        "en espera)."
+    ),
+    "queue.running": "En curso ({count} de {limit}):",
+    "queue.waiting": "En espera ({count}):",
+    "queue.limits": (
+        "Van a la vez como mucho {running} de tus ejecuciones; {waiting} más pueden esperar."
+    ),
+    "buy.title": "Tienes {balance} créditos. Paquetes de créditos:",
+    "buy.pack": "• {credits} créditos por {price} ⭐",
+    "invoice.title": "{credits} créditos",
+    "invoice.description": "{credits} créditos para ejecutar flujos con este bot.",
 }

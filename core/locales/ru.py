@@ -239,4 +239,86 @@ MESSAGES: dict[str, str] = {
     "submit.unreachable": "Не удалось начать запуск (бэкенд недоступен).",
     "cmd.redeliver": "Админ: отправить результат запуска снова",
     "help.redeliver": "отправить результат снова туда, куда он был доставлен",
+    # -- credits, limits, the queue --------------------------------------------------------------
+    "cmd.balance": "Ваши кредиты",
+    "cmd.usage": "Сколько стоили последние запуски",
+    "cmd.queue": "Ваши запуски в очереди и в работе",
+    "cmd.buy": "Купить кредиты",
+    "cmd.grant": "Админ: начислить кредиты",
+    "cmd.refund": "Админ: вернуть платёж",
+    "opt.credits": "Сколько кредитов (например, 50 или 12.5)",
+    "opt.payment": "Идентификатор платежа",
+    "arg.credits": "кредиты",
+    "arg.payment": "id платежа",
+    "help.balance": "ваши кредиты",
+    "help.usage": "сколько стоили последние запуски",
+    "help.queue": "ваши запуски в очереди и в работе",
+    "help.buy": "купить кредиты",
+    "help.grant": "начислить пользователю кредиты",
+    "help.refund": "вернуть платёж (его кредиты списываются)",
+    "not_allowed_to_run": (
+        "Запускать сценарии здесь могут только определённые пользователи и чаты."
+    ),
+    "queue_full": (
+        "У вас уже максимум запусков ({running} в работе и {waiting} в очереди). "
+        "Дождитесь окончания одного или отмените его."
+    ),
+    "no_credits": (
+        "Недостаточно кредитов: запуск стоит около {price} (на время работы удерживается "
+        "{held}), а у вас {balance}. Можно {how}."
+    ),
+    "slow_down": "Слишком много команд: подождите {seconds} с и попробуйте снова.",
+    "buy_unavailable": "Здесь кредиты купить нельзя; обратитесь к администратору.",
+    "purchase_unavailable": (
+        "Этот пакет больше не продаётся; отправьте /buy, чтобы увидеть текущие."
+    ),
+    "purchase_mismatch": (
+        "Этот платёж не совпадает ни с одним предложением; администратор проверит ({payment})."
+    ),
+    "purchase_done": "Спасибо! Начислено {credits} кредитов; у вас {balance}. Чек: {payment}",
+    "grant_amount": (
+        "'{value}' — не количество кредитов: {command} <пользователь> <кредиты>, например 50."
+    ),
+    "grant_done": "{user} получил {credits} кредитов, теперь у него {balance}.",
+    "refund_unknown": "Платёж {payment} мне неизвестен.",
+    "refund_unavailable": "Платёж {payment} отсюда вернуть нельзя.",
+    "refund_refused": "Возврат {payment} отклонён: {reason}",
+    "refund_already": "Платёж {payment} уже возвращён.",
+    "refund_done": (
+        "Платёж {payment} возвращён; у {user} списано {credits} кредитов "
+        "(не списано, уже потрачено: {shortfall})."
+    ),
+    "run.in_line": "🕒 {place}-й в очереди",
+    "run.in_line_eta": "🕒 {place}-й в очереди · начнётся примерно через {wait}",
+    "run.price": "💰 {price} кредитов",
+    "run.price_left": "💰 {price} кредитов · осталось {balance}",
+    "balance.free": "Здесь запуски не стоят кредитов.",
+    "balance.available": "💰 У вас {credits} кредитов.",
+    "balance.reserved": "⏳ Ещё {credits} удерживаются для идущих запусков.",
+    "balance.latest": "Последние изменения:",
+    "balance.line": "{when} {amount} {what}",
+    "balance.more": "Купить ещё: {buy}; стоимость запусков: {usage}.",
+    "ledger.welcome": "приветственные кредиты",
+    "ledger.grant": "от администратора",
+    "ledger.purchase": "покупка",
+    "ledger.reserve": "удержано для запуска {run}",
+    "ledger.release": "удержание возвращено, запуск {run}",
+    "ledger.settle": "запуск {run} завершён",
+    "ledger.payment_refund": "платёж возвращён",
+    "usage.title": "Ваши последние запуски и их стоимость:",
+    "usage.credits": "{credits} кредитов",
+    "usage.line": "{run} · {workflow} · {status} · {price}",
+    "queue.empty": (
+        "У вас нет запусков в очереди или в работе (можно {running} в работе и {waiting} в "
+        "очереди)."
+    ),
+    "queue.running": "В работе ({count} из {limit}):",
+    "queue.waiting": "В очереди ({count}):",
+    "queue.limits": (
+        "Одновременно идут не более {running} ваших запусков; ещё {waiting} могут ждать."
+    ),
+    "buy.title": "У вас {balance} кредитов. Пакеты кредитов:",
+    "buy.pack": "• {credits} кредитов за {price} ⭐",
+    "invoice.title": "{credits} кредитов",
+    "invoice.description": "{credits} кредитов для запуска сценариев в этом боте.",
 }

@@ -167,6 +167,12 @@ async def world(
         "routing_file": tmp_path / "empty.routing.yaml",
         "admin_ids": frozenset({ADMIN.user_key}),
         "webhook_secret": SecretStr("e2e-webhook-secret"),
+        # Generous: tests of credits and limits set their own.
+        "new_user_credits": 1000.0,
+        "max_running_per_user": 50,
+        "max_queued_per_user": 50,
+        "max_running_per_deployment": 0,
+        "rate_limit_per_user": 0,
         **overrides,
     }
     settings = Settings.model_construct(**{**Settings().model_dump(), **values})

@@ -12,7 +12,18 @@ from tests.fakes.backend import MemoryBackend
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_e2e import MANAGE_GUILD, Lab, discord_bot
 
-BUILTINS = ["help", "workflows", "status", "cancel", "runs", "show", "recipe"]
+BUILTINS = [
+    "help",
+    "workflows",
+    "status",
+    "cancel",
+    "runs",
+    "show",
+    "recipe",
+    "balance",
+    "usage",
+    "queue",
+]
 SKETCH = Workflow(
     name="sketch",
     command="sketch",
@@ -46,7 +57,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
         )
         backends = [w.simulated(w.sim), extra]
         async with discord_bot(w, fake, backends=backends):
-            assert (fake.commands.overwrites, fake.commands.creates) == (1, 11)
+            assert (fake.commands.overwrites, fake.commands.creates) == (1, 14)
             names = [c["name"] for c in fake.commands.all(None)]
             assert names == [*BUILTINS, "img2img", "txt2img", "upscale", "comfy"]
             txt2img = fake.commands.find("txt2img", None)
@@ -83,11 +94,13 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
                 "redeliver",
                 "ban",
                 "unban",
+                "grant",
+                "refund",
                 "runs",
             ]
 
         async with discord_bot(w, fake, backends=backends) as dc:  # a restart, same catalog
-            assert (fake.commands.overwrites, fake.commands.creates) == (1, 11)
+            assert (fake.commands.overwrites, fake.commands.creates) == (1, 14)
             assert fake.calls("PUT /applications/{application_id}/commands") != []
 
             extra.workflows = [SKETCH]
@@ -99,7 +112,7 @@ async def test_commands_follow_the_catalog_and_sync_only_on_change(
             assert reply.content == "Catalog updated: 4 workflows."
             sketch = fake.commands.find("sketch", None)
             assert _options(sketch) == [("prompt_text", 3, True, None, None)]
-            assert (fake.commands.overwrites, fake.commands.creates) == (2, 12)
+            assert (fake.commands.overwrites, fake.commands.creates) == (2, 15)
 
             extra.workflows, extra.deployments = [], []
             assert await dc.engine.container.catalog.refresh()  # the scheduled job

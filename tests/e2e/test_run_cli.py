@@ -91,7 +91,7 @@ async def test_run_serves_telegram_by_polling(mongo_uri: str, tmp_path: Path) ->
         telegram.send_text(100, 7, "/txt2img a red fox width=48 height=32")
         photo = await telegram.wait_for_call("sendPhoto", within=60)
         assert photo.chat_id == 100
-        assert photo.text is not None and "✅ Done" in photo.text and "💰 $" in photo.text
+        assert photo.text is not None and "✅ Done" in photo.text and " credits · " in photo.text
 
 
 async def test_run_serves_telegram_by_webhook(mongo_uri: str, tmp_path: Path) -> None:

@@ -17,9 +17,22 @@ from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, telegram_b
 from tests.fakes.telegram_kit import result_buttons
 
 ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
-BUILTINS = ["start", "help", "workflows", "status", "cancel", "runs", "show", "recipe"]
+BUILTINS = [
+    "start",
+    "help",
+    "workflows",
+    "status",
+    "cancel",
+    "runs",
+    "show",
+    "recipe",
+    "balance",
+    "usage",
+    "queue",
+    "buy",
+]
 MENU = [*BUILTINS, "img2img", "txt2img", "upscale"]
-ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban"]
+ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban", "grant", "refund"]
 
 
 async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> None:

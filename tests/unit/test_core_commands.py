@@ -136,7 +136,7 @@ def test_image_workflows_are_compiled_and_in_the_menu_too() -> None:
     assert upscale.text_only is False
     assert names(menu_commands(specs, TELEGRAM_RULES)) == [*BUILTIN_NAMES, "txt2img", "upscale"]
     admin = names(menu_commands(specs, TELEGRAM_RULES, admin=True))
-    admins = ["refresh", "stats", "redeliver", "ban", "unban"]
+    admins = ["refresh", "stats", "redeliver", "ban", "unban", "grant", "refund"]
     assert admin == [*BUILTIN_NAMES, "txt2img", "upscale", *admins]
 
 

@@ -64,6 +64,9 @@ def test_names_and_options_follow_discords_rules_and_collide_deterministically()
         "runs",
         "show",
         "recipe",
+        "balance",
+        "usage",
+        "queue",
         "flux_dev",  # workflows in name order: "Flux Dev", "Help", "comfy", "help!"
         "help_2",
         "comfy_2",
@@ -71,7 +74,7 @@ def test_names_and_options_follow_discords_rules_and_collide_deterministically()
         "comfy",
     ]
     assert commands.command_for("Help") == "help_2" and commands.command_for("help!") == "help_3"
-    flux = payload[7]
+    flux = payload[10]
     assert len(flux["description"]) == 100
     assert [(o["name"], o["type"], o["required"]) for o in flux["options"]] == [
         ("prompt", 3, True),
@@ -106,9 +109,9 @@ def test_at_most_100_commands_and_8000_characters_each() -> None:
     payload = commands.payload()
     assert len(payload) == 100 and payload[-1]["name"] == "comfy"
     assert accepted(payload)
-    # 7 built-ins and /comfy leave 92 places: aaa_wide, then w000 ... w090.
-    assert commands.command_for("w090") == "w090" and commands.command_for("w091") is None
-    fitted = payload[7]
+    # 10 built-ins and /comfy leave 89 places: aaa_wide, then w000 ... w087.
+    assert commands.command_for("w087") == "w087" and commands.command_for("w088") is None
+    fitted = payload[10]
     assert fitted["name"] == "aaa_wide" and command_size(fitted) <= 8000
     offered = [o for o in fitted["options"] if o.get("autocomplete")]
     listed = [o for o in fitted["options"] if o.get("choices")]

@@ -112,7 +112,7 @@ def test_admin_id_without_platform_says_what_is_expected(monkeypatch: pytest.Mon
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "ADMIN_IDS" in str(caught.value)
-    assert "'12345' is not platform:user_id" in str(caught.value)
+    assert "'12345' is not platform:id" in str(caught.value)
 
 
 def test_every_bad_setting_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
