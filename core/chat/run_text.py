@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.chat.content import Content, RecipeCard, RunList, RunShown, RunView
 from core.chat.naming import fit
-from core.chat.presentation import duration_parts, progress_bar
+from core.chat.presentation import progress_bar
 from core.chat.reasons import engine_reason
 from core.chat.recipe import Recipe, recipe_of
 from core.models import ProgressView, Run, RunStatus
@@ -236,8 +236,7 @@ class RunText:
         seconds = run.duration_s
         if seconds is None:
             return self._text("value.unknown")
-        key, parts = duration_parts(seconds)
-        return self._text(key, **parts)
+        return self._words.duration(seconds)
 
     def _cost(self, run: Run) -> str:
         cost = run.cost_usd
