@@ -3,7 +3,7 @@ adapters translate to and from these."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -250,6 +250,66 @@ class BackendTotals(Frozen):
 
     runs: int = 0
     cost_usd: float = 0.0
+
+
+class UsageTotals(Frozen):
+    """What a group of runs used: how many, how many succeeded of those that ended, their
+    billed GPU seconds (`Run.duration_s`) and recorded cost."""
+
+    runs: int = 0
+    successes: int = 0
+    finished: int = 0
+    gpu_seconds: float = 0.0
+    spend_usd: float = 0.0
+
+    @property
+    def success_percent(self) -> int | None:
+        """Successes among the runs that ended, in whole percent rounded down (99 until every
+        one succeeded); None while none has ended."""
+        return self.successes * 100 // self.finished if self.finished else None
+
+
+class UsageRow(UsageTotals):
+    key: str
+    """The workflow, or the user as `platform:id`."""
+    name: str = ""
+    """The user's display name, as their latest run that has one stored it."""
+
+
+class UsageTable(Frozen):
+    """The groups that spent most, most first, and what all the others add up to."""
+
+    rows: tuple[UsageRow, ...] = ()
+    others: UsageTotals | None = None
+    others_count: int = 0
+    """How many groups `others` folds together."""
+
+
+class DayUsage(UsageTotals):
+    day: date
+    """The UTC day the runs were asked for (`Run.created_at`)."""
+
+
+class UsageBreakdown(Frozen):
+    """The runs asked for since `since`, by workflow, by user and by UTC day."""
+
+    since: datetime
+    workflows: UsageTable = UsageTable()
+    users: UsageTable = UsageTable()
+    days: tuple[DayUsage, ...] = ()
+    """Oldest first; only days with runs, until `every_day` fills the gaps."""
+
+    @property
+    def runs(self) -> int:
+        return sum(day.runs for day in self.days)
+
+    def every_day(self, today: date) -> UsageBreakdown:
+        """Each day from `since` to `today`, those without runs as zeros."""
+        known = {day.day: day for day in self.days}
+        first = self.since.date()
+        span = [first + timedelta(days=n) for n in range((today - first).days + 1)]
+        days = tuple(known.get(day, DayUsage(day=day)) for day in span)
+        return self.model_copy(update={"days": days})
 
 
 class ResultFile(Frozen):

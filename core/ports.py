@@ -21,6 +21,7 @@ from core.models import (
     Submission,
     SubmitAttempt,
     UploadedFile,
+    UsageBreakdown,
 )
 from core.rate_limit import Pace
 from core.workflow import Deployment, Discovery, InputSpec
@@ -236,6 +237,13 @@ class RunStore(Protocol):
 
     async def totals_by_backend(self) -> dict[str, BackendTotals]:
         """Runs and their recorded cost, per backend they ran (or were to run) on."""
+        ...
+
+    async def usage_breakdown(self, since: datetime, top: int) -> UsageBreakdown:
+        """The runs created since `since`, summed by workflow, by user (`platform:id`) and by
+        UTC day: runs, successes, ended runs, billed GPU seconds (`Run.duration_s`) and cost.
+        Workflows and users come by spend, most first (then by runs, then by name): the first
+        `top` of each, the rest folded into `others`."""
         ...
 
 

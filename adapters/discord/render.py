@@ -268,9 +268,17 @@ class DiscordRenderer:
             if count
         ]
         lines.append(text("stats.cost", cost=format_cost(stats.total_cost)))
+        sections: list[tuple[str, list[str]]] = []
+        if stats.usage is not None:
+            lines += ["", self.words.help.usage_period(stats.usage)]
+            sections = self.words.help.usage_sections(stats.usage)
         title = text("stats.workflows", count=stats.workflows)
         description = fit("\n".join(lines), EMBED_DESCRIPTION_MAX)
-        return discord.Embed(title=title, description=description, color=COLOR)
+        embed = discord.Embed(title=title, description=description, color=COLOR)
+        for name, rows in sections:
+            value = fit("\n".join(rows), EMBED_FIELD_VALUE_MAX)
+            embed.add_field(name=name, value=value, inline=False)
+        return embed
 
 
 def _typed(value: object) -> str:

@@ -30,25 +30,15 @@ def forward_filter(run_id: str, event: RunEvent) -> Document:
 
 _BILLED_FROM: Document = {"$ifNull": ["$queued_at", {"$ifNull": ["$started_at", "$submitted_at"]}]}
 """Where billing starts, as `Run.duration_s` reads it: queued, else started, else submitted."""
+BILLED_SECONDS: Document = {
+    "$max": [0, {"$divide": [{"$subtract": ["$ended_at", _BILLED_FROM]}, 1000]}]
+}
+"""`Run.duration_s`: billed start to end, never negative; 0 while either is unknown (`$max`
+ignores the null a missing date makes)."""
 _COST: Document = {
     "$cond": [
         {"$and": [{"$isNumber": "$rate_usd_per_s"}, {"$ne": [_BILLED_FROM, None]}]},
-        {
-            "$round": [
-                {
-                    "$multiply": [
-                        "$rate_usd_per_s",
-                        {
-                            "$max": [
-                                0,
-                                {"$divide": [{"$subtract": ["$ended_at", _BILLED_FROM]}, 1000]},
-                            ]
-                        },
-                    ]
-                },
-                6,
-            ]
-        },
+        {"$round": [{"$multiply": ["$rate_usd_per_s", BILLED_SECONDS]}, 6]},
         None,
     ]
 }

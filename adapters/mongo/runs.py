@@ -24,6 +24,7 @@ from adapters.mongo.run_updates import (
     run_key,
     terminal_pipeline,
 )
+from adapters.mongo.run_usage import breakdown_from, usage_pipeline
 from core.journal import Claim
 from core.models import (
     TERMINAL_RANK,
@@ -33,6 +34,7 @@ from core.models import (
     RunStatus,
     Submission,
     SubmitAttempt,
+    UsageBreakdown,
     run_stage,
 )
 
@@ -216,6 +218,10 @@ class MongoRunStore(DeliveryClaims):
             str(row["_id"]): BackendTotals(runs=int(row["runs"]), cost_usd=float(row["cost"]))
             for row in rows
         }
+
+    async def usage_breakdown(self, since: datetime, top: int) -> UsageBreakdown:
+        [facets] = await self._aggregate(usage_pipeline(since, top))
+        return breakdown_from(since, facets)
 
     async def _find(self, query: Document, sort: list[tuple[str, int]], limit: int) -> list[Run]:
         cursor = self._runs.find(query).sort(sort).limit(limit)

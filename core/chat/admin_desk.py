@@ -6,17 +6,23 @@ it is stored."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 from core.catalog import Catalog
 from core.chat.content import Content, Message, Stats
 from core.chat.operations import Ban, Redeliver, RefreshCatalog, ShowStats, Unban
 from core.chat.run_refs import RunRefs
 from core.chat.user_refs import UserRefs
 from core.errors import UserFacingError
-from core.models import ChatRef, DeliveryState
+from core.models import ChatRef, DeliveryState, UsageBreakdown
 from core.notices import Notice
 from core.ports import Clock, RunFollower, RunStore, UserStore
 
 AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban
+STATS_DAYS = 7
+"""/stats breaks down the runs of the last this many UTC days, today included."""
+STATS_TOP = 5
+"""Workflows and users /stats names one by one; the rest are folded together."""
 
 
 class AdminDesk:
@@ -52,6 +58,7 @@ class AdminDesk:
                     total_cost=total,
                     workflows=len(self._catalog.view.visible()),
                     backends=await self._store.totals_by_backend(),
+                    usage=await self._usage(),
                 )
             case Redeliver(run_id=ref):
                 return Message(notice=await self._redeliver(ref, chat))
@@ -71,6 +78,13 @@ class AdminDesk:
                 key = "unban_done" if lifted else "unban_not_banned"
                 return Message(notice=Notice.of(key, user=shown))
         raise TypeError(f"not an admin operation: {operation!r}")
+
+    async def _usage(self) -> UsageBreakdown:
+        today = self._clock.now().date()
+        first = today - timedelta(days=STATS_DAYS - 1)
+        since = datetime.combine(first, time(), tzinfo=UTC)
+        usage = await self._store.usage_breakdown(since, STATS_TOP)
+        return usage.every_day(today)
 
     async def _refresh(self) -> Notice:
         changed = await self._catalog.refresh(force=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from core.actions import Action
 from core.chat.recipe import Recipe
 from core.ledger import Balance, LedgerEntry
-from core.models import BackendTotals, Run, RunResult, RunStatus
+from core.models import BackendTotals, Run, RunResult, RunStatus, UsageBreakdown
 from core.notices import Notice, Problem
 from core.payments import CreditPack
 from core.workflow import InputSpec
@@ -115,6 +115,8 @@ class Stats(Content):
     workflows: int
     backends: Mapping[str, BackendTotals] = field(default_factory=dict)
     """Runs and cost per backend."""
+    usage: UsageBreakdown | None = None
+    """The last days' runs by workflow, user and day."""
 
 
 @dataclass(frozen=True, kw_only=True)

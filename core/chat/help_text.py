@@ -3,10 +3,12 @@ commands for admins), one workflow's inputs, the stats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.chat.content import Stats, WorkflowHelp, WorkflowList
 from core.chat.presentation import format_bound
+from core.models import UsageBreakdown, UsageRow, UsageTable, UsageTotals
 from core.notices import Cmd, Hint, Usage
 from core.workflow import InputSpec, InputType
 
@@ -128,7 +130,62 @@ class HelpText:
             self.text("stats.backend", backend=name, count=totals.runs, cost=cost(totals.cost_usd))
             for name, totals in sorted(stats.backends.items())
         ]
+        if stats.usage is not None:
+            lines += ["", self.usage_period(stats.usage)]
+            for title, rows in self.usage_sections(stats.usage):
+                lines += [title, *(f"  {row}" for row in rows)]
         return "\n".join(lines)
+
+    def usage_period(self, usage: UsageBreakdown) -> str:
+        """What the breakdown covers, or that it is empty."""
+        days = len(usage.days)
+        if not usage.runs:
+            return self.text("stats.period_empty", days=days)
+        return self.text("stats.period", days=days, since=f"{usage.since:%Y-%m-%d}")
+
+    def usage_sections(self, usage: UsageBreakdown) -> list[tuple[str, list[str]]]:
+        """(title, one line per row) by workflow, by user and by day; none without runs."""
+        if not usage.runs:
+            return []
+        days = [self._usage_line(f"{day.day:%Y-%m-%d}", day) for day in usage.days]
+        return [
+            (self.text("stats.by_workflow"), self._usage_lines(usage.workflows, _workflow)),
+            (self.text("stats.by_user"), self._usage_lines(usage.users, _user)),
+            (self.text("stats.by_day"), days),
+        ]
+
+    def _usage_lines(self, table: UsageTable, label: Callable[[UsageRow], str]) -> list[str]:
+        lines = [self._usage_line(label(row), row) for row in table.rows]
+        if table.others is not None:
+            others = self.text("stats.others", count=table.others_count)
+            lines.append(self._usage_line(others, table.others))
+        return lines
+
+    def _usage_line(self, name: str, usage: UsageTotals) -> str:
+        if not usage.runs:
+            return self.text("stats.no_runs", name=name)
+        percent = usage.success_percent
+        success = (
+            self.text("stats.success_none")
+            if percent is None
+            else self.text("stats.success", percent=percent)
+        )
+        return self.text(
+            "stats.usage",
+            name=name,
+            runs=usage.runs,
+            success=success,
+            gpu=self._words.duration(usage.gpu_seconds),
+            cost=self._words.cost(usage.spend_usd),
+        )
+
+
+def _workflow(row: UsageRow) -> str:
+    return row.key
+
+
+def _user(row: UsageRow) -> str:
+    return f"{row.name} ({row.key})" if row.name else row.key
 
 
 def _yes_no(flag: bool) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.chat.content import Content, RecipeCard, RunList, RunShown, RunView
 from core.chat.naming import fit
-from core.chat.presentation import duration_parts, progress_bar
+from core.chat.presentation import progress_bar
 from core.chat.reasons import engine_reason
 from core.chat.recipe import Recipe, recipe_of
 from core.credits import charge_for, format_credits
@@ -105,11 +105,7 @@ class RunText:
         """A waiting run's place in the fair queue and about when it starts."""
         if starts_in_s is None:
             return self._text("run.in_line", place=place)
-        return self._text("run.in_line_eta", place=place, wait=self.seconds(starts_in_s))
-
-    def seconds(self, seconds: float) -> str:
-        key, parts = duration_parts(seconds)
-        return self._text(key, **parts)
+        return self._text("run.in_line_eta", place=place, wait=self._words.duration(starts_in_s))
 
     def result_summary(self, run: Run, balance: int | None = None) -> str:
         """`balance`: the credits the user has left (for a run paid in credits)."""
@@ -262,7 +258,7 @@ class RunText:
 
     def _duration(self, run: Run) -> str:
         seconds = run.duration_s
-        return self._text("value.unknown") if seconds is None else self.seconds(seconds)
+        return self._text("value.unknown") if seconds is None else self._words.duration(seconds)
 
     def _cost(self, run: Run) -> str:
         cost = run.cost_usd

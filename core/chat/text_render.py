@@ -38,7 +38,7 @@ from core.chat.content import (
 from core.chat.credit_text import CreditText
 from core.chat.help_text import HelpText
 from core.chat.naming import fit
-from core.chat.presentation import format_cost
+from core.chat.presentation import duration_parts, format_cost
 from core.chat.run_text import RecipeBook, RunText
 from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
 from core.models import ChatRef, ProgressView, Run, RunStatus
@@ -267,6 +267,11 @@ class TextRenderer:
     def live(self, said: str) -> str:
         """A backend's own words about a run as they are, or the text of a `live.*` key."""
         return self.text(said) if said.startswith("live.") and said in self._messages else said
+
+    def duration(self, seconds: float) -> str:
+        """A duration in this language's units (see `duration_parts`)."""
+        key, parts = duration_parts(seconds)
+        return self.text(key, **parts)
 
     def cost(self, usd: float | None) -> str:
         """A cost as users read it; a run that costs nothing is free."""

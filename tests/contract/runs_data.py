@@ -62,3 +62,28 @@ def submission(backend_run_id: str, next_poll_at: datetime) -> Submission:
         submitted_at=NOW,
         next_poll_at=next_poll_at,
     )
+
+
+def ended_run(
+    workflow: str,
+    user_id: str,
+    created_at: datetime,
+    seconds: float | None,
+    cost_usd: float | None,
+    status: RunStatus = RunStatus.SUCCESS,
+    user_name: str = "",
+    **fields: Any,
+) -> Run:
+    """A run as stored once it ended `seconds` after it was queued (None: still running)."""
+    chat = ChatRef(platform="telegram", chat_id="100", user_id=user_id, user_name=user_name)
+    timing: dict[str, Any] = {}
+    if seconds is not None:
+        timing = {"queued_at": created_at, "ended_at": created_at + seconds * SECOND}
+    return make_run(
+        created_at=created_at,
+        workflow=workflow,
+        chat=chat,
+        status=status,
+        cost_usd=cost_usd,
+        **{**timing, **fields},
+    )
