@@ -390,7 +390,7 @@ async def _build(
     )
     credit_policy = _credit_policy(settings)
     limits = _limits(settings)
-    quoter = Quoter(runs_store, settings.default_expected_seconds)
+    quoter = Quoter(runs_store, settings.default_expected_seconds, clock)
     admission = Admission(
         accounts=accounts,
         quoter=quoter,

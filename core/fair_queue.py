@@ -104,23 +104,23 @@ class FairQueue:
         self._lock = asyncio.Lock()
         self._asked = 0
         self._covered = 0
-        self._submits: list[asyncio.Task[None]] = []
+        self._submitting: dict[str, asyncio.Task[None]] = {}
+        """Runs this process is handing to the dispatcher now."""
         self._background: set[asyncio.Task[None]] = set()
         self._shown: dict[str, tuple[int, int | None]] = {}
 
     # -- pumping -------------------------------------------------------------------------------
 
     async def pump(self) -> None:
-        """Hand every run that may go now to the dispatcher, and wait for those submits.
-        Callers arriving while a pass runs share the next pass."""
+        """Hand every run that may go now to the dispatcher, and wait for the submits this
+        process has under way. Callers arriving while a pass runs share the next pass."""
         self._asked += 1
         wanted = self._asked
         async with self._lock:
             if self._covered < wanted:
                 self._covered = self._asked
-                self._submits = await self._pass()
-            submits = self._submits
-        await asyncio.gather(*submits)
+                await self._pass()
+        await asyncio.gather(*self._submitting.values())
 
     def pump_soon(self) -> None:
         """Pump in the background (after a run's end: a webhook's answer does not wait)."""
@@ -134,17 +134,18 @@ class FairQueue:
         except Exception:
             log.exception("pumping the run queue failed")
 
-    async def _pass(self) -> list[asyncio.Task[None]]:
-        waiting = await self._store.waiting(SCAN_LIMIT)
+    async def _pass(self) -> None:
+        waiting = [
+            r for r in await self._store.waiting(SCAN_LIMIT) if r.id not in self._submitting
+        ]
         if not waiting:
-            return []
+            return
         users = {run.chat.user_key for run in waiting}
         running = dict(await self._accounts.running_counts(users))
         for user in users - running.keys():
             await self._open_account(user)
         blocked: set[str] = set()
         full: set[str] = set()
-        submits = []
         left = []
         for run in fair_order(waiting, running):
             chosen = await self._take_slots(run, blocked, full)
@@ -152,9 +153,8 @@ class FairQueue:
                 left.append(run)
                 continue
             running[run.chat.user_key] = running.get(run.chat.user_key, 0) + 1
-            submits.append(asyncio.create_task(self._submit(run, chosen)))
+            self._submitting[run.id] = asyncio.create_task(self._submit(run, chosen))
         await self._show_line(left, sum(running.values()))
-        return submits
 
     async def _take_slots(
         self, run: Run, blocked: set[str], full: set[str]
@@ -186,6 +186,12 @@ class FairQueue:
         return None
 
     async def _submit(self, run: Run, candidates: list[DeploymentRef]) -> None:
+        try:
+            await self._hand_over(run, candidates)
+        finally:
+            self._submitting.pop(run.id, None)
+
+    async def _hand_over(self, run: Run, candidates: list[DeploymentRef]) -> None:
         try:
             fresh = await self._store.get(run.id)
             workflow = self._catalog.view.get(run.workflow)

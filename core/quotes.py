@@ -7,7 +7,7 @@ import statistics
 
 from cachetools import TTLCache
 
-from core.ports import RunStore
+from core.ports import Clock, RunStore
 from core.workflow import Workflow
 
 HISTORY = 20
@@ -17,10 +17,12 @@ CACHE_TTL_S = 300
 
 
 class Quoter:
-    def __init__(self, store: RunStore, default_s: float) -> None:
+    def __init__(self, store: RunStore, default_s: float, clock: Clock) -> None:
         self._store = store
         self._default_s = default_s
-        self._medians: TTLCache[str, float] = TTLCache(maxsize=1024, ttl=CACHE_TTL_S)
+        self._medians: TTLCache[str, float] = TTLCache(
+            maxsize=1024, ttl=CACHE_TTL_S, timer=lambda: clock.now().timestamp()
+        )
 
     async def expected_seconds(self, workflow: Workflow) -> float:
         if workflow.expected_seconds:
@@ -28,8 +30,9 @@ class Quoter:
         known = self._medians.get(workflow.name)
         if known is None:
             durations = await self._store.recent_durations(workflow.name, HISTORY)
-            known = statistics.median(durations) if durations else self._default_s
-            self._medians[workflow.name] = known
+            if not durations:  # not remembered: the first runs make a history soon
+                return self._default_s
+            known = self._medians[workflow.name] = statistics.median(durations)
         return known
 
     def known_seconds(self, workflow: Workflow | None) -> float:

@@ -236,9 +236,10 @@ class MongoAccountStore:
         pending = list(account.get("journal", [])) if account else []
         cursor = self._ledger.find({"user": user}).sort([("at", -1)]).limit(limit)
         copied = [doc async for doc in cursor]
-        entries = {doc.get("key", doc.get("_id")): doc for doc in [*copied, *pending]}
-        ordered = sorted(entries.values(), key=lambda doc: doc["at"], reverse=True)
-        return [_to_entry(doc) for doc in ordered[:limit]]
+        # Oldest first, so entries of the same instant keep the order they were made in.
+        entries = {doc.get("key", doc.get("_id")): doc for doc in [*reversed(copied), *pending]}
+        ordered = sorted(enumerate(entries.values()), key=lambda p: (p[1]["at"], p[0]))
+        return [_to_entry(doc) for _, doc in reversed(ordered[-limit:])]
 
     async def running_counts(self, users: Many[str]) -> dict[str, int]:
         cursor = self._accounts.find({"_id": {"$in": list(users)}}, {"running": 1})

@@ -15,7 +15,19 @@ from adapters.mongo import (
     MongoRunStore,
     MongoUserStore,
 )
-from core.ports import CatalogStore, KeyValueStore, RunFinder, RunStore, UserStore
+from adapters.mongo.accounts import MongoAccountStore
+from adapters.mongo.deployment_slots import MongoDeploymentSlots
+from adapters.mongo.rate_limits import MongoRateLimiter
+from core.ports import (
+    AccountStore,
+    CatalogStore,
+    DeploymentSlots,
+    KeyValueStore,
+    RateLimiter,
+    RunFinder,
+    RunStore,
+    UserStore,
+)
 from tests.contract.backend_rigs import RIGS, Rig
 
 # Factories take the pytest request so an implementation pulls in only the fixtures it needs.
@@ -37,6 +49,34 @@ KV_STORES: dict[str, Factory] = {
 USER_STORES: dict[str, Factory] = {
     "mongo": lambda request: MongoUserStore(request.getfixturevalue("mongo_db")),
 }
+
+ACCOUNT_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoAccountStore(request.getfixturevalue("mongo_db")),
+}
+DEPLOYMENT_SLOTS: dict[str, Factory] = {
+    "mongo": lambda request: MongoDeploymentSlots(request.getfixturevalue("mongo_db")),
+}
+RATE_LIMITERS: dict[str, Factory] = {
+    "mongo": lambda request: MongoRateLimiter(request.getfixturevalue("mongo_db")),
+}
+
+
+@pytest.fixture(params=sorted(ACCOUNT_STORES))
+def account_store(request: pytest.FixtureRequest) -> AccountStore:
+    store: AccountStore = ACCOUNT_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(DEPLOYMENT_SLOTS))
+def deployment_slots(request: pytest.FixtureRequest) -> DeploymentSlots:
+    slots: DeploymentSlots = DEPLOYMENT_SLOTS[request.param](request)
+    return slots
+
+
+@pytest.fixture(params=sorted(RATE_LIMITERS))
+def rate_limiter(request: pytest.FixtureRequest) -> RateLimiter:
+    limiter: RateLimiter = RATE_LIMITERS[request.param](request)
+    return limiter
 
 
 @pytest.fixture(params=sorted(RUN_STORES))

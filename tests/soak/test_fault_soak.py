@@ -21,7 +21,9 @@ from typing import Any
 
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongo, free_port
+from adapters.mongo.run_codec import document_to_run
 from adapters.simulator import Route, SimulatorServer
+from core.credits import CENTS, charge_for
 from tests.fakes.balancer import Balancer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_limits import FloodLimits, Rate
@@ -30,6 +32,8 @@ from tests.fakes.waiting import eventually
 ROOT = Path(__file__).resolve().parents[2]
 CHATS = 20
 RUNS_PER_CHAT = 10
+WELCOME = 1000
+"""Credits each user starts with: enough for all their runs."""
 SEED = 20261201
 SECRET = "soak-webhook-secret"
 
@@ -85,7 +89,8 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
         SWEEP_SECONDS="1",
         POLL_AFTER_SECONDS="2",
         POLL_INTERVAL_SECONDS="1",
-        PENDING_ORPHAN_AFTER_SECONDS="3",
+        NEW_USER_CREDITS=str(WELCOME),
+        MAX_QUEUED_PER_USER=str(RUNS_PER_CHAT),  # every command admitted; 2 run at once
         PENDING_LOCATE_AFTER_SECONDS="3",
         PENDING_GIVE_UP_SECONDS="60",
         SHUTDOWN_GRACE_SECONDS="5",
@@ -165,6 +170,7 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
                     + f"; {len(commands) - await runs_coll.count_documents({})} commands no run"
                 ) from None
             runs = await runs_coll.find({}).to_list()
+            accounts = await client[database].accounts.find({}).to_list()
         finally:
             await client.close()
         elapsed = time.monotonic() - started
@@ -193,6 +199,7 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
             if run.get("backend_run_id"):
                 assert "cost_usd" in run, run["_id"]
         assert run["delivery"] == "delivered", (run["_id"], run["delivery"])
+    _assert_settled_exactly(runs, accounts)
     ok = sum(1 for r in runs if r["status"] == "success")
     print(
         f"\nsoak: {len(commands)} commands -> {len(runs)} runs ({ok} success) in {elapsed:.1f} s;"
@@ -200,6 +207,20 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         f" telegram 429s {sum(telegram.flood_429s.values())}; balancer {dict(balancer.sent)};"
         f" commands run twice {sum(1 for n in by_message.values() if n > 1)}"
     )
+
+
+def _assert_settled_exactly(runs: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
+    """Every user's balance is what they started with less the charge of each of their runs,
+    nothing is still held, and no slot is left taken."""
+    charged: dict[str, int] = {}
+    for doc in runs:
+        run = document_to_run(doc)
+        charged[run.chat.user_key] = charged.get(run.chat.user_key, 0) + charge_for(run)
+    assert len(accounts) == CHATS
+    for account in accounts:
+        user = account["_id"]
+        assert account["available"] == WELCOME * CENTS - charged.get(user, 0), user
+        assert (account["reserved"], account["active"], account["running"]) == (0, [], []), user
 
 
 def _runs_per_command(runs: list[dict[str, Any]], commands: dict[int, tuple[int, int]]) -> dict:  # type: ignore[type-arg]

@@ -1,0 +1,196 @@
+"""Credits end to end: a run's quote is held when it is admitted, and its end settles the actual
+GPU time at the same price (never more than was held) or refunds it, exactly once, whatever
+the webhooks and processes do. Defaults: CREDIT_USD 0.01, PRICE_MULTIPLIER 1, so a run's price
+in hundredths of a credit is its cost in USD x 10,000, rounded up."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+from core.credits import format_credits
+from core.ledger import LedgerKind
+from core.models import ChatRef, EventSource, Run, RunEvent, RunStatus
+from tests.e2e.harness import Engine, World, world
+
+ALICE = ChatRef(platform="console", chat_id="lab", user_id="alice", user_name="Alice")
+BOB = ChatRef(platform="console", chat_id="lab", user_id="bob", user_name="Bob")
+START = 1000  # NEW_USER_CREDITS=10
+CENTS_PER_USD = 10_000
+
+
+async def balance_of(bot: Engine, who: ChatRef) -> tuple[int, int]:
+    balance = await bot.container.accounts.balance(who.user_key)
+    return balance.available, balance.reserved
+
+
+async def run_for(w: World, bot: Engine, line: str, who: ChatRef = ALICE) -> Run:
+    w.clock.advance(1)  # each run its own creation time, so the latest is the last one
+    assert await bot.say(line, who=who) is None
+    run = await bot.last_run()
+    assert run.chat.user_key == who.user_key and run.backend_run_id is not None
+    return run
+
+
+async def finish_after(w: World, bot: Engine, run: Run, seconds: float) -> Run:
+    """The backend queues the run, then ends it `seconds` of (fake) time later."""
+    assert run.backend_run_id is not None
+    await w.sim.advance(run.backend_run_id)
+    w.clock.advance(seconds)
+    await w.sim.finish(run.backend_run_id)
+    await bot.settle()
+    ended = await bot.container.runs_store.get(run.id)
+    assert ended is not None and ended.status.terminal
+    return ended
+
+
+async def kinds(bot: Engine, who: ChatRef) -> list[LedgerKind]:
+    return [e.kind for e in reversed(await bot.container.accounts.statement(who.user_key, 50))]
+
+
+async def test_the_quote_is_held_and_the_gpu_time_charged(mongo_uri: str, tmp_path: Path) -> None:
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True, new_user_credits=10.0) as w,
+        w.engine() as bot,
+    ):
+        run = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        assert run.credits is not None and run.rate_usd_per_s
+        # 60 expected seconds (no history yet) at the deployment's rate, held x1.5.
+        quoted = math.ceil(round(60 * run.rate_usd_per_s * CENTS_PER_USD, 6))
+        assert (run.credits.quoted, run.credits.held) == (quoted, math.ceil(quoted * 1.5))
+        assert await balance_of(bot, ALICE) == (START - run.credits.held, run.credits.held)
+
+        ended = await finish_after(w, bot, run, 40)
+        assert ended.status is RunStatus.SUCCESS and ended.duration_s == 40
+        charge = math.ceil(round(40 * run.rate_usd_per_s * CENTS_PER_USD, 6))
+        assert 0 < charge < run.credits.held
+        assert await balance_of(bot, ALICE) == (START - charge, 0)
+        left = format_credits(START - charge)
+        assert f"💰 {format_credits(charge)} credits · {left} left" in bot.seen()
+        assert await kinds(bot, ALICE) == [
+            LedgerKind.WELCOME,
+            LedgerKind.RESERVE,
+            LedgerKind.SETTLE,
+        ]
+
+        reply = await bot.say("/balance", who=ALICE)
+        assert reply is not None and f"You have {left} credits" in reply.text
+        usage = await bot.say("/usage", who=ALICE)
+        assert usage is not None and f"{format_credits(charge)} credits" in usage.text
+
+        # The next quote comes from this run's history: 40 s, not the default 60.
+        second = await run_for(w, bot, "/txt2img another fox width=32 height=32")
+        assert second.credits is not None and second.credits.quoted == charge
+
+
+async def test_a_run_longer_than_its_hold_is_charged_the_hold(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path, shared_clock=True) as w, w.engine() as bot:
+        run = await run_for(w, bot, "/txt2img a slow fox width=32 height=32")
+        assert run.credits is not None
+        await finish_after(w, bot, run, 600)  # ten times what was expected
+        assert await balance_of(bot, ALICE) == (100_000 - run.credits.held, 0)
+
+
+async def test_failed_cancelled_and_timed_out_runs_are_refunded(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path, shared_clock=True) as w, w.engine() as bot:
+        failed = await run_for(w, bot, "/txt2img a FAIL fox width=32 height=32")
+        timed_out = await run_for(w, bot, "/txt2img a TIMEOUT fox width=32 height=32")
+        cancelled = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        held = sum(r.credits.held for r in (failed, timed_out, cancelled) if r.credits)
+        assert await balance_of(bot, ALICE) == (100_000 - held, held)
+
+        assert (await finish_after(w, bot, failed, 20)).status is RunStatus.FAILED
+        assert (await finish_after(w, bot, timed_out, 20)).status is RunStatus.TIMEOUT
+        reply = await bot.say(f"/cancel {cancelled.id}", who=ALICE)
+        assert reply is not None and "Cancelled" in reply.text
+        await w.sim.drain_webhooks()
+        await bot.settle()
+        assert await balance_of(bot, ALICE) == (100_000, 0)  # every credit back
+        settled = [e for e in await bot.container.accounts.statement(ALICE.user_key, 50)]
+        assert [e.available for e in settled if e.kind is LedgerKind.SETTLE] == [
+            r.credits.held for r in (cancelled, timed_out, failed) if r.credits
+        ]
+
+
+async def test_duplicate_late_webhooks_and_two_processes_settle_once(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True) as w,
+        w.engine() as one,
+        w.engine(http=False) as two,
+    ):
+        run = await run_for(w, one, "/txt2img a fox width=32 height=32")
+        assert run.backend_run_id is not None and run.credits is not None
+        await w.sim.advance(run.backend_run_id)
+        w.clock.advance(30)
+        end = RunEvent(
+            backend_run_id=run.backend_run_id,
+            status=RunStatus.SUCCESS,
+            source=EventSource.WEBHOOK,
+            ended_at=w.clock.now(),
+        )
+        # The same end reaches both processes at once, and then again, late.
+        applied = await asyncio.gather(
+            *(bot.container.tracker.apply(run.id, end) for bot in (one, two, one, two))
+        )
+        assert applied.count(True) == 1
+        await w.sim.finish(run.backend_run_id)  # the backend's own webhooks, late
+        await one.container.tracker.apply(run.id, end)
+        for bot in (one, two):
+            await bot.settle()
+            await bot.container.queue.repair()
+        ended = await one.container.runs_store.get(run.id)
+        assert ended is not None and ended.cost_usd is not None
+        charge = math.ceil(round(ended.cost_usd * CENTS_PER_USD, 6))
+        assert await balance_of(one, ALICE) == (100_000 - charge, 0)
+        assert (await kinds(one, ALICE)).count(LedgerKind.SETTLE) == 1
+
+
+async def test_without_enough_credits_nothing_is_queued(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path, new_user_credits=1.0) as w, w.engine() as bot:
+        reply = await bot.say("/txt2img a fox width=32 height=32", who=ALICE)
+        assert reply is not None and reply.text.startswith("Not enough credits")
+        assert "you have 1.00" in reply.text and "ask an admin for more" in reply.text
+        assert await bot.container.runs_store.recent(5) == []
+        assert not w.sim.runs.all()
+        assert await balance_of(bot, ALICE) == (100, 0)
+
+        granted = await bot.say(f"/grant {ALICE.user_key} 5")  # the console user is an admin
+        assert granted is not None and "got 5.00 credits and has 6.00" in granted.text
+        assert await bot.say("/txt2img a fox width=32 height=32", who=ALICE) is None
+
+
+async def test_credits_off_charge_nothing_but_costs_are_recorded(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True, credits_enabled=False) as w,
+        w.engine() as bot,
+    ):
+        run = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        assert run.credits is None
+        ended = await finish_after(w, bot, run, 30)
+        assert ended.cost_usd is not None and ended.cost_usd > 0
+        assert await balance_of(bot, ALICE) == (100_000, 0)
+        assert "💰 $" in bot.seen()
+        reply = await bot.say("/balance", who=ALICE)
+        assert reply is not None and "cost no credits" in reply.text
+
+
+async def test_a_rerun_is_charged_to_whoever_pressed_it(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path, shared_clock=True) as w, w.engine() as bot:
+        original = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        await finish_after(w, bot, original, 10)
+        alice_after = await balance_of(bot, ALICE)
+        assert await bot.say(f"/rerun {original.id}", who=BOB) is None  # in the same chat
+        again = await bot.last_run()
+        assert again.rerun_of == original.id and again.chat.user_key == BOB.user_key
+        assert again.credits is not None
+        assert await balance_of(bot, BOB) == (100_000 - again.credits.held, again.credits.held)
+        assert await balance_of(bot, ALICE) == alice_after
