@@ -306,7 +306,16 @@ async def memory_per_run(container: Container, count: int) -> float:
     return grown / count
 
 
+def _empty_file() -> Path:
+    """No catalog or routing entries: the backend's workflows as they are."""
+    path = Path("/tmp/comfybot-bench/empty.yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    return path
+
+
 async def main(count: int) -> dict[str, Any]:
+    empty = _empty_file()
     server = EmbeddedMongo(MEMORY)
     uri = await server.start()
     notifier = TimingNotifier()
@@ -318,8 +327,8 @@ async def main(count: int) -> dict[str, Any]:
             "data_dir": Path("/tmp/comfybot-bench"),
             "http_port": 0,
             "public_base_url": "http://127.0.0.1:1",
-            "catalog_file": Path("/nonexistent"),
-            "routing_file": Path("/nonexistent"),
+            "catalog_file": empty,
+            "routing_file": empty,
             "webhook_secret": SecretStr("bench-secret"),
         }
     )

@@ -245,7 +245,7 @@ class Container:
         if self.scheduler is not None:
             await self.scheduler.stop(grace_s)
             self.scheduler = None
-        await self.queue.stop()
+        await self.queue.stop(grace_s if grace_s is not None else 30.0)
         if grace_s is None:
             await self.delivery.drain()
         await self.delivery.stop(grace_s or 0)

@@ -111,16 +111,22 @@ class FairQueue:
 
     # -- pumping -------------------------------------------------------------------------------
 
-    async def pump(self) -> None:
+    async def pump(self, run_id: str | None = None) -> None:
         """Hand every run that may go now to the dispatcher, and wait for the submits this
-        process has under way. Callers arriving while a pass runs share the next pass."""
+        process has under way (only `run_id`'s when given: a command waits for its own run,
+        not for someone else's slow backend). Callers arriving while a pass runs share the
+        next pass. A caller that is cancelled leaves the submits running."""
         self._asked += 1
         wanted = self._asked
         async with self._lock:
             if self._covered < wanted:
                 self._covered = self._asked
                 await self._pass()
-        await asyncio.gather(*self._submitting.values())
+        if run_id is None:
+            waits = list(self._submitting.values())
+        else:
+            waits = [self._submitting[run_id]] if run_id in self._submitting else []
+        await asyncio.shield(asyncio.gather(*waits))
 
     def pump_soon(self) -> None:
         """Pump in the background (after a run's end: a webhook's answer does not wait)."""
@@ -144,9 +150,10 @@ class FairQueue:
         running = dict(await self._accounts.running_counts(users))
         for user in users - running.keys():
             await self._open_account(user)
-        blocked: set[str] = set()
         full: set[str] = set()
         left = []
+        cap = self._limits.max_running_per_user
+        blocked = {user for user, count in running.items() if count >= cap}
         for run in fair_order(waiting, running):
             chosen = await self._take_slots(run, blocked, full)
             if chosen is None:
@@ -154,7 +161,7 @@ class FairQueue:
                 continue
             running[run.chat.user_key] = running.get(run.chat.user_key, 0) + 1
             self._submitting[run.id] = asyncio.create_task(self._submit(run, chosen))
-        await self._show_line(left, sum(running.values()))
+        await self._show_line(left, await self._accounts.running_total())
 
     async def _take_slots(
         self, run: Run, blocked: set[str], full: set[str]
@@ -223,7 +230,8 @@ class FairQueue:
         """Waiting runs in the order they will go (only `user`'s when given), with estimates."""
         waiting = await self._store.waiting(SCAN_LIMIT)
         running = await self._accounts.running_counts({r.chat.user_key for r in waiting})
-        places = self._places(fair_order(waiting, running), sum(running.values()))
+        ordered = fair_order(waiting, running)
+        places = self._places(ordered, await self._accounts.running_total())
         return [p for p in places if user is None or p.run.chat.user_key == user]
 
     def _places(self, ordered: Sequence[Run], running_now: int) -> list[Place]:
@@ -274,7 +282,15 @@ class FairQueue:
             self.pump_soon()
         return repaired
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """No more pumps; submits under way get `grace_s` to finish (one cut off stays
+        pending with its submit begun, and is looked for on the backend later)."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        submitting = list(self._submitting.values())
+        if submitting:
+            _, late = await asyncio.wait(submitting, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)

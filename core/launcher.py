@@ -234,7 +234,7 @@ class RunLauncher:
             return existing
         log.info("run %s recorded for %s by %s", run.id, workflow.name, chat.user_key)
         await self._delivery.run_changed(run)
-        await self._queue.pump()
+        await self._queue.pump(run.id)
         return run
 
 

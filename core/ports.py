@@ -316,6 +316,10 @@ class AccountStore(Protocol):
         """Running slots taken, per user (users with none may be left out)."""
         ...
 
+    async def running_total(self) -> int:
+        """Running slots taken by all users together."""
+        ...
+
     async def admitted_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         """(user, run id) of runs admitted before `before` and not finished: what a crash
         may have left (`FairQueue.repair`)."""

@@ -245,6 +245,14 @@ class MongoAccountStore:
         cursor = self._accounts.find({"_id": {"$in": list(users)}}, {"running": 1})
         return {str(doc["_id"]): len(doc.get("running", [])) async for doc in cursor}
 
+    async def running_total(self) -> int:
+        pipeline: list[Document] = [
+            {"$match": {"running.0": {"$exists": True}}},
+            {"$group": {"_id": None, "n": {"$sum": {"$size": "$running"}}}},
+        ]
+        rows = await (await self._accounts.aggregate(pipeline)).to_list()
+        return int(rows[0]["n"]) if rows else 0
+
     async def admitted_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         cursor = self._accounts.find({"active.at": {"$lt": before}}, {"active": 1}).limit(limit)
         found = []

@@ -4,6 +4,7 @@ floods and strangers get one clear answer."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from core.models import ChatRef, Run
@@ -49,6 +50,15 @@ async def test_one_users_burst_does_not_delay_anothers_run(mongo_uri: str, tmp_p
         assert sent_order(w)[2] == bob.inputs["prompt"]  # Bob's run before Alice's third
         await finish(w, bot, alice[1])
         assert sent_order(w)[3] == "fox 2"
+        last = [line for line in bot.seen().splitlines() if alice[9].id in line]
+        # Her last run moved back when Bob came, then forward as slots freed.
+        assert [re.findall(r"Number (\d+) in line", line) for line in last[1:]] == [
+            ["8"],
+            ["9"],
+            ["8"],
+            ["7"],
+        ]
+        assert "starts in about 4m 00s" in last[-1]  # 7th, 2 at a time: 4 turns of 60 s
         reply = await bot.say("/queue", who=ALICE)
         assert reply is not None and "Waiting (7):" in reply.text
         assert f"{alice[3].id} · txt2img · 🕒 Number 1 in line" in reply.text

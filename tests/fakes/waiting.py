@@ -8,7 +8,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float = 10.0, every: float = 0.005
+) -> None:
+    """`every`: how long to leave the system alone between checks (a check that queries a
+    busy database is itself load)."""
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 - the state is in the database, no event
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(every)

@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongo, free_port
 from adapters.mongo.run_codec import document_to_run
@@ -99,6 +101,7 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
     return env
 
 
+@pytest.mark.timeout(200)  # past the wait for settling, so a stuck run is explained
 async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     (tmp_path / "empty.yaml").write_text("")
@@ -159,7 +162,7 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
                 return n >= len(commands) and settled == n
 
             try:
-                await eventually(all_settled, within=150)
+                await eventually(all_settled, within=120, every=0.5)
             except TimeoutError:
                 stuck = await runs_coll.find(
                     {"delivery": {"$nin": ["delivered", "abandoned"]}}
