@@ -11,6 +11,7 @@ from telegram.error import InvalidToken
 
 from adapters.discord import DiscordAdapter, DiscordConfig, LoginFailure
 from adapters.telegram import TelegramAdapter
+from adapters.telegram.chat_refs import PLATFORM
 from bot.container import Container
 from bot.settings import Settings, SettingsError
 from core.chat.commands import DISCORD_RULES, TELEGRAM_RULES
@@ -75,6 +76,8 @@ async def start_platforms(container: Container) -> Platforms:
                 await telegram.start()
             except InvalidToken:  # its message holds the token: never shown
                 raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram rejected the token") from None
+            # Whether or not CREDIT_PACKS sells anything now: past payments stay refundable.
+            container.payment_gateways[PLATFORM] = telegram.payment_gateway
 
         platforms.starters.append(start_telegram)
         platforms.quieters.append(telegram.stop_receiving)

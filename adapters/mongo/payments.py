@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
-from adapters.mongo.database import PAYMENTS, Collection, Database
+from adapters.mongo.database import PAYMENTS, Collection, Database, Document
 from core.payments import Payment, PaymentState
 
 
@@ -26,7 +26,7 @@ class MongoPaymentStore:
         doc = await self._payments.find_one(
             {"$or": [{"_id": charge_id}, {"charge_id": charge_id}]}
         )
-        return None if doc is None else Payment.model_validate({**doc, "id": doc["_id"]})
+        return None if doc is None else _payment(doc)
 
     async def mark_refunded(self, payment_id: str, now: datetime) -> bool:
         result = await self._payments.update_one(
@@ -34,3 +34,10 @@ class MongoPaymentStore:
             {"$set": {"state": PaymentState.REFUNDED.value, "refunded_at": now}},
         )
         return result.modified_count == 1
+
+
+def _payment(doc: Document) -> Payment:
+    """The document as a Payment: its `_id` is the id; what else it keeps (`refunded_at`) is
+    the store's own."""
+    fields = {name: value for name, value in doc.items() if name in Payment.model_fields}
+    return Payment.model_validate({**fields, "id": doc["_id"]})

@@ -15,9 +15,16 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
+)
 
 from adapters.telegram.chat_refs import PLATFORM
+from adapters.telegram.checkout import CheckoutHandlers
 from adapters.telegram.errors import use_timedelta_durations
 from adapters.telegram.handlers import Context, UpdateHandlers
 from adapters.telegram.keyboards import CALLBACK_PATTERN
@@ -25,6 +32,7 @@ from adapters.telegram.limits import UPLOAD_MAX_BYTES
 from adapters.telegram.log_redaction import redact_token
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.stars import TelegramPaymentGateway
 from adapters.telegram.webhook import WebhookReceiver
 from adapters.telegram.wording import SYNTAX
 from core.catalog import CatalogView
@@ -35,11 +43,13 @@ from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
+"""Payments: the pre-checkout query, and `successful_payment` in a message."""
 MESSAGES = filters.UpdateType.MESSAGE & (
     filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.IMAGE
 )
 """Commands (as text or as the caption of an image), and images alone (a hint in private)."""
+PAYMENTS = filters.UpdateType.MESSAGE & filters.SUCCESSFUL_PAYMENT
 DEFAULT_WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_KEY = "telegram:webhook_secret"
 
@@ -95,6 +105,11 @@ class TelegramAdapter:
         self._receiver = WebhookReceiver(self._feed)
         self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
         handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words, self.notifier)
+        checkout = CheckoutHandlers(chat, words, handlers.answer)
+        self.payment_gateway = TelegramPaymentGateway(self._app.bot)
+        """Refunds; for `Container.payment_gateways` once started."""
+        self._app.add_handler(PreCheckoutQueryHandler(checkout.on_pre_checkout))
+        self._app.add_handler(MessageHandler(PAYMENTS, checkout.on_successful_payment))
         self._app.add_handler(MessageHandler(MESSAGES, handlers.on_message))
         self._app.add_handler(CallbackQueryHandler(handlers.on_callback, pattern=CALLBACK_PATTERN))
         self._app.add_error_handler(_log_error)

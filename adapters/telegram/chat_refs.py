@@ -31,6 +31,20 @@ def chat_ref(message: MaybeInaccessibleMessage, user: User) -> ChatRef:
     )
 
 
+def private_ref(user: User) -> ChatRef:
+    """The private chat with `user`, for an update that comes from a user but from no chat (a
+    pre_checkout_query, https://core.telegram.org/bots/api#precheckoutquery); Telegram gives
+    a private chat its user's id."""
+    return ChatRef(
+        platform=PLATFORM,
+        chat_id=str(user.id),
+        user_id=str(user.id),
+        user_name=user.full_name or user.username or "",
+        username=user.username,
+        language=user.language_code,
+    )
+
+
 def send_target(chat: ChatRef, reply: bool = True) -> dict[str, Any]:
     """Keyword arguments that put a new message in the chat and topic of `chat`, replying to the
     command message (still sent if that message was deleted)."""

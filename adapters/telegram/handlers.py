@@ -13,12 +13,13 @@ from telegram.ext import ContextTypes
 
 from adapters.telegram.chat_refs import PLATFORM, chat_ref, send_target
 from adapters.telegram.entities import code_entities
+from adapters.telegram.invoices import send_offer
 from adapters.telegram.keyboards import keyboard
 from adapters.telegram.limits import CALLBACK_ANSWER_MAX, TEXT_MAX, fit_text, split_text
 from adapters.telegram.media import find_image
 from adapters.telegram.notifier import TelegramNotifier
 from core.chat import buttons
-from core.chat.content import Content, Problems, RunAccepted, RunShown
+from core.chat.content import Content, CreditOffer, Problems, RunAccepted, RunShown
 from core.chat.content import Message as Notice
 from core.chat.operations import FollowUp, NotACommand, Operation, RunWorkflow, from_origin
 from core.chat.reposts import repost_journal, shown_here
@@ -69,7 +70,7 @@ class UpdateHandlers:
             image = find_image(message, include_reply=True)
             operation = self._door.attach(operation, [image] if image else [])
         ref = chat_ref(message, message.from_user)
-        await self._answer(context.bot, ref, await self._chat.execute(operation, ref))
+        await self.answer(context.bot, ref, await self._chat.execute(operation, ref))
 
     async def on_callback(self, update: Update, context: Context) -> None:
         """The buttons: the same operations a user could type."""
@@ -92,18 +93,22 @@ class UpdateHandlers:
             reply = words.render(content)
             answer = reply.text if reply else None
         else:  # a recipe, a result shown again: too much for a toast, so a message
-            await self._answer(context.bot, ref, content)
+            await self.answer(context.bot, ref, content)
         try:
             await query.answer(fit_text(answer, CALLBACK_ANSWER_MAX) if answer else None)
         except TelegramError as error:
             log.info("could not answer a button press: %s", error.message)
 
-    async def _answer(self, bot: Bot, ref: ChatRef, content: Content) -> None:
+    async def answer(self, bot: Bot, ref: ChatRef, content: Content) -> None:
+        """Content as messages in the chat of `ref`, in the user's language."""
         if isinstance(content, RunShown):
             result = shown_here(content.result, ref)
             await self._notifier.deliver_result(result, repost_journal(result.run.id))
             return
         words = self._words.for_chat(ref)
+        if isinstance(content, CreditOffer):
+            await send_offer(bot, ref, content, words)
+            return
         reply = words.render(content)
         if reply is not None:
             whole = isinstance(content, Notice | Problems)

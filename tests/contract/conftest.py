@@ -17,7 +17,9 @@ from adapters.mongo import (
 )
 from adapters.mongo.accounts import MongoAccountStore
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
+from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
+from core.payments import PaymentStore
 from core.ports import (
     AccountStore,
     CatalogStore,
@@ -48,6 +50,9 @@ KV_STORES: dict[str, Factory] = {
 }
 USER_STORES: dict[str, Factory] = {
     "mongo": lambda request: MongoUserStore(request.getfixturevalue("mongo_db")),
+}
+PAYMENT_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoPaymentStore(request.getfixturevalue("mongo_db")),
 }
 
 ACCOUNT_STORES: dict[str, Factory] = {
@@ -107,6 +112,12 @@ def kv_store(request: pytest.FixtureRequest) -> KeyValueStore:
 @pytest.fixture(params=sorted(USER_STORES))
 def user_store(request: pytest.FixtureRequest) -> UserStore:
     store: UserStore = USER_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(PAYMENT_STORES))
+def payment_store(request: pytest.FixtureRequest) -> PaymentStore:
+    store: PaymentStore = PAYMENT_STORES[request.param](request)
     return store
 
 

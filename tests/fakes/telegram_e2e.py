@@ -113,6 +113,7 @@ async def telegram_bot(
         container.catalog.on_change(adapter.on_catalog_change)
         await container.start_http(adapter.routes() if webhook else ())
         await adapter.start()
+        container.payment_gateways["telegram"] = adapter.payment_gateway  # as bot/platforms.py
         try:
             yield TelegramBot(engine, adapter, chat, fake, w)
             await engine.settle()

@@ -7,13 +7,16 @@ which the bot must answer with answerPreCheckoutQuery within 10 seconds; then a 
 `refunded_payment` service message); getStarTransactions lists payments and refunds.
 
 Limits from https://core.telegram.org/bots/api#sendinvoice: title 1-32 characters,
-description 1-255, payload 1-128 bytes; max tips are not supported in Stars. Refund errors are
-the ones documented for the underlying call,
-https://core.telegram.org/method/payments.refundStarsCharge: CHARGE_ALREADY_REFUNDED,
-CHARGE_ID_EMPTY, USER_ID_INVALID; an unknown charge (or another user's) is answered
-CHARGE_NOT_FOUND, which is not documented. A declined pre-checkout without a reason gets
-ERROR_TEXT_EMPTY (https://core.telegram.org/method/messages.setBotPrecheckoutResults); other
-invoice errors are worded by the fake, not Telegram.
+description 1-255, payload 1-128 bytes; max tips are not supported in Stars. Errors are worded
+as the Bot API server words them (https://github.com/tdlib/telegram-bot-api, Client.cpp: a
+missing parameter is 'parameter "x" is required', a bad user id 'invalid user_id specified',
+the labeled-price parser's messages; the first letter of its own messages lower-cased) or,
+past it, as Telegram's error codes: refundStarPayment gets CHARGE_ALREADY_REFUNDED
+(https://core.telegram.org/method/payments.refundStarsCharge) and CHARGE_NOT_FOUND for a charge
+that is not the user's; an invoice that breaks the Stars rules gets STARS_INVOICE_INVALID, a
+payload too long INVOICE_PAYLOAD_INVALID, another currency without a provider
+PAYMENT_PROVIDER_INVALID. Only a title or description too long and a first button that is not
+Pay are worded by the fake.
 
 Test side: `pre_checkout(user_id, invoice)` -> query id, `successful_payment(query_id)` -> the
 message, or `await pay(user_id, invoice)` for both; `repeat_message(message)` delivers the same
@@ -37,6 +40,7 @@ from tests.fakes.telegram_payments_state import (
 )
 
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+PRICE_INVALID = "Bad Request: can't parse labeled price: "
 
 
 class PaymentMethods(MessageMethods):
@@ -64,14 +68,14 @@ class PaymentMethods(MessageMethods):
         return invoice.link
 
     def _m_answerprecheckoutquery(self, call: Call) -> bool:
+        ok = truthy(call.params.get("ok"))
+        error_message = call.params.get("error_message")
+        if not ok and not error_message:  # checked by the Bot API before it asks Telegram
+            raise ApiError(400, required("error_message"))
         query = self.stars.pre_checkouts.get(str(call.params.get("pre_checkout_query_id", "")))
         if query is None or query.answered:
             raise ApiError(400, QUERY_INVALID)
         elapsed = self.clock() - query.sent_at
-        ok = truthy(call.params.get("ok"))
-        error_message = call.params.get("error_message")
-        if not ok and not error_message:
-            raise ApiError(400, "Bad Request: ERROR_TEXT_EMPTY")
         query.ok, query.answered_after = ok, elapsed
         query.error_message = None if error_message is None else str(error_message)
         if not query.in_time:
@@ -82,9 +86,9 @@ class PaymentMethods(MessageMethods):
         user_id = str(call.params.get("user_id", ""))
         charge_id = str(call.params.get("telegram_payment_charge_id", "") or "")
         if not is_int(user_id) or int(user_id) <= 0:
-            raise ApiError(400, "Bad Request: USER_ID_INVALID")
+            raise ApiError(400, "Bad Request: invalid user_id specified")
         if not charge_id:
-            raise ApiError(400, "Bad Request: CHARGE_ID_EMPTY")
+            raise ApiError(400, required("telegram_payment_charge_id"))
         charge = self.stars.charges.get(charge_id)
         if charge is None or charge.user["id"] != int(user_id):
             raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
@@ -154,33 +158,63 @@ class PaymentMethods(MessageMethods):
 
 
 def _invoice(params: JsonDict) -> Invoice:
-    """The invoice sendInvoice/createInvoiceLink describe, checked as Telegram checks it."""
-    title, description = str(params.get("title", "")), str(params.get("description", ""))
-    payload, currency = str(params.get("payload", "")), str(params.get("currency", ""))
-    if not 1 <= len(title) <= 32:
-        raise ApiError(400, "Bad Request: invoice title must be 1-32 characters")
-    if not 1 <= len(description) <= 255:
-        raise ApiError(400, "Bad Request: invoice description must be 1-255 characters")
-    if not 1 <= len(payload.encode()) <= 128:
-        raise ApiError(400, "Bad Request: invoice payload must be 1-128 bytes")
+    """The invoice sendInvoice/createInvoiceLink describe, checked in the Bot API's order: its
+    required parameters and the prices first, then what Telegram checks."""
+    title, description, payload, currency = (
+        str(params.get(name, "") or "") for name in ("title", "description", "payload", "currency")
+    )
+    for name, value in (("title", title), ("description", description), ("payload", payload)):
+        if not value:
+            raise ApiError(400, required(name))
+    if not currency:
+        raise ApiError(400, required("currency"))
     prices = params.get("prices")
-    if not isinstance(prices, list) or not prices:
-        raise ApiError(400, "Bad Request: prices must be non-empty")
-    amounts: list[int] = [
-        p["amount"]
-        for p in prices
-        if isinstance(p, dict) and p.get("label") and isinstance(p.get("amount"), int)
-    ]
-    if len(amounts) != len(prices):
-        raise ApiError(400, "Bad Request: can't parse prices JSON object")
+    if prices is None or prices == "":
+        raise ApiError(400, required("prices"))
+    amounts = _amounts(prices)
     provider_token = str(params.get("provider_token", "") or "")
+    if len(title) > 32:
+        raise ApiError(400, "Bad Request: invoice title must be 1-32 characters")
+    if len(description) > 255:
+        raise ApiError(400, "Bad Request: invoice description must be 1-255 characters")
+    if len(payload.encode()) > 128:
+        raise ApiError(400, "Bad Request: INVOICE_PAYLOAD_INVALID")
     if currency == STARS:
-        if provider_token:
-            raise ApiError(400, "Bad Request: provider_token must be empty for Telegram Stars")
-        if len(prices) != 1 or amounts[0] <= 0:
+        tips = int(params.get("max_tip_amount", 0) or 0)
+        if provider_token or len(amounts) != 1 or amounts[0] <= 0 or tips:
             raise ApiError(400, "Bad Request: STARS_INVOICE_INVALID")
-        if int(params.get("max_tip_amount", 0) or 0):
-            raise ApiError(400, "Bad Request: tips are not supported in Telegram Stars")
     elif not provider_token:
         raise ApiError(400, "Bad Request: PAYMENT_PROVIDER_INVALID")
     return Invoice(title, description, payload, currency, sum(amounts))
+
+
+def _amounts(prices: object) -> list[int]:
+    """The amounts of `prices` (a JSON array of LabeledPrice), as the Bot API parses them."""
+    if not isinstance(prices, list):
+        raise ApiError(400, "Bad Request: expected an Array of labeled prices")
+    amounts = []
+    for price in prices:
+        if not isinstance(price, dict):
+            raise ApiError(400, f"{PRICE_INVALID}LabeledPrice must be an Object")
+        if "label" not in price:
+            raise ApiError(400, f'{PRICE_INVALID}Can\'t find field "label"')
+        if not price["label"]:
+            raise ApiError(400, f"{PRICE_INVALID}LabeledPrice label must be non-empty")
+        amount = price.get("amount")
+        if amount is None:
+            raise ApiError(400, f'{PRICE_INVALID}Can\'t find field "amount"')
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | str)
+            or not is_int(str(amount))
+        ):
+            raise ApiError(400, f'{PRICE_INVALID}Field "amount" must be a Number')
+        amounts.append(int(amount))
+    if not amounts:
+        raise ApiError(400, "Bad Request: there must be at least one price")
+    return amounts
+
+
+def required(name: str) -> str:
+    """The Bot API's answer to a missing (or empty) parameter."""
+    return f'Bad Request: parameter "{name}" is required'

@@ -3,6 +3,7 @@
 getUpdates as https://core.telegram.org/bots/api#getupdates describes it: an update is
 confirmed by calling with a higher `offset`, and long polling waits up to `timeout`. An update
 a test asks to deliver again (`redeliver`) comes first in the next answer, whatever the offset.
+`allowed_updates` (getUpdates, setWebhook) picks the update types the bot gets from then on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ServiceMethods(FakeTelegramState):
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        self.ask_for(params.get("allowed_updates"))
         offset = int(params.get("offset", 0) or 0)
         limit = int(params.get("limit", 100) or 100)
         timeout = float(params.get("timeout", 0) or 0)
@@ -56,6 +58,7 @@ class ServiceMethods(FakeTelegramState):
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook_url = str(call.params.get("url", "")) or None  # an empty url removes it
+        self.ask_for(call.params.get("allowed_updates"))
         self.webhook_secret = None if secret is None else str(secret)
         if truthy(call.params.get("drop_pending_updates")):
             self._updates.clear()

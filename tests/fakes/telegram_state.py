@@ -19,6 +19,10 @@ from tests.fakes.telegram_limits import Clock, FloodControl, FloodLimits
 from tests.fakes.telegram_objects import JsonDict, bot_user_json, user_json
 from tests.fakes.telegram_payments_state import StarLedger
 
+NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+"""Update types sent only when asked for in `allowed_updates`
+(https://core.telegram.org/bots/api#getupdates)."""
+
 
 class Stall:
     """A request the fake accepts (its effect is real) but answers only once released."""
@@ -67,6 +71,11 @@ class FakeTelegramState:
         self.stars = StarLedger()
         self.update_log: dict[int, JsonDict] = {}
         """Every update ever queued, by update_id, for delivering one again."""
+        self.allowed_updates: frozenset[str] | None = None
+        """The update types the bot asked for (getUpdates or setWebhook `allowed_updates`);
+        None: not asked, or an empty list, so every type but `NOT_BY_DEFAULT`."""
+        self.unwanted: list[JsonDict] = []
+        """Updates of a type the bot did not ask for: never queued, never sent."""
         self._files: dict[str, StoredFile] = {}
         self._updates: list[JsonDict] = []
         self._again: list[JsonDict] = []
@@ -94,11 +103,29 @@ class FakeTelegramState:
         return known if first_name is None else {**known, "first_name": first_name}
 
     def push_update(self, body: JsonDict) -> int:
-        """Queue an update (`body` without update_id) for getUpdates or the webhook; its id."""
+        """Queue an update (`body` without update_id) for getUpdates or the webhook; its id.
+        An update of a type the bot did not ask for goes to `unwanted` instead: "the update
+        types you want your bot to receive" (https://core.telegram.org/bots/api#getupdates,
+        `allowed_updates`); a change affects only updates created after it."""
         update = self._new_update(body)
-        self._updates.append(update)
+        if self.wants(update):
+            self._updates.append(update)
+        else:
+            self.unwanted.append(update)
         self._notify()
         return int(update["update_id"])
+
+    def wants(self, update: JsonDict) -> bool:
+        kinds = set(update) - {"update_id"}
+        if self.allowed_updates is None:
+            return not kinds & NOT_BY_DEFAULT
+        return bool(kinds & self.allowed_updates)
+
+    def ask_for(self, allowed_updates: object) -> None:
+        """`allowed_updates` as getUpdates and setWebhook take it: a list of update types;
+        an empty list means the default; not given, "the previous setting will be used"."""
+        if isinstance(allowed_updates, list):
+            self.allowed_updates = frozenset(map(str, allowed_updates)) or None
 
     def _new_update(self, body: JsonDict) -> JsonDict:
         update = {"update_id": next(self._update_ids), **body}

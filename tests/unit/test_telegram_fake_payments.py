@@ -15,6 +15,7 @@ from tests.fakes.telegram_kit import bot_on
 from tests.fakes.telegram_payments import QUERY_INVALID
 
 USER = 7
+LABEL = "can't parse labeled price: "
 
 
 async def send_invoice(bot: Bot, chat_id: int = USER, stars: int = 50) -> dict[str, object]:
@@ -59,14 +60,21 @@ async def test_an_invoice_in_stars() -> None:
         )
         assert link.startswith("https://t.me/$")
 
-        bad: list[dict[str, Any]] = [
-            {"prices": [LabeledPrice("A", 10), LabeledPrice("B", 5)]},  # Stars: exactly one
-            {"provider_token": "284685063:TEST:abc"},  # Stars: no provider
-            {"title": "x" * 33},
-            {"payload": ""},
-            {"currency": "EUR"},  # other currencies need a provider token
+        bad: list[tuple[dict[str, Any], str]] = [
+            ({"prices": [LabeledPrice("A", 10), LabeledPrice("B", 5)]}, "STARS_INVOICE_INVALID"),
+            ({"provider_token": "284685063:TEST:abc"}, "STARS_INVOICE_INVALID"),
+            ({"prices": []}, "there must be at least one price"),
+            (
+                {"prices": [{"label": "", "amount": 5}]},
+                f"{LABEL}LabeledPrice label must be non-empty",
+            ),
+            ({"prices": [{"label": "A"}]}, f'{LABEL}Can\'t find field "amount"'),
+            ({"title": "x" * 33}, "invoice title must be 1-32 characters"),
+            ({"payload": ""}, 'parameter "payload" is required'),
+            ({"payload": "p" * 129}, "INVOICE_PAYLOAD_INVALID"),
+            ({"currency": "EUR"}, "PAYMENT_PROVIDER_INVALID"),  # others need a provider token
         ]
-        for change in bad:
+        for change, description in bad:
             args: dict[str, Any] = {
                 "title": "t",
                 "description": "d",
@@ -75,7 +83,8 @@ async def test_an_invoice_in_stars() -> None:
                 "prices": [LabeledPrice("A", 10)],
                 **change,
             }
-            assert (await refusal(fake, bot.send_invoice(USER, **args))).startswith("Bad Request")
+            refused = await refusal(fake, bot.send_invoice(USER, **args))
+            assert refused == f"Bad Request: {description}", change
         assert len(fake.stars.invoices) == 2
 
 
@@ -122,7 +131,9 @@ async def test_a_declined_or_late_answer_charges_nobody() -> None:
         invoice = await send_invoice(bot)
         declined = fake.pre_checkout(USER, invoice)
         no_reason = bot.answer_pre_checkout_query(declined, ok=False)
-        assert await refusal(fake, no_reason) == "Bad Request: ERROR_TEXT_EMPTY"
+        assert (
+            await refusal(fake, no_reason) == 'Bad Request: parameter "error_message" is required'
+        )
         await bot.answer_pre_checkout_query(declined, ok=False, error_message="Sold out")
         assert fake.stars.pre_checkouts[declined].error_message == "Sold out"
         with pytest.raises(AssertionError):
@@ -167,7 +178,11 @@ async def test_refunds_once_and_lists_transactions() -> None:
         not_found = "Bad Request: CHARGE_NOT_FOUND"
         assert await refusal(fake, refund(USER + 1, charge_id)) == not_found  # someone else's
         assert await refusal(fake, refund(USER, "stxNoSuchCharge")) == not_found
-        assert await refusal(fake, refund(USER, "")) == "Bad Request: CHARGE_ID_EMPTY"
+        missing = 'Bad Request: parameter "telegram_payment_charge_id" is required'
+        assert await refusal(fake, refund(USER, "")) == missing
+        assert (
+            await refusal(fake, refund(0, charge_id)) == "Bad Request: invalid user_id specified"
+        )
         assert await refund(USER, charge_id) is True
         assert (
             await refusal(fake, refund(USER, charge_id)) == "Bad Request: CHARGE_ALREADY_REFUNDED"

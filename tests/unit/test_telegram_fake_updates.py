@@ -58,6 +58,31 @@ async def test_the_same_update_twice_through_get_updates() -> None:
         assert await bot.get_updates(offset=second[-1].update_id + 1, timeout=0) == ()
 
 
+async def test_only_the_update_types_the_bot_asked_for() -> None:
+    async with FakeTelegram() as fake, bot_on(fake) as bot:
+        fake.send_text(5, 7, "/before anything was asked")
+        fake.push_update({"message_reaction": {"chat": {"id": 5}}})  # never by default
+        (first,) = await bot.get_updates(timeout=5, allowed_updates=["message"])
+        assert first.message is not None
+        fake.press_button(7, fake.messages[(5, 1)], "cancel:r1")  # not asked for: not sent
+        fake.send_text(5, 7, "/after")
+        (second,) = await bot.get_updates(offset=first.update_id + 1, timeout=5)  # as before
+        assert second.message is not None and second.message.text == "/after"
+        assert [set(u) - {"update_id"} for u in fake.unwanted] == [
+            {"message_reaction"},
+            {"callback_query"},
+        ]
+
+        await bot.get_updates(offset=second.update_id + 1, timeout=0, allowed_updates=[])
+        query_id = fake.press_button(7, fake.messages[(5, 1)], "cancel:r1")  # the default again
+        (press,) = await bot.get_updates(offset=second.update_id + 1, timeout=5)
+        assert press.callback_query is not None and press.callback_query.id == query_id
+
+        await bot.set_webhook("https://example.com/hook", allowed_updates=["pre_checkout_query"])
+        fake.send_text(5, 7, "/while the webhook is set")
+        assert len(fake.unwanted) == 3
+
+
 @asynccontextmanager
 async def webhook_server(statuses: list[int]) -> AsyncIterator[tuple[str, list[Any]]]:
     """A stand-in for the bot's webhook: answers `statuses` in turn (then 200), records bodies
