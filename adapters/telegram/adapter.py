@@ -39,6 +39,7 @@ from core.catalog import CatalogView
 from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer
+from core.errors import TryAgainLater
 from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,12 @@ class TelegramAdapter:
             admins=lambda: chat.admins_on(PLATFORM),
         )
         self._receiver = WebhookReceiver(self._feed)
+        self._send_again: set[int] = set()
+        """Updates whose command met TryAgainLater: Telegram is answered an error and resends."""
         self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
-        handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words, self.notifier)
+        handlers = UpdateHandlers(
+            chat, TextFrontDoor(chat.book), words, self.notifier, can_resend=bool(webhook_url)
+        )
         checkout = CheckoutHandlers(chat, words, handlers.answer)
         self.payment_gateway = TelegramPaymentGateway(self._app.bot)
         """Refunds; for `Container.payment_gateways` once started."""
@@ -112,7 +117,7 @@ class TelegramAdapter:
         self._app.add_handler(MessageHandler(PAYMENTS, checkout.on_successful_payment))
         self._app.add_handler(MessageHandler(MESSAGES, handlers.on_message))
         self._app.add_handler(CallbackQueryHandler(handlers.on_callback, pattern=CALLBACK_PATTERN))
-        self._app.add_error_handler(_log_error)
+        self._app.add_error_handler(self._on_error)
 
     @property
     def application(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -201,8 +206,18 @@ class TelegramAdapter:
         Telegram posts it again, and the command's origin makes that one run, not two."""
         if not self._app.running:
             return False
-        await self._app.process_update(Update.de_json(body, self._app.bot))
+        update = Update.de_json(body, self._app.bot)
+        await self._app.process_update(update)
+        if update.update_id in self._send_again:
+            self._send_again.discard(update.update_id)
+            return False
         return True
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        if isinstance(context.error, TryAgainLater) and isinstance(update, Update):
+            self._send_again.add(update.update_id)
+            return
+        log.error("telegram: handling an update failed", exc_info=context.error)
 
 
 def _with_path(url: str) -> str:
@@ -211,7 +226,3 @@ def _with_path(url: str) -> str:
     if parts.path in ("", "/"):
         return parts._replace(path=DEFAULT_WEBHOOK_PATH).geturl()
     return url
-
-
-async def _log_error(update: object, context: Context) -> None:
-    log.error("telegram: handling an update failed", exc_info=context.error)
