@@ -64,6 +64,10 @@ async def ensure_indexes(db: Database) -> None:
                 unique=True,
                 partialFilterExpression={"origin": {"$type": "string"}},
             ),
+            # The embedded server plans no query on a partial index: `by_origin` (every command
+            # that starts a run) would scan the collection. Runs without an origin lack the
+            # field, so a sparse index holds exactly the same keys and is used.
+            IndexModel([("origin", ASCENDING)], name="origin_lookup", sparse=True),
             IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
             IndexModel(
                 [
