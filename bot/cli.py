@@ -1,4 +1,4 @@
-"""`comfybot`: run, chat, demo, simulate, catalog, runs, doctor."""
+"""`comfybot`: run, chat, demo, simulate, catalog, runs, apikey, doctor."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from adapters.discord.slash_commands import SlashCommands
 from adapters.discord.wording import SYNTAX as DISCORD_SYNTAX
 from adapters.mongo.embedded import EmbeddedMongoError
 from adapters.simulator import DEFAULT_API_KEY, DEPLOYMENTS, SimulatorServer
+from bot import apikeys
 from bot.container import Container, build_container
 from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(handler=_runs)
+    apikeys.add_parser(sub)
+    sub.choices["apikey"].set_defaults(handler=_apikey)
     sub.add_parser("doctor", help="check settings, database, backend, webhook URL").set_defaults(
         handler=_doctor
     )
@@ -237,6 +240,11 @@ async def _runs(settings: Settings, args: argparse.Namespace) -> int:
                 f"{format_cost(run.cost_usd):>9}  {run.chat.user_key}"
             )
     return 0
+
+
+async def _apikey(settings: Settings, args: argparse.Namespace) -> int:
+    async with _engine(settings) as container:
+        return await apikeys.run_command(container, args)
 
 
 async def _doctor(settings: Settings, args: argparse.Namespace) -> int:

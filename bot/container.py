@@ -15,6 +15,8 @@ from pymongo.errors import PyMongoError
 
 from adapters.http.app import HttpServer, build_http_app
 from adapters.mongo.accounts import MongoAccountStore
+from adapters.mongo.api_keys import MongoApiKeyStore
+from adapters.mongo.api_requests import MongoApiRequestStore
 from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
@@ -25,6 +27,7 @@ from adapters.mongo.rate_limits import MongoRateLimiter
 from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.transient import is_transient
+from adapters.mongo.uploads import MongoUploadStore
 from adapters.mongo.users import MongoUserStore
 from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
@@ -54,6 +57,7 @@ from core.models import Run
 from core.payments import PaymentGateway
 from core.policy import RunPolicy
 from core.ports import ChatNotifier, Clock, WorkflowBackend
+from core.price_list import PriceList
 from core.quotes import Quoter
 from core.rate_limit import Pacer
 from core.routing import Router
@@ -110,6 +114,11 @@ class Container:
     pacer: Pacer
     payment_gateways: dict[str, PaymentGateway]
     """Platforms that take payments add theirs when they start (the credit desk reads it)."""
+    prices: PriceList
+    api_keys: MongoApiKeyStore
+    api_requests: MongoApiRequestStore
+    uploads: MongoUploadStore
+    finder: MongoRunFinder
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
     scheduler: Scheduler | None = None
@@ -123,7 +132,7 @@ class Container:
             launcher=self.launcher,
             tracker=self.tracker,
             store=self.runs_store,
-            finder=MongoRunFinder(self.db),
+            finder=self.finder,
             users=self.users,
             delivery=self.delivery,
             admins=self.settings.admin_ids,
@@ -478,6 +487,11 @@ async def _build(
         credit_desk=credit_desk,
         pacer=Pacer(MongoRateLimiter(db), settings.rate_limit_per_user, clock),
         payment_gateways=gateways,
+        prices=PriceList(router, costs, quoter, credit_policy),
+        api_keys=MongoApiKeyStore(db),
+        api_requests=MongoApiRequestStore(db),
+        uploads=MongoUploadStore(db),
+        finder=MongoRunFinder(db),
         embedded=embedded,
         _closers=[stack],
     )

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_timeout_seconds: float = Field(default=20, gt=0)
 
+    api_enabled: bool = True
+    callback_allow_private: bool = False
+    callback_timeout_seconds: float = Field(default=10, gt=0)
+    api_max_body_kb: int = Field(default=64, gt=0)
+
     discord_bot_token: SecretStr | None = None
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
     discord_api_base_url: str = DEFAULT_DISCORD_API_URL

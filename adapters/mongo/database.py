@@ -23,6 +23,11 @@ LEDGER = "ledger"
 DEPLOYMENT_SLOTS = "deployment_slots"
 RATE_WINDOWS = "rate_windows"
 PAYMENTS = "payments"
+API_KEYS = "api_keys"
+API_REQUESTS = "api_requests"
+API_IDEMPOTENCY = "api_idempotency"
+UPLOADS = "uploads"
+UPLOAD_CHUNKS = "upload_chunks"
 
 
 def create_client(
@@ -59,6 +64,10 @@ async def ensure_indexes(db: Database) -> None:
                 unique=True,
                 partialFilterExpression={"origin": {"$type": "string"}},
             ),
+            # The embedded server plans no query on a partial index: `by_origin` (every command
+            # that starts a run) would scan the collection. Runs without an origin lack the
+            # field, so a sparse index holds exactly the same keys and is used.
+            IndexModel([("origin", ASCENDING)], name="origin_lookup", sparse=True),
             IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
             IndexModel(
                 [
@@ -112,7 +121,29 @@ async def ensure_indexes(db: Database) -> None:
     await db[PAYMENTS].create_indexes(
         [IndexModel([("user", ASCENDING), ("at", DESCENDING)], name="user_at")]
     )
-    # `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
+    await db[API_KEYS].create_indexes(
+        [
+            IndexModel(
+                [("name", ASCENDING)],
+                name="active_name",
+                unique=True,
+                partialFilterExpression={"active": True},
+            )
+        ]
+    )
+    await db[API_IDEMPOTENCY].create_indexes(
+        [IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0)]
+    )
+    await db[UPLOADS].create_indexes(
+        [IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0)]
+    )
+    await db[UPLOAD_CHUNKS].create_indexes(
+        [
+            IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0),
+            IndexModel([("upload", ASCENDING), ("n", ASCENDING)], name="upload_n"),
+        ]
+    )
+    # `kv`, `catalog_snapshot` and `api_requests` are keyed by `_id`, which is always indexed.
 
 
 async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:

@@ -31,6 +31,9 @@ DISCORD_RULES = CommandRules(
 """https://discord.com/developers/docs/interactions/application-commands: names
 `^[-_a-z0-9]{1,32}$` (lower case), descriptions 1-100 characters, 100 global commands."""
 CONSOLE_RULES = CommandRules(64, 1000, 1000, re.compile(r"[^a-z0-9_-]"), OptionRules.free_form())
+API_RULES = CONSOLE_RULES
+"""The HTTP API names workflows by their names; its messages name the command as on the
+console (free-form options: the JSON fields are the inputs themselves)."""
 
 
 @dataclass(frozen=True)
