@@ -28,6 +28,8 @@ API_REQUESTS = "api_requests"
 API_IDEMPOTENCY = "api_idempotency"
 UPLOADS = "uploads"
 UPLOAD_CHUNKS = "upload_chunks"
+WAITING_INDEX = "waiting"
+"""Runs waiting for a slot, oldest first (named: the queue asks for it by name)."""
 
 
 def create_client(
@@ -80,7 +82,7 @@ async def ensure_indexes(db: Database) -> None:
             IndexModel([("created_at", DESCENDING)], name="created_at"),
             IndexModel(
                 [("created_at", ASCENDING)],
-                name="waiting",
+                name=WAITING_INDEX,
                 partialFilterExpression={"status": "pending"},
             ),
             IndexModel(
