@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import SecretStr
 
@@ -42,6 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = "WARNING" if quiet else settings.log_level
     configure_logging(level, settings.log_format, _secrets(settings))
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.handler
+    code = _execute(command, settings, args)
+    if command in _READ_ONLY:
+        _exit_now(code)
+    return code
+
+
+def _execute(
+    command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]],
+    settings: Settings,
+    args: argparse.Namespace,
+) -> int:
     try:
         return asyncio.run(command(settings, args))
     except SettingsError as error:
@@ -52,6 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End a read-only command as soon as its output is out. Everything it opened is closed by
+    now (the container; an embedded server it started stops under its keeper); what is left is
+    the interpreter tearing down every library imported, 0.3-0.7 s on a busy 2-core host
+    (bench/RESULTS.md, "CLI exit"), which the operator would wait through after the output."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -242,6 +267,10 @@ async def _runs(settings: Settings, args: argparse.Namespace) -> int:
 async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
     problems = await run_doctor(settings)
     return 1 if problems else 0
+
+
+_READ_ONLY = frozenset({_catalog, _runs, _doctor})
+"""Commands that only read and print: they exit at once after their output (`_exit_now`)."""
 
 
 @contextlib.asynccontextmanager
