@@ -28,7 +28,8 @@ from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
 from bot.platforms import start_platforms
 from bot.settings import Settings, SettingsError, load_settings
-from core.chat.commands import CONSOLE_RULES, DISCORD_RULES
+from core.chat.commands import CONSOLE_RULES, DISCORD_RULES, TELEGRAM_RULES
+from core.chat.menu_report import left_out_line
 from core.chat.presentation import format_cost, format_duration
 from core.chat.text_render import TextRenderer
 
@@ -204,6 +205,8 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         discord = SlashCommands(
             container.chat_service(DISCORD_RULES).book, TextRenderer(DISCORD_SYNTAX)
         )
+        telegram = container.chat_service(TELEGRAM_RULES).book
+        off_menu = [s.workflow or s.name for s in telegram.left_out()]
         entries = [
             {
                 "name": w.name,
@@ -215,6 +218,8 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
                 "deployment_ids": [ref.id for ref in w.deployments],
                 "deployments": [ref.model_dump() for ref in w.deployments],
                 "backends": list(dict.fromkeys(ref.backend for ref in w.deployments)),
+                "telegram_menu": w.name not in off_menu,
+                "menu_priority": w.menu_priority,
                 "inputs": [
                     {
                         "name": i.name,
@@ -236,6 +241,8 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         else:
             for entry, workflow in zip(entries, container.catalog.view.visible(), strict=True):
                 kind = "text" if workflow.text_only else "needs an image"
+                if not entry["telegram_menu"]:
+                    kind += ", not in the Telegram menu"
                 where = ", ".join(dict.fromkeys(ref.backend for ref in workflow.deployments))
                 slash = entry["discord_command"]
                 on_discord = f"discord /{slash}" if slash else "not on discord"
@@ -243,6 +250,14 @@ async def _catalog(settings: Settings, args: argparse.Namespace) -> int:
                     f"/{entry['command']:<20} {on_discord:<28} {workflow.name} ({kind}) "
                     f"on {where or '-'} {workflow.description}".rstrip()
                 )
+        notes = sys.stderr if args.json else sys.stdout
+        if off_menu:
+            held = sum(1 for spec in telegram.menu() if not spec.builtin)
+            typed = "they still run when typed"
+            line = left_out_line("the Telegram menu", held, off_menu, typed)
+            print(f"comfybot: {line}", file=notes)
+        if discord.left_out():
+            print(f"comfybot: {discord.left_out_line()}", file=notes)
         failures = container.catalog.failures
         for name, error in failures.items():
             print(f"comfybot: {name}: {error} (shown: its last stored catalog)", file=sys.stderr)
