@@ -203,10 +203,7 @@ class Container:
 
     def jobs(self) -> list[Job]:
         settings = self.settings
-        # A run is due every poll interval: looking four times as often keeps it on time.
-        poll_every = max(
-            0.25, min(settings.poll_interval_seconds, settings.poll_after_seconds) / 4
-        )
+        poll_every = self.watch.check_every_s
         sweep = settings.sweep_seconds
         return [
             Job("poll quiet runs", poll_every, self.watch.poll_due),

@@ -32,6 +32,7 @@ from adapters.telegram.limits import UPLOAD_MAX_BYTES
 from adapters.telegram.log_redaction import redact_token
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.pacing import TelegramPacer
 from adapters.telegram.stars import TelegramPaymentGateway
 from adapters.telegram.webhook import WebhookReceiver
 from adapters.telegram.wording import SYNTAX
@@ -40,6 +41,7 @@ from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer
 from core.errors import TryAgainLater
+from core.pacing import Timer
 from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class TelegramAdapter:
         upload_max_bytes: int = UPLOAD_MAX_BYTES,
         poll_timeout_s: float = 10.0,
         request_timeout_s: float = 20.0,
+        pacing_timer: Timer | None = None,
     ) -> None:
+        """`pacing_timer`: the time every send is paced on (tests give one that moves at once)."""
         use_timedelta_durations()
         redact_token(token)
         base = api_base_url.rstrip("/")
@@ -85,6 +89,7 @@ class TelegramAdapter:
             .get_updates_connect_timeout(10.0)
             .get_updates_read_timeout(request_timeout_s)
             .concurrent_updates(True)
+            .rate_limiter(TelegramPacer(pacing_timer))
         )
         if webhook_url:
             builder = builder.updater(None)
