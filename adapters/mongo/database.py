@@ -23,6 +23,8 @@ LEDGER = "ledger"
 DEPLOYMENT_SLOTS = "deployment_slots"
 RATE_WINDOWS = "rate_windows"
 PAYMENTS = "payments"
+LEASES = "leases"
+UPDATES = "inbound_updates"
 
 
 def create_client(
@@ -112,7 +114,14 @@ async def ensure_indexes(db: Database) -> None:
     await db[PAYMENTS].create_indexes(
         [IndexModel([("user", ASCENDING), ("at", DESCENDING)], name="user_at")]
     )
-    # `kv` and `catalog_snapshot` are keyed by `_id`, which is always indexed.
+    await db[UPDATES].create_indexes(
+        [
+            IndexModel([("chat", ASCENDING), ("seq", ASCENDING)], name="chat_seq"),
+            IndexModel([("state", ASCENDING), ("until", ASCENDING)], name="state_until"),
+            IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0),
+        ]
+    )
+    # `kv`, `catalog_snapshot` and `leases` are keyed by `_id`, which is always indexed.
 
 
 async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:

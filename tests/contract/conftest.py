@@ -17,17 +17,21 @@ from adapters.mongo import (
 )
 from adapters.mongo.accounts import MongoAccountStore
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
+from adapters.mongo.leases import MongoLeaseStore
 from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
+from adapters.mongo.update_log import MongoUpdateLog
 from core.payments import PaymentStore
 from core.ports import (
     AccountStore,
     CatalogStore,
     DeploymentSlots,
     KeyValueStore,
+    LeaseStore,
     RateLimiter,
     RunFinder,
     RunStore,
+    UpdateLog,
     UserStore,
 )
 from tests.contract.backend_rigs import RIGS, Rig
@@ -64,6 +68,12 @@ DEPLOYMENT_SLOTS: dict[str, Factory] = {
 RATE_LIMITERS: dict[str, Factory] = {
     "mongo": lambda request: MongoRateLimiter(request.getfixturevalue("mongo_db")),
 }
+LEASE_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoLeaseStore(request.getfixturevalue("mongo_db")),
+}
+UPDATE_LOGS: dict[str, Factory] = {
+    "mongo": lambda request: MongoUpdateLog(request.getfixturevalue("mongo_db")),
+}
 
 
 @pytest.fixture(params=sorted(ACCOUNT_STORES))
@@ -82,6 +92,18 @@ def deployment_slots(request: pytest.FixtureRequest) -> DeploymentSlots:
 def rate_limiter(request: pytest.FixtureRequest) -> RateLimiter:
     limiter: RateLimiter = RATE_LIMITERS[request.param](request)
     return limiter
+
+
+@pytest.fixture(params=sorted(LEASE_STORES))
+def lease_store(request: pytest.FixtureRequest) -> LeaseStore:
+    store: LeaseStore = LEASE_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(UPDATE_LOGS))
+def update_log(request: pytest.FixtureRequest) -> UpdateLog:
+    log: UpdateLog = UPDATE_LOGS[request.param](request)
+    return log
 
 
 @pytest.fixture(params=sorted(RUN_STORES))
