@@ -28,6 +28,7 @@ from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
 from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
+from adapters.mongo.transient import is_transient
 from adapters.mongo.update_log import MongoUpdateLog
 from adapters.mongo.users import MongoUserStore
 from bot.backends import NO_BACKEND, build_backends
@@ -184,6 +185,7 @@ class Container:
             credit_desk=self.credit_desk,
             pacer=self.pacer,
             default_language=self.settings.default_language,
+            transient=is_transient,
         )
 
     async def start_engine(

@@ -21,7 +21,10 @@ CHECKS: list[list[str]] = [
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
     ["mypy", "--strict", "bot", "core", "adapters"],
-    ["pytest", "-q", "-p", "no:cacheprovider"],
+    # Two workers for everything but the soak, then the soak alone: it times faults across
+    # processes and is the one test that wants the whole machine.
+    ["pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--ignore", "tests/soak"],
+    ["pytest", "-q", "-p", "no:cacheprovider", "tests/soak"],
 ]
 
 

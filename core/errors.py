@@ -49,6 +49,12 @@ class MediaUnavailable(UserFacingError):
         super().__init__("media_unavailable")
 
 
+class TryAgainLater(Exception):
+    """A command that could not be handled for a reason that passes (the database out of reach
+    for longer than our own retries): a platform that can have it sent again (Telegram's
+    webhook, answered with an error) does so; the update's origin keeps it one run."""
+
+
 class BackendError(Exception):
     """The backend failed; `retryable` tells whether trying again may help. `notice` is a
     message key (`submit.*`) saying why in plain words, when the backend told us (out of credits,

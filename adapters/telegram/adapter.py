@@ -47,6 +47,7 @@ from core.catalog import CatalogView
 from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer
+from core.errors import TryAgainLater
 from core.intake import Outcome, UpdateIntake
 from core.ports import KeyValueStore
 
@@ -116,11 +117,15 @@ class TelegramAdapter:
             admins=lambda: chat.admins_on(PLATFORM),
         )
         self._receiver = WebhookReceiver(self._feed)
-        self._feed_updates = UpdateFeed(bot_id, intake, self._app.process_update, self._parse)
+        self._send_again: set[int] = set()
+        """Updates whose command met TryAgainLater: Telegram is answered an error and resends."""
+        self._feed_updates = UpdateFeed(bot_id, intake, self._process, self._parse)
         self._may_poll: Callable[[], bool] = lambda: True
         self._poller: asyncio.Task[None] | None = None
         self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
-        handlers = UpdateHandlers(chat, TextFrontDoor(chat.book), words, self.notifier)
+        handlers = UpdateHandlers(
+            chat, TextFrontDoor(chat.book), words, self.notifier, can_resend=bool(webhook_url)
+        )
         checkout = CheckoutHandlers(chat, words, handlers.answer)
         self.payment_gateway = TelegramPaymentGateway(self._app.bot)
         """Refunds; for `Container.payment_gateways` once started."""
@@ -128,7 +133,7 @@ class TelegramAdapter:
         self._app.add_handler(MessageHandler(PAYMENTS, checkout.on_successful_payment))
         self._app.add_handler(MessageHandler(MESSAGES, handlers.on_message))
         self._app.add_handler(CallbackQueryHandler(handlers.on_callback, pattern=CALLBACK_PATTERN))
-        self._app.add_error_handler(_log_error)
+        self._app.add_error_handler(self._on_error)
 
     @property
     def application(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -267,13 +272,29 @@ class TelegramAdapter:
             return False
         try:
             outcome = await self._feed_updates.pushed(body)
+        except TryAgainLater:
+            return False  # its claim given up: the update sent again is handled anew
         except Exception:
             log.exception("telegram: update %s could not be taken in", body.get("update_id"))
             return False
         return outcome is not Outcome.BUSY
 
+    async def _process(self, update: Update) -> None:
+        """PTB's handlers on one update; raises TryAgainLater when its command asked Telegram
+        to send it again (so the update log does not count it handled)."""
+        await self._app.process_update(update)
+        if update.update_id in self._send_again:
+            self._send_again.discard(update.update_id)
+            raise TryAgainLater(f"update {update.update_id}")
+
     def _parse(self, body: Mapping[str, Any]) -> Update:
         return Update.de_json(dict(body), self._app.bot)
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        if isinstance(context.error, TryAgainLater) and isinstance(update, Update):
+            self._send_again.add(update.update_id)
+            return
+        log.error("telegram: handling an update failed", exc_info=context.error)
 
 
 def _with_path(url: str) -> str:
@@ -282,7 +303,3 @@ def _with_path(url: str) -> str:
     if parts.path in ("", "/"):
         return parts._replace(path=DEFAULT_WEBHOOK_PATH).geturl()
     return url
-
-
-async def _log_error(update: object, context: Context) -> None:
-    log.error("telegram: handling an update failed", exc_info=context.error)

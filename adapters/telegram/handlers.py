@@ -40,8 +40,12 @@ class UpdateHandlers:
         door: TextFrontDoor,
         words: TextRenderer,
         notifier: TelegramNotifier,
+        *,
+        can_resend: bool = False,
     ) -> None:
+        """`can_resend`: updates come by webhook, so Telegram sends one again when told to."""
         self._chat = chat
+        self._can_resend = can_resend
         self._door = door
         self._words = words
         self._notifier = notifier
@@ -70,7 +74,8 @@ class UpdateHandlers:
             image = find_image(message, include_reply=True)
             operation = self._door.attach(operation, [image] if image else [])
         ref = chat_ref(message, message.from_user)
-        await self.answer(context.bot, ref, await self._chat.execute(operation, ref))
+        content = await self._chat.execute(operation, ref, can_resend=self._can_resend)
+        await self.answer(context.bot, ref, content)
 
     async def on_callback(self, update: Update, context: Context) -> None:
         """The buttons: the same operations a user could type."""
@@ -83,7 +88,7 @@ class UpdateHandlers:
             return
         ref = chat_ref(query.message, query.from_user)
         operation = from_origin(buttons.operation_for(action), f"telegram:press:{query.id}")
-        content = await self._chat.execute(operation, ref)
+        content = await self._chat.execute(operation, ref, can_resend=self._can_resend)
         words = self._words.for_chat(ref)
         answer: str | None = None
         if isinstance(content, RunAccepted):

@@ -27,6 +27,16 @@ def unique(name: str, taken: set[str], max_len: int) -> str:
         counter += 1
 
 
+def fit_middle(text: str, max_len: int) -> str:
+    """`text` on one line, its middle replaced by an ellipsis when longer than `max_len`: an
+    echoed value keeps its start and its end (a file's name, a URL's last part)."""
+    text = " ".join(text.split())
+    if len(text) <= max_len:
+        return text
+    tail = (max_len - 1) // 2
+    return text[: max_len - 1 - tail].rstrip() + "…" + text[len(text) - tail :].lstrip()
+
+
 def fit(text: str, max_len: int) -> str:
     """`text` on one line, cut to `max_len` with an ellipsis when longer."""
     text = " ".join(text.split())

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 
 from cachetools import LRUCache
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from core.catalog import Catalog
 from core.chat.admin_desk import AdminDesk
@@ -62,7 +70,7 @@ from core.chat.operations import (
 from core.chat.result_actions import ResultActions
 from core.chat.run_desk import RunDesk, SaveOutputs
 from core.chat.run_refs import RunRefs
-from core.errors import InvalidInput, NotAllowed, UserFacingError
+from core.errors import InvalidInput, NotAllowed, TryAgainLater, UserFacingError
 from core.launcher import RunLauncher
 from core.locales import DEFAULT_LANGUAGE
 from core.models import ChatRef
@@ -73,6 +81,15 @@ from core.requests import RunRequest
 from core.tracker import RunTracker
 
 log = logging.getLogger(__name__)
+
+Transient = Callable[[BaseException], bool]
+"""Whether an error passes by itself (a database connection lost): the operation is tried again."""
+
+ANSWER_ATTEMPTS = 4
+"""Tries of an operation whose store was briefly out of reach (0.1 + 0.2 + 0.4 s apart): safe,
+since every operation that changes something is idempotent by its origin."""
+ANSWER_RETRY_S = 2.0
+"""No new try after this long: a database that timed out already made the user wait."""
 
 PAYMENT_EVENTS = (CheckPurchase, CompletePurchase)
 """Never rate limited: a payment must always be answered and credited."""
@@ -99,8 +116,10 @@ class ChatService:
         credit_desk: CreditDesk,
         pacer: Pacer,
         default_language: str = DEFAULT_LANGUAGE,
+        transient: Transient = lambda error: False,
     ) -> None:
         self.book = book
+        self._transient = transient
         self.default_language = default_language
         """What to answer in when a user's own language has no catalog (DEFAULT_LANGUAGE)."""
         self._catalog = catalog
@@ -146,10 +165,17 @@ class ChatService:
         )
 
     async def execute(
-        self, operation: Operation, chat: ChatRef, *, place_admin: bool = False
+        self,
+        operation: Operation,
+        chat: ChatRef,
+        *,
+        place_admin: bool = False,
+        can_resend: bool = False,
     ) -> Content:
         """`place_admin`: the platform vouches that the user administers the place the command
-        came from (a Discord member with Manage Server in that guild): an admin for this call."""
+        came from (a Discord member with Manage Server in that guild): an admin for this call.
+        `can_resend`: the platform will send this command again if told to (TryAgainLater is
+        raised then, rather than an apology shown, when the store stays out of reach)."""
         try:
             await self._remember(chat)
             if await self._users.is_banned(chat.user_key):
@@ -163,18 +189,34 @@ class ChatService:
                     return Silent()
                 if pace is Pace.SLOW_DOWN:
                     raise UserFacingError("slow_down", seconds=wait_s)
-            return await self._answer(operation, chat, admin)
+            return await self._answer_retrying(operation, chat, admin)
         except InvalidInput as invalid:
             command = self.book.command_for(invalid.workflow)
             return Problems(command=command, problems=invalid.problems)
         except UserFacingError as refused:
             return Message(notice=self._in_platform_words(refused.notice))
-        except Exception:
+        except Exception as error:
+            if can_resend and self._transient(error):
+                log.warning("%s from %s: %s; to be sent again", type(operation).__name__,
+                            chat.user_key, error)  # fmt: skip
+                raise TryAgainLater() from error
             reference = secrets.token_hex(4)
             log.exception(
                 "%s from %s failed (ref %s)", type(operation).__name__, chat.user_key, reference
             )
             return Message(notice=Notice.of("failure", reference=reference))
+
+    async def _answer_retrying(self, operation: Operation, chat: ChatRef, admin: bool) -> Content:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(ANSWER_ATTEMPTS) | stop_after_delay(ANSWER_RETRY_S),
+            wait=wait_exponential(multiplier=0.1, max=1),
+            retry=retry_if_exception(self._transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._answer(operation, chat, admin)
+        raise AssertionError("unreachable: the last attempt re-raises")
 
     async def _remember(self, chat: ChatRef) -> None:
         known = (chat.username, chat.user_name)

@@ -37,7 +37,7 @@ from core.chat.content import (
 )
 from core.chat.credit_text import CreditText
 from core.chat.help_text import HelpText
-from core.chat.naming import fit
+from core.chat.naming import fit, fit_middle
 from core.chat.presentation import duration_parts, format_cost
 from core.chat.run_text import RecipeBook, RunText
 from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
@@ -311,4 +311,4 @@ _STATUSES = frozenset(status.value for status in RunStatus)
 
 
 def _shortened(value: object) -> object:
-    return fit(value, ECHO_MAX) if isinstance(value, str) else value
+    return fit_middle(value, ECHO_MAX) if isinstance(value, str) else value

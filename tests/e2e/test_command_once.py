@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.mongo.embedded import EmbeddedMongo, free_port
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_e2e import USER_ID, telegram_bot
@@ -68,3 +69,31 @@ async def test_a_webhook_is_answered_after_the_command_is_recorded(
         assert (await tg.run_for(command)).id == first.id
         assert len(tg.chat.handled) == 1
         assert len(fake.sent("sendMessage", CHAT)) == 1
+
+
+async def test_a_command_that_finds_the_database_down_is_taken_when_telegram_posts_it_again(
+    tmp_path: Path,
+) -> None:
+    """Answered with an error (not an apology in chat), Telegram posts the update again: once
+    the database is back, the command runs once and is acknowledged once."""
+    mongo = EmbeddedMongo(tmp_path / "db", port=free_port())
+    uri = await mongo.start()
+    try:
+        async with (
+            FakeTelegram() as fake,
+            world(uri, tmp_path, mongodb_timeout_seconds=0.5) as w,
+            telegram_bot(w, fake, webhook=True) as tg,
+        ):
+            await mongo.stop()
+            command = fake.send_text(CHAT, USER_ID, "/txt2img a fox width=32 height=32")
+            update = fake.update_log[update_id_of(fake, command)]
+            assert await fake.post_update(update) == 503
+            assert fake.sent("sendMessage", CHAT) == []
+
+            await mongo.start()
+            assert await fake.post_update(update) == 200
+            run = await tg.run_for(command)
+            assert run.backend_run_id is not None
+            assert len(fake.sent("sendMessage", CHAT)) == 1
+    finally:
+        await mongo.stop()

@@ -41,8 +41,8 @@ class ObservedChat:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._chat, name)
 
-    async def execute(self, operation: Operation, chat: ChatRef) -> Content:
-        content = await self._chat.execute(operation, chat)
+    async def execute(self, operation: Operation, chat: ChatRef, **how: bool) -> Content:
+        content = await self._chat.execute(operation, chat, **how)
         media = len(operation.media) if isinstance(operation, RunWorkflow) else 0
         self.handled.append((operation, media, self._words.render(content)))
         async with self.changed:

@@ -9,8 +9,9 @@ amount of attempts". The update_id lets a bot "ignore repeated updates"
 By hand: `deliver_webhook(body)` posts a new update once; `post_update(update)` posts an
 existing one as it is (same update_id). Automatically, with `FakeTelegram(push_webhooks=True)`:
 every queued update is posted while a webhook is set, one at a time and in order, retried
-`webhook_retry_delay` seconds apart up to `webhook_max_attempts` times, then dropped. Every
-attempt is recorded in `webhook_log`.
+after `webhook_retry_delay` seconds, doubling each time (like Telegram, which keeps an update
+while the bot answers errors, not for a fixed tenth of a second), up to `webhook_max_attempts`
+times, then dropped. Every attempt is recorded in `webhook_log`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class WebhookDelivery(FakeTelegramState):
-    webhook_max_attempts = 5
+    webhook_max_attempts = 8
     webhook_retry_delay = 0.02
+    """Before the second attempt; doubled before each further one (2.5 s over 8 attempts)."""
     _session: aiohttp.ClientSession | None = None
 
     async def deliver_webhook(self, body: JsonDict, secret: str | None = None) -> int:
@@ -80,7 +82,7 @@ class WebhookDelivery(FakeTelegramState):
         """Post with retries; False if the webhook went away meanwhile (the update stays)."""
         for attempt in range(self.webhook_max_attempts):
             if attempt:
-                await asyncio.sleep(self.webhook_retry_delay)
+                await asyncio.sleep(self.webhook_retry_delay * 2 ** (attempt - 1))
             if self._closing.is_set() or not self.webhook_url:
                 return False
             try:

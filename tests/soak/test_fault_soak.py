@@ -164,13 +164,15 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
             try:
                 await eventually(all_settled, within=120, every=0.5)
             except TimeoutError:
+                runs = await runs_coll.find({}).to_list()
                 stuck = await runs_coll.find(
                     {"delivery": {"$nin": ["delivered", "abandoned"]}}
                 ).to_list()
                 raise AssertionError(
                     f"{len(stuck)} runs never settled: "
                     + "; ".join(_explain(r, -1, telegram, bots) for r in stuck[:5])
-                    + f"; {len(commands) - await runs_coll.count_documents({})} commands no run"
+                    + "; "
+                    + "; ".join(_explain_lost(commands, runs, telegram))
                 ) from None
             runs = await runs_coll.find({}).to_list()
             accounts = await client[database].accounts.find({}).to_list()
@@ -234,6 +236,26 @@ def _runs_per_command(runs: list[dict[str, Any]], commands: dict[int, tuple[int,
         counts[key] = counts.get(key, 0) + 1
     assert made <= set(counts)
     return counts
+
+
+def _explain_lost(
+    commands: dict[int, tuple[int, int]], runs: list[dict[str, Any]], telegram: FakeTelegram
+) -> list[str]:
+    """Each command with no run: what became of the update that carried it."""
+    made = {(int(r["chat"]["chat_id"]), int(r["chat"]["message_id"])) for r in runs}
+    lost = []
+    for number, key in commands.items():
+        if key in made:
+            continue
+        ids = [i for i, u in telegram.update_log.items() if _message_key(u) == key]
+        attempts = [(a.status, a.error) for a in telegram.webhook_log if a.update_id in ids]
+        lost.append(f"command {number} lost: update {ids}, webhook attempts {attempts}")
+    return lost
+
+
+def _message_key(update: dict[str, Any]) -> tuple[int, int] | None:
+    message = update.get("message")
+    return None if message is None else (message["chat"]["id"], message["message_id"])
 
 
 def _photos_per_run(telegram: FakeTelegram) -> dict[str, int]:

@@ -158,6 +158,7 @@ async def test_webhook_push_gives_up_after_some_attempts() -> None:
         FakeTelegram(push_webhooks=True) as fake,
         bot_on(fake) as bot,
     ):
+        fake.webhook_retry_delay = 0.001
         await bot.set_webhook(url, secret_token=SECRET)
         fake.send_text(5, 7, "/lost")
         fake.send_text(5, 7, "/next")
