@@ -34,6 +34,8 @@ from core.chat.menu_report import left_out_line
 from core.chat.presentation import format_cost, format_duration
 from core.chat.text_render import TextRenderer
 
+log = logging.getLogger("comfybot")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -124,17 +126,20 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT, then: /readyz says 503 (the load balancer stops sending
+    traffic), updates are no longer taken, the leases are handed over, running deliveries
+    finish within SHUTDOWN_GRACE_SECONDS, and only then does the process exit."""
     stopped = _stop_signal()  # first: a SIGTERM during start-up is a clean stop, too
     container = await build_container(settings)
     try:
         platforms = await start_platforms(container)
         await container.start_http(platforms.routes)
         await container.start_engine(before_reconcile=platforms.start, settle=False)
-        container.start_scheduler()
-        settling = asyncio.create_task(container.settle())  # never holds up the scheduler
+        container.start_scheduler(platforms.jobs)  # whoever takes the sweeps settles
+        log.info("comfybot: instance %s ready", container.instance_id)
         await stopped.wait()
-        settling.cancel()
-        # Stop taking commands and webhooks, let deliveries finish, then close the platforms.
+        container.readiness.draining = True
+        log.info("comfybot: instance %s draining", container.instance_id)
         await platforms.stop_receiving()
         await container.shutdown(settings.shutdown_grace_seconds)
         await platforms.stop()

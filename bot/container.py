@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,11 +25,13 @@ from adapters.mongo.database import Client, Database, open_database
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.kv import MongoKeyValueStore
+from adapters.mongo.leases import MongoLeaseStore
 from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
 from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.transient import is_transient
+from adapters.mongo.update_log import MongoUpdateLog
 from adapters.mongo.uploads import MongoUploadStore
 from adapters.mongo.users import MongoUserStore
 from bot.backends import NO_BACKEND, build_backends
@@ -36,7 +41,7 @@ from bot.scheduler import Job, Scheduler
 from bot.settings import Settings, SettingsError
 from core.admission import Admission
 from core.backends import BackendRegistry
-from core.catalog import Catalog
+from core.catalog import Catalog, CatalogView
 from core.chat.book import CommandBook
 from core.chat.commands import CommandRules
 from core.chat.credit_desk import CreditDesk
@@ -50,16 +55,20 @@ from core.dispatch import Dispatcher
 from core.fair_queue import FairQueue
 from core.files import FileManager
 from core.ingress import WebhookIngress
+from core.intake import UpdateIntake
 from core.launcher import RunLauncher
+from core.leadership import LeaseKeeper, only_while_held
+from core.lease import LeaseTiming
 from core.limits import RunLimits
 from core.metrics import Metrics
 from core.models import Run
 from core.payments import PaymentGateway
 from core.policy import RunPolicy
-from core.ports import ChatNotifier, Clock, WorkflowBackend
+from core.ports import ChatNotifier, Clock, LeaseStore, WorkflowBackend
 from core.price_list import PriceList
 from core.quotes import Quoter
 from core.rate_limit import Pacer
+from core.readiness import Readiness
 from core.routing import Router
 from core.run_watch import RunWatch
 from core.tracker import RunTracker
@@ -68,6 +77,8 @@ from core.webhook_tokens import WebhookSigner
 log = logging.getLogger(__name__)
 
 MB = 1_000_000
+SWEEPS = "sweeps"
+"""The lease of the periodic sweeps, catalog refreshes and command syncs."""
 
 
 @runtime_checkable
@@ -119,10 +130,52 @@ class Container:
     api_requests: MongoApiRequestStore
     uploads: MongoUploadStore
     finder: MongoRunFinder
+    instance_id: str
+    """This process, as the owner of its leases and claims: host, pid and a random part."""
+    lease_store: LeaseStore
+    lease_timing: LeaseTiming
+    update_intake: UpdateIntake
+    readiness: Readiness = field(default_factory=Readiness)
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
     scheduler: Scheduler | None = None
+    _keepers: dict[str, LeaseKeeper] = field(default_factory=dict)
+    _settling: asyncio.Task[None] | None = None
     _closers: list[contextlib.AsyncExitStack] = field(default_factory=list)
+
+    def lease(self, name: str) -> LeaseKeeper:
+        """The keeper of the lease `name` (made on first use; started by `start_leases`)."""
+        keeper = self._keepers.get(name)
+        if keeper is None:
+            keeper = LeaseKeeper(
+                self.lease_store, name, self.instance_id, self.clock, self.lease_timing
+            )
+            self._keepers[name] = keeper
+        return keeper
+
+    @property
+    def sweeps(self) -> LeaseKeeper:
+        """Held by the one process that runs the sweeps and syncs the catalog and commands."""
+        return self.lease(SWEEPS)
+
+    def while_leading(
+        self, listener: Callable[[CatalogView], Awaitable[None]]
+    ) -> Callable[[CatalogView], Awaitable[None]]:
+        """A catalog listener (a command sync) that only the holder of the sweeps runs."""
+
+        async def listen(view: CatalogView) -> None:
+            if self.sweeps.held:
+                await listener(view)
+
+        return listen
+
+    def start_leases(self) -> None:
+        for keeper in self._keepers.values():
+            keeper.start()
+
+    async def release_leases(self) -> None:
+        """Stop the work each lease covers and hand the leases over (SIGTERM)."""
+        await asyncio.gather(*(keeper.release() for keeper in self._keepers.values()))
 
     def chat_service(self, rules: CommandRules) -> ChatService:
         """The chat layer for one platform (its commands compiled under `rules`)."""
@@ -167,6 +220,7 @@ class Container:
             await before_reconcile()
         if settle:
             await self.settle()
+        self.readiness.started = True
 
     async def settle(self) -> None:
         """What a previous process left: unfinished runs polled, pending ones acted on, owed
@@ -191,6 +245,7 @@ class Container:
             db_ping=self._db_ping,
             backend_ping=self._backends_ping,
             routes=[*self.backend_routes(), *routes],
+            readiness=self.readiness,
         )
         server = HttpServer(app, self.settings.http_host, self.settings.http_port)
         try:
@@ -202,26 +257,56 @@ class Container:
         return server
 
     def jobs(self) -> list[Job]:
+        """The periodic work. Sweeps over the whole database run only in the process holding
+        the sweeps lease; each process keeps its own catalog, prices and files current."""
         settings = self.settings
         poll_every = self.watch.check_every_s
         sweep = settings.sweep_seconds
+        refresh = settings.catalog_refresh_seconds
+        reload_every = max(sweep, min(60.0, refresh))
+        lead = self.leading
         return [
-            Job("poll quiet runs", poll_every, self.watch.poll_due),
-            Job("time out overdue runs", sweep * 3, self.watch.expire_overdue),
-            Job("deliver owed results", sweep, self.delivery.deliver_due),
-            Job("settle pending runs", sweep, self.dispatcher.settle_pending),
-            Job("start queued runs", sweep, self.queue.pump),
-            Job("repair queue and credits", sweep * 3, self.queue.repair),
-            Job("copy ledger entries", sweep, self._flush_ledger),
+            Job("poll quiet runs", poll_every, lead(self.watch.poll_due)),
+            Job("time out overdue runs", sweep * 3, lead(self.watch.expire_overdue)),
+            Job("deliver owed results", sweep, lead(self.delivery.deliver_due)),
+            Job("settle pending runs", sweep, lead(self.dispatcher.settle_pending)),
+            Job("start queued runs", sweep, lead(self.queue.pump)),
+            Job("repair queue and credits", sweep * 3, lead(self.queue.repair)),
+            Job("copy ledger entries", sweep, lead(self._flush_ledger)),
+            Job("refresh catalog", refresh, lead(self.catalog.refresh)),
+            Job("reload catalog", reload_every, self.catalog.reload),
             Job("delete old outputs", 3600, self._purge_outputs),
-            Job("refresh catalog", settings.catalog_refresh_seconds, self.catalog.refresh),
             Job("refresh prices", 3600, self.costs.refresh),
         ]
 
-    def start_scheduler(self) -> Scheduler:
-        self.scheduler = Scheduler(self.jobs())
+    def leading(self, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """`work` done only by the holder of the sweeps, checked each time."""
+        return only_while_held(self.sweeps, work)
+
+    def start_scheduler(self, extra: Iterable[Job] = ()) -> Scheduler:
+        """The jobs, and the leases: whoever takes the sweeps settles what was left unfinished
+        (in the background, so the heartbeat goes on)."""
+        self.scheduler = Scheduler([*self.jobs(), *extra])
         self.scheduler.start()
+        self.sweeps.when_gained(self._settle_in_background)
+        self.sweeps.when_lost(self._stop_settling)
+        self.start_leases()
         return self.scheduler
+
+    async def _settle_in_background(self) -> None:
+        self._settling = asyncio.create_task(self._settle_logged())
+
+    async def _settle_logged(self) -> None:
+        try:
+            await self.settle()
+        except Exception:
+            log.exception("settling what was left unfinished failed; the sweeps go on")
+
+    async def _stop_settling(self) -> None:
+        if self._settling is not None:
+            self._settling.cancel()
+            await asyncio.gather(self._settling, return_exceptions=True)
+            self._settling = None
 
     async def _purge_outputs(self) -> int:
         keep = timedelta(hours=self.settings.output_retention_hours)
@@ -244,12 +329,13 @@ class Container:
         return True
 
     async def shutdown(self, grace_s: float | None) -> None:
-        """Stop taking work (webhooks, scheduled jobs, new deliveries); let what runs finish
-        within `grace_s` (None: however long it takes); deliveries not done by then are given
-        back for another process. The database and the backends stay open."""
-        if self.http is not None:
-            await self.http.stop()
-            self.http = None
+        """Stop taking work: hand the leases over, stop the scheduled jobs and new deliveries;
+        let what runs finish within `grace_s` (None: however long it takes); deliveries not
+        done by then are given back for another process. /readyz says 503 throughout; the HTTP
+        server closes last (webhooks landing meanwhile are still recorded). The database and
+        the backends stay open."""
+        self.readiness.draining = True
+        await self.release_leases()
         if self.scheduler is not None:
             await self.scheduler.stop(grace_s)
             self.scheduler = None
@@ -257,6 +343,9 @@ class Container:
         if grace_s is None:
             await self.delivery.drain()
         await self.delivery.stop(grace_s or 0)
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
 
     async def close(self) -> None:
         await self.shutdown(None)
@@ -323,6 +412,8 @@ async def _build(
     registry = BackendRegistry(chosen)
     stack.push_async_callback(registry.close)
     metrics = Metrics()
+    instance_id = _instance_id()
+    lease_timing = LeaseTiming(settings.leader_lease_seconds)
     runs_store = MongoRunStore(db)
     accounts = MongoAccountStore(db)
     users = MongoUserStore(db)
@@ -489,6 +580,10 @@ async def _build(
         api_requests=MongoApiRequestStore(db),
         uploads=MongoUploadStore(db),
         finder=MongoRunFinder(db),
+        instance_id=instance_id,
+        lease_store=MongoLeaseStore(db),
+        lease_timing=lease_timing,
+        update_intake=UpdateIntake(MongoUpdateLog(db), instance_id, clock, lease_timing),
         embedded=embedded,
         _closers=[stack],
     )
@@ -524,3 +619,8 @@ def _balance_reader(accounts: MongoAccountStore) -> Callable[[Run], Awaitable[in
         return (await accounts.balance(run.chat.user_key)).available
 
     return balance_of
+
+
+def _instance_id() -> str:
+    """Unique per process start, readable in logs and in the leases collection."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

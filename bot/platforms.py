@@ -1,4 +1,10 @@
-"""The chat platforms whose tokens are set: built, attached to the engine, started and stopped."""
+"""The chat platforms whose tokens are set: built, attached to the engine, started and stopped.
+
+With several instances on one database, the work only one may do is held under leases
+(core/leadership.py): Telegram long polling under `telegram:polling`, the Discord gateway
+session under `discord:gateway`, command syncs with the sweeps. Every instance logs in and
+sends results over REST.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TelegramError
 
 from adapters.api import ApiConfig, ApiPlatform, ApiStores
 from adapters.api.callbacks import Sleep
@@ -17,8 +23,10 @@ from adapters.discord import DiscordAdapter, DiscordConfig, LoginFailure
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.chat_refs import PLATFORM
 from bot.container import Container
+from bot.scheduler import Job
 from bot.settings import Settings, SettingsError
 from core.chat.commands import API_RULES, DISCORD_RULES, TELEGRAM_RULES
+from core.errors import SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,25 @@ class Platforms:
     quieters: list[Step] = field(default_factory=list)
     """Stop taking updates (commands, button presses) but keep sending."""
     stoppers: list[Step] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    """Periodic work of the platforms (for the scheduler)."""
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def in_background(self, step: Step, what: str) -> Step:
+        """`step` started as a task (a lease's heartbeat must not wait for it)."""
+
+        async def run() -> None:
+            try:
+                await step()
+            except Exception:
+                log.exception("%s failed", what)
+
+        async def start() -> None:
+            task = asyncio.create_task(run())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        return start
 
     async def start(self) -> None:
         for start in self.starters:
@@ -60,51 +87,9 @@ async def start_platforms(container: Container) -> Platforms:
     platforms = Platforms()
     settings = container.settings
     if settings.telegram_bot_token is not None:
-        secret = settings.telegram_webhook_secret
-        telegram = TelegramAdapter(
-            settings.telegram_bot_token.get_secret_value(),
-            settings.telegram_api_base_url,
-            container.chat_service(TELEGRAM_RULES),
-            container.kv,
-            settings.telegram_webhook_url,
-            secret.get_secret_value() if secret else None,
-            request_timeout_s=settings.telegram_timeout_seconds,
-        )
-        container.delivery.add_notifier(telegram.notifier)
-        container.catalog.on_change(telegram.on_catalog_change)
-        if settings.telegram_webhook_url:
-            platforms.routes += telegram.routes()
-
-        async def start_telegram() -> None:
-            try:
-                await telegram.start()
-            except InvalidToken:  # its message holds the token: never shown
-                raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram rejected the token") from None
-            # Whether or not CREDIT_PACKS sells anything now: past payments stay refundable.
-            container.payment_gateways[PLATFORM] = telegram.payment_gateway
-
-        platforms.starters.append(start_telegram)
-        platforms.quieters.append(telegram.stop_receiving)
-        platforms.stoppers.append(telegram.stop)
+        _add_telegram(platforms, container, settings)
     if settings.discord_bot_token is not None:
-        discord = DiscordAdapter(
-            discord_config(settings),
-            container.chat_service(DISCORD_RULES),
-            container.kv,
-            container.clock,
-        )
-        container.delivery.add_notifier(discord.notifier)
-        container.catalog.on_change(discord.on_catalog_change)
-
-        async def start_discord() -> None:
-            try:
-                await discord.start()
-            except LoginFailure:
-                raise SettingsError("DISCORD_BOT_TOKEN: Discord rejected the token") from None
-
-        platforms.starters.append(start_discord)
-        platforms.quieters.append(discord.stop_receiving)
-        platforms.stoppers.append(discord.stop)
+        _add_discord(platforms, container, settings)
     if not platforms.starters:
         log.warning("no chat platform token is set: only webhooks and the scheduler will run")
     if settings.api_enabled:
@@ -149,6 +134,87 @@ def api_config(settings: Settings, outputs_dir: Path) -> ApiConfig:
         max_upload_bytes=int(settings.max_input_image_mb * 1_000_000),
         max_prompt_chars=settings.max_prompt_chars,
     )
+
+
+def _add_telegram(platforms: Platforms, container: Container, settings: Settings) -> None:
+    assert settings.telegram_bot_token is not None
+    secret = settings.telegram_webhook_secret
+    telegram = TelegramAdapter(
+        settings.telegram_bot_token.get_secret_value(),
+        settings.telegram_api_base_url,
+        container.chat_service(TELEGRAM_RULES),
+        container.kv,
+        settings.telegram_webhook_url,
+        secret.get_secret_value() if secret else None,
+        request_timeout_s=settings.telegram_timeout_seconds,
+        intake=container.update_intake,
+    )
+    container.delivery.add_notifier(telegram.notifier)
+    container.catalog.on_change(container.while_leading(telegram.on_catalog_change))
+    if settings.telegram_webhook_url:
+        platforms.routes += telegram.routes()
+
+    async def start_telegram() -> None:
+        try:
+            await telegram.start(poll=False, sync_commands=False)
+        except InvalidToken:  # its message holds the token: never shown
+            raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram rejected the token") from None
+        # Whether or not CREDIT_PACKS sells anything now: past payments stay refundable.
+        container.payment_gateways[PLATFORM] = telegram.payment_gateway
+
+    async def sync_menu() -> None:
+        try:
+            await telegram.sync_commands()
+        except TelegramError as error:
+            log.warning("telegram: command menu not registered yet: %s", error.message)
+
+    container.sweeps.when_gained(platforms.in_background(sync_menu, "telegram: menu sync"))
+    if telegram.polls:
+        polling = container.lease("telegram:polling")
+
+        async def poll() -> None:
+            await telegram.start_polling(lambda: polling.held)
+
+        polling.when_gained(poll)
+        polling.when_lost(telegram.stop_polling)
+    sweep = settings.sweep_seconds
+    platforms.jobs.append(
+        Job("resume telegram updates", sweep * 3, container.leading(telegram.resume_abandoned))
+    )
+    platforms.starters.append(start_telegram)
+    platforms.quieters.append(telegram.stop_receiving)
+    platforms.stoppers.append(telegram.stop)
+
+
+def _add_discord(platforms: Platforms, container: Container, settings: Settings) -> None:
+    discord = DiscordAdapter(
+        discord_config(settings),
+        container.chat_service(DISCORD_RULES),
+        container.kv,
+        container.clock,
+    )
+    container.delivery.add_notifier(discord.notifier)
+    container.catalog.on_change(container.while_leading(discord.on_catalog_change))
+
+    async def start_discord() -> None:
+        try:
+            await discord.start(connect=False, sync_commands=False)
+        except LoginFailure:
+            raise SettingsError("DISCORD_BOT_TOKEN: Discord rejected the token") from None
+
+    async def sync_commands() -> None:
+        try:
+            await discord.sync_commands()
+        except (SendFailed, RuntimeError) as error:
+            log.warning("discord: commands not registered yet: %s", error)
+
+    container.sweeps.when_gained(platforms.in_background(sync_commands, "discord: command sync"))
+    gateway = container.lease("discord:gateway")
+    gateway.when_gained(discord.connect_gateway)
+    gateway.when_lost(discord.disconnect_gateway)
+    platforms.starters.append(start_discord)
+    platforms.quieters.append(discord.stop_receiving)
+    platforms.stoppers.append(discord.stop)
 
 
 def discord_config(settings: Settings) -> DiscordConfig:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=30, gt=0)
     delivery_lease_seconds: float = Field(default=60, gt=0)
     sweep_seconds: float = Field(default=10, gt=0)
+    leader_lease_seconds: float = Field(default=15, ge=1)
     pending_locate_after_seconds: float = Field(default=60, gt=0)
     pending_give_up_seconds: float = Field(default=900, gt=0)
     default_language: str = "en"

@@ -188,13 +188,33 @@ class Catalog:
             self._view = view
             for name, discovery in changed.items():
                 await self._store.save_snapshot(name, discovery)
+        await self._announce(view)
+        return True
+
+    async def reload(self) -> bool:
+        """Take up the snapshots another process discovered (with several instances one
+        refreshes, the others reload); True when the catalog changed."""
+        async with self._lock:
+            snapshots = await self._store.load_snapshots()
+            names = {backend.name for backend in self._backends}
+            found = {name: d for name, d in snapshots.items() if name in names}
+            if all(self._discovered.get(name) == d for name, d in found.items()):
+                return False
+            self._discovered.update(found)
+            view = self._build()
+            if view.fingerprint() == self._view.fingerprint():
+                return False
+            self._view = view
+        await self._announce(view)
+        return True
+
+    async def _announce(self, view: CatalogView) -> None:
         log.info("catalog changed: %d workflows", len(view.workflows))
         for listener in self._listeners:
             try:
                 await listener(view)
             except Exception:
                 log.exception("catalog change listener failed")
-        return True
 
 
 def merge_backends(discoveries: Iterable[Discovery]) -> list[Workflow]:

@@ -8,7 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.inbound import UpdateClaim, UpdateEntry
 from core.journal import Claim, DeliveryJournal
+from core.lease import LeaseGrant
 from core.ledger import Balance, LedgerEntry, LedgerKind, Refusal
 from core.models import (
     BackendTotals,
@@ -371,6 +373,64 @@ class KeyValueStore(Protocol):
 
     async def set_if_absent(self, key: str, value: str) -> str:
         """Store `value` unless the key exists; returns the stored value either way."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Named leases (core/lease.py): one owner at a time, until the lease runs out."""
+
+    async def acquire(
+        self, name: str, owner: str, now: datetime, until: datetime
+    ) -> LeaseGrant | None:
+        """Take the lease if nobody holds it (never taken, released, or run out by `now`), in a
+        new term; None when another holds it."""
+        ...
+
+    async def renew(self, grant: LeaseGrant, until: datetime) -> LeaseGrant | None:
+        """Extend `grant` to `until` if its term is still the current one (nobody took the
+        lease since, even if it ran out); None when the lease changed hands."""
+        ...
+
+    async def release(self, grant: LeaseGrant) -> bool:
+        """Give the lease up at once, if still in `grant`'s term; False when it was not."""
+        ...
+
+    async def current(self, name: str, now: datetime) -> LeaseGrant | None:
+        """Who holds the lease at `now`; None when nobody does."""
+        ...
+
+
+class UpdateLog(Protocol):
+    """Updates from a chat platform by id (core/intake.py): who is handling each, which are
+    done; every change conditional on the claim's owner."""
+
+    async def claim(
+        self, entry: UpdateEntry, owner: str, now: datetime, until: datetime
+    ) -> UpdateClaim:
+        """Record `entry` as `owner`'s to handle until `until`, unless it is done (DONE) or
+        another owner's claim on it still runs (BUSY, with that claim's end); a claim that ran
+        out is taken over (NEW)."""
+        ...
+
+    async def renew(self, key: str, owner: str, until: datetime) -> bool:
+        """Extend `owner`'s claim; False when it is no longer theirs."""
+        ...
+
+    async def finish(self, key: str, owner: str, now: datetime) -> bool:
+        """Mark the update handled (kept as such long enough for every repeat to be seen)."""
+        ...
+
+    async def release(self, key: str, owner: str) -> None:
+        """Give up a claim unhandled, so the update's next delivery is taken at once."""
+        ...
+
+    async def blocker(self, chat: str, seq: int, owner: str, now: datetime) -> datetime | None:
+        """The end of the latest running claim of another owner on an earlier update (lower
+        `seq`) of `chat`; None when no earlier update of the chat is being handled elsewhere."""
+        ...
+
+    async def abandoned(self, now: datetime, limit: int) -> list[UpdateEntry]:
+        """Updates whose claim ran out (or was given up) before they were handled."""
         ...
 
 

@@ -3,6 +3,10 @@
 Start: point discord.py at the configured endpoints, log in (the token is checked here), open
 the gateway session, then register the commands if they changed. Stop: close the session and
 put discord.py's endpoints back.
+
+A bot has one gateway session that gets its interactions; with several instances, `comfybot
+run` opens it only in the one holding the gateway lease (`start(connect=False)`, then
+`connect_gateway` / `disconnect_gateway`). Every instance sends results over REST.
 """
 
 from __future__ import annotations
@@ -75,23 +79,50 @@ class DiscordAdapter:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, connect: bool = True, sync_commands: bool = True) -> None:
+        """Log in (REST works from here on); open the gateway session and wait for it (unless
+        `connect` is False: then `connect_gateway` when this process may); register the
+        commands (unless `sync_commands` is False: one process does it for all)."""
         self._endpoints.apply()
         try:
             async with asyncio.timeout(LOGIN_TIMEOUT_S):
                 await self.client.login(self._config.token)
-            self._session = asyncio.create_task(self.client.connect(reconnect=True))
-            await self._wait_ready()
+            if connect:
+                await self.connect_gateway()
+                await self._wait_ready()
         except BaseException:
             await self.stop()
             raise
         self.notifier.ready = True
         user = self.client.user
         log.info("discord: %s started", user.name if user else "bot")
-        try:
-            await self.sync_commands()
-        except SendFailed as error:
-            log.warning("discord: commands not registered yet: %s", error)
+        if sync_commands:
+            try:
+                await self.sync_commands()
+            except SendFailed as error:
+                log.warning("discord: commands not registered yet: %s", error)
+
+    async def connect_gateway(self) -> None:
+        """Open the gateway session in the background (resuming and reconnecting by itself)."""
+        if self._session is None and not self.client.is_closed():
+            self._session = asyncio.create_task(self.client.connect(reconnect=True))
+            log.info("discord: gateway session opening")
+
+    async def disconnect_gateway(self) -> None:
+        """Close the gateway session for good (close code 1000: Discord ends the session, so
+        the next holder identifies anew); REST keeps working."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        session.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await session
+        ws = self.client.ws
+        if ws is not None and ws.open:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await ws.close(code=1000)
+        log.info("discord: gateway session closed")
 
     async def _wait_ready(self) -> None:
         assert self._session is not None

@@ -1,5 +1,5 @@
-"""The bot's own aiohttp server: health, metrics, and the routes every backend and platform
-registers for itself (their webhooks)."""
+"""The bot's own aiohttp server: health, readiness, metrics, and the routes every backend and
+platform registers for itself (their webhooks)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 from adapters.http.observability import Observability
 from core.metrics import Metrics
 from core.ports import RunStore
+from core.readiness import Readiness
 
 Ping = Callable[[], Awaitable[bool]]
 MAX_REQUEST_BYTES = 2_000_000
@@ -23,10 +24,12 @@ def build_http_app(
     db_ping: Ping,
     backend_ping: Ping,
     routes: Iterable[web.RouteDef] = (),
+    readiness: Readiness | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-    observability = Observability(store, metrics, db_ping, backend_ping)
+    observability = Observability(store, metrics, db_ping, backend_ping, readiness)
     app.router.add_get("/healthz", observability.health)
+    app.router.add_get("/readyz", observability.ready)
     app.router.add_get("/metrics", observability.metrics)
     app.add_routes(list(routes))
     return app

@@ -30,6 +30,8 @@ UPLOADS = "uploads"
 UPLOAD_CHUNKS = "upload_chunks"
 WAITING_INDEX = "waiting"
 """Runs waiting for a slot, oldest first (named: the queue asks for it by name)."""
+LEASES = "leases"
+UPDATES = "inbound_updates"
 
 
 def create_client(
@@ -145,7 +147,14 @@ async def ensure_indexes(db: Database) -> None:
             IndexModel([("upload", ASCENDING), ("n", ASCENDING)], name="upload_n"),
         ]
     )
-    # `kv`, `catalog_snapshot` and `api_requests` are keyed by `_id`, which is always indexed.
+    await db[UPDATES].create_indexes(
+        [
+            IndexModel([("chat", ASCENDING), ("seq", ASCENDING)], name="chat_seq"),
+            IndexModel([("state", ASCENDING), ("until", ASCENDING)], name="state_until"),
+            IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0),
+        ]
+    )
+    # `kv`, `catalog_snapshot`, `api_requests` and `leases` are keyed by `_id` (always indexed).
 
 
 async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:

@@ -1,14 +1,20 @@
 """The Telegram front end: a python-telegram-bot Application wired to the chat layer.
 
-Polling by default. With a webhook URL, Telegram pushes updates to our own aiohttp server
-(`routes()` / `attach()`), checked by the secret-token header; PTB's webhook server is not used.
+Polling by default, with a loop of our own (polling.py) that `comfybot run` runs only in the
+instance holding the polling lease (`start(poll=False)`, then `start_polling`/`stop_polling`).
+With a webhook URL, Telegram pushes updates to our own aiohttp server (`routes()` /
+`attach()`), checked by the secret-token header; PTB's webhook server and updater are not used.
+Either way each update goes through the update intake (updates.py): once each, in order per
+chat.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
-from datetime import timedelta
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +39,9 @@ from adapters.telegram.log_redaction import redact_token
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
 from adapters.telegram.pacing import TelegramPacer
+from adapters.telegram.polling import Poller
 from adapters.telegram.stars import TelegramPaymentGateway
+from adapters.telegram.updates import UpdateFeed
 from adapters.telegram.webhook import WebhookReceiver
 from adapters.telegram.wording import SYNTAX
 from core.catalog import CatalogView
@@ -41,6 +49,7 @@ from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer
 from core.errors import TryAgainLater
+from core.intake import Outcome, UpdateIntake
 from core.pacing import Timer
 from core.ports import KeyValueStore
 
@@ -55,6 +64,8 @@ MESSAGES = filters.UpdateType.MESSAGE & (
 PAYMENTS = filters.UpdateType.MESSAGE & filters.SUCCESSFUL_PAYMENT
 DEFAULT_WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_KEY = "telegram:webhook_secret"
+DRAIN_TIMEOUT_S = 10.0
+"""On stop, how long updates being handled may take to finish."""
 
 
 class TelegramAdapter:
@@ -71,8 +82,11 @@ class TelegramAdapter:
         poll_timeout_s: float = 10.0,
         request_timeout_s: float = 20.0,
         pacing_timer: Timer | None = None,
+        intake: UpdateIntake | None = None,
     ) -> None:
-        """`pacing_timer`: the time every send is paced on (tests give one that moves at once)."""
+        """`pacing_timer`: the time every send is paced on (tests give one that moves at once).
+        `intake`: each update once, in order per chat, across processes (without one, every
+        update is handled as it comes)."""
         use_timedelta_durations()
         redact_token(token)
         base = api_base_url.rstrip("/")
@@ -90,9 +104,8 @@ class TelegramAdapter:
             .get_updates_read_timeout(request_timeout_s)
             .concurrent_updates(True)
             .rate_limiter(TelegramPacer(pacing_timer))
+            .updater(None)
         )
-        if webhook_url:
-            builder = builder.updater(None)
         self._app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._webhook_url = _with_path(webhook_url) if webhook_url else None
         self._webhook_secret = webhook_secret
@@ -111,6 +124,9 @@ class TelegramAdapter:
         self._receiver = WebhookReceiver(self._feed)
         self._send_again: set[int] = set()
         """Updates whose command met TryAgainLater: Telegram is answered an error and resends."""
+        self._feed_updates = UpdateFeed(bot_id, intake, self._process, self._parse)
+        self._may_poll: Callable[[], bool] = lambda: True
+        self._poller: asyncio.Task[None] | None = None
         self.notifier = TelegramNotifier(self._app.bot, words, upload_max_bytes)
         handlers = UpdateHandlers(
             chat, TextFrontDoor(chat.book), words, self.notifier, can_resend=bool(webhook_url)
@@ -130,8 +146,10 @@ class TelegramAdapter:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Connect (getMe), register the webhook or start polling, then sync the menu."""
+    async def start(self, *, poll: bool = True, sync_commands: bool = True) -> None:
+        """Connect (getMe), register the webhook (in webhook mode), start polling (unless
+        `poll` is False: then `start_polling` when this process may), sync the menu (unless
+        `sync_commands` is False: one process does it for all)."""
         try:
             await self._connect()
         except BaseException:
@@ -143,10 +161,13 @@ class TelegramAdapter:
             self._app.bot.username,
             "webhook" if self._webhook_url else "polling",
         )
-        try:
-            await self.sync_commands()
-        except TelegramError as error:
-            log.warning("telegram: command menu not registered yet: %s", error.message)
+        if poll and not self._webhook_url:
+            await self.start_polling()
+        if sync_commands:
+            try:
+                await self.sync_commands()
+            except TelegramError as error:
+                log.warning("telegram: command menu not registered yet: %s", error.message)
 
     async def _connect(self) -> None:
         await self._app.initialize()
@@ -159,17 +180,59 @@ class TelegramAdapter:
             )
             self._receiver.secret = secret
         await self._app.start()
-        if self._app.updater is not None:
-            await self._app.updater.start_polling(
-                timeout=timedelta(seconds=self._poll_timeout_s), allowed_updates=ALLOWED_UPDATES
-            )
+
+    @property
+    def polls(self) -> bool:
+        """Whether this adapter gets its updates by long polling (no webhook URL)."""
+        return self._webhook_url is None
+
+    async def start_polling(self, may_poll: Callable[[], bool] | None = None) -> None:
+        """Start the long-polling loop, run while `may_poll()` (the polling lease is held);
+        first, updates a previous poller took but never finished are handled."""
+        if self._poller is not None or not self._app.running:
+            return
+        self._may_poll = may_poll or (lambda: True)
+        poller = Poller(
+            self._app.bot,
+            self._feed_updates.polled,
+            timeout_s=self._poll_timeout_s,
+            allowed_updates=ALLOWED_UPDATES,
+            may_poll=lambda: self._may_poll() and self._app.running,
+        )
+        self._poller = asyncio.create_task(self._poll(poller), name="telegram polling")
+
+    async def _poll(self, poller: Poller) -> None:
+        try:
+            await self._feed_updates.resume()
+        except Exception:
+            log.exception("telegram: updates left unfinished could not be resumed")
+        try:
+            await poller.run()
+        except Exception:
+            log.exception("telegram: polling stopped")
+
+    async def stop_polling(self) -> None:
+        """Stop polling at once (the request in flight is cancelled); updates being handled
+        go on."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
+    async def resume_abandoned(self) -> int:
+        """Handle updates whose handler (in any process) died before finishing; how many."""
+        if not self._app.running:
+            return 0
+        return await self._feed_updates.resume()
 
     async def stop_receiving(self) -> None:
-        """Take no more updates (webhook requests are refused, so Telegram sends them again
-        later, to whichever instance answers); results can still be sent."""
-        self._receiver.secret = None
-        if self._app.updater is not None and self._app.updater.running:
-            await self._app.updater.stop()
+        """Take no more updates (webhook requests get 503, so Telegram sends them again
+        later, to whichever instance answers); let the ones being handled finish; results can
+        still be sent."""
+        self._receiver.open = False
+        await self.stop_polling()
+        await self._feed_updates.drain(DRAIN_TIMEOUT_S)
         if self._app.running:
             await self._app.stop()
 
@@ -208,15 +271,29 @@ class TelegramAdapter:
 
     async def _feed(self, body: dict[str, Any]) -> bool:
         """Handle the update before Telegram hears 200: killed halfway, the bot never answers,
-        Telegram posts it again, and the command's origin makes that one run, not two."""
+        Telegram posts it again, and another instance takes it over once this one's claim
+        has run out. A repeat of an update handled already is answered 200 and ignored."""
         if not self._app.running:
             return False
-        update = Update.de_json(body, self._app.bot)
+        try:
+            outcome = await self._feed_updates.pushed(body)
+        except TryAgainLater:
+            return False  # its claim given up: the update sent again is handled anew
+        except Exception:
+            log.exception("telegram: update %s could not be taken in", body.get("update_id"))
+            return False
+        return outcome is not Outcome.BUSY
+
+    async def _process(self, update: Update) -> None:
+        """PTB's handlers on one update; raises TryAgainLater when its command asked Telegram
+        to send it again (so the update log does not count it handled)."""
         await self._app.process_update(update)
         if update.update_id in self._send_again:
             self._send_again.discard(update.update_id)
-            return False
-        return True
+            raise TryAgainLater(f"update {update.update_id}")
+
+    def _parse(self, body: Mapping[str, Any]) -> Update:
+        return Update.de_json(dict(body), self._app.bot)
 
     async def _on_error(self, update: object, context: Context) -> None:
         if isinstance(context.error, TryAgainLater) and isinstance(update, Update):

@@ -19,8 +19,10 @@ from adapters.mongo.accounts import MongoAccountStore
 from adapters.mongo.api_keys import MongoApiKeyStore
 from adapters.mongo.api_requests import MongoApiRequestStore
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
+from adapters.mongo.leases import MongoLeaseStore
 from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
+from adapters.mongo.update_log import MongoUpdateLog
 from adapters.mongo.uploads import MongoUploadStore
 from core.api_keys import ApiKeyStore
 from core.api_requests import ApiRequestStore
@@ -30,9 +32,11 @@ from core.ports import (
     CatalogStore,
     DeploymentSlots,
     KeyValueStore,
+    LeaseStore,
     RateLimiter,
     RunFinder,
     RunStore,
+    UpdateLog,
     UserStore,
 )
 from core.uploads import UploadStore
@@ -69,6 +73,12 @@ DEPLOYMENT_SLOTS: dict[str, Factory] = {
 }
 RATE_LIMITERS: dict[str, Factory] = {
     "mongo": lambda request: MongoRateLimiter(request.getfixturevalue("mongo_db")),
+}
+LEASE_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoLeaseStore(request.getfixturevalue("mongo_db")),
+}
+UPDATE_LOGS: dict[str, Factory] = {
+    "mongo": lambda request: MongoUpdateLog(request.getfixturevalue("mongo_db")),
 }
 
 API_KEY_STORES: dict[str, Factory] = {
@@ -116,6 +126,18 @@ def deployment_slots(request: pytest.FixtureRequest) -> DeploymentSlots:
 def rate_limiter(request: pytest.FixtureRequest) -> RateLimiter:
     limiter: RateLimiter = RATE_LIMITERS[request.param](request)
     return limiter
+
+
+@pytest.fixture(params=sorted(LEASE_STORES))
+def lease_store(request: pytest.FixtureRequest) -> LeaseStore:
+    store: LeaseStore = LEASE_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(UPDATE_LOGS))
+def update_log(request: pytest.FixtureRequest) -> UpdateLog:
+    log: UpdateLog = UPDATE_LOGS[request.param](request)
+    return log
 
 
 @pytest.fixture(params=sorted(RUN_STORES))

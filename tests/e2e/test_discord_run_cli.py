@@ -23,6 +23,7 @@ async def test_run_serves_discord_beside_telegram(mongo_uri: str, tmp_path: Path
         }
         async with comfybot_run(telegram, mongo_uri, tmp_path, **settings):
             await fake.wait_for(lambda: fake.commands.find("txt2img", None), within=60)
+            await fake.wait_for(lambda: fake.gateway.live, within=60)  # the gateway lease's
             record = fake.slash_command(
                 "txt2img",
                 {"prompt": "a kite", "width": 32, "height": 32},

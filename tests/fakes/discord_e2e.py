@@ -129,9 +129,11 @@ async def discord_bot(
     guild_ids: Sequence[int] = (),
     backends: Sequence[WorkflowBackend] | None = None,
     http: bool = True,
+    connect: bool = True,
 ) -> AsyncIterator[DiscordBot]:
     """One bot process with the Discord adapter started (on `engine` if given, else on a new
-    engine, with its HTTP server unless `http` is False: one per world)."""
+    engine, with its HTTP server unless `http` is False: one per world); without `connect`,
+    logged in but with no gateway session (`adapter.connect_gateway` opens one)."""
     if engine is None:
         async with (
             w.engine(backends=backends, http=http) as own,
@@ -152,7 +154,7 @@ async def discord_bot(
     adapter = DiscordAdapter(config, chat, container.kv, container.clock)  # type: ignore[arg-type]
     container.delivery.add_notifier(adapter.notifier)
     container.catalog.on_change(adapter.on_catalog_change)
-    await adapter.start()
+    await adapter.start(connect=connect)
     try:
         yield DiscordBot(engine, adapter, chat, fake, w)
         await engine.settle()

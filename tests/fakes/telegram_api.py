@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from aiohttp import web
 
-from tests.fakes.telegram_calls import MB, ApiError, Call, Upload, WebhookAttempt, read_params
+from tests.fakes.telegram_calls import (
+    MB,
+    ApiError,
+    Call,
+    PollConflict,
+    Upload,
+    WebhookAttempt,
+    read_params,
+)
 from tests.fakes.telegram_edits import EditMethods
 from tests.fakes.telegram_history import MessageHistory, Version
 from tests.fakes.telegram_limits import Clock, FloodLimits, ManualClock, Rate
@@ -42,6 +51,7 @@ __all__ = [
     "FloodLimits",
     "ManualClock",
     "MessageHistory",
+    "PollConflict",
     "Rate",
     "Stall",
     "Upload",
@@ -189,7 +199,14 @@ class FakeTelegram(
             )
         method = request.match_info["method"]
         params, files = await read_params(request)
-        call = Call(method=method, params=params, files=files)
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        call = Call(
+            method=method,
+            params=params,
+            files=files,
+            peer=int(peername[1]) if peername else None,
+            at=time.monotonic(),
+        )
         self.calls.append(call)
         try:
             faults = self._faults.get(method.lower())
@@ -201,7 +218,7 @@ class FakeTelegram(
             if self.flood is not None:
                 self.flood.check(method, call.chat_id)
             if method.lower() == "getupdates":
-                call.result = await handler(params)
+                call.result = await handler(params, call, request)
             else:
                 call.result = handler(call)
                 if self.flood is not None:

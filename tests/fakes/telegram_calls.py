@@ -76,6 +76,10 @@ class Call:
     error: JsonDict | None = None
     stalled: bool = False
     """Carried out, but its response was held back (see `FakeTelegram.accept_then_stall`)."""
+    peer: int | None = None
+    """The client's TCP port: which connection (so which process) made the request."""
+    at: float = 0.0
+    """When the request arrived (time.monotonic)."""
 
     @property
     def chat_id(self) -> int | str | None:
@@ -187,3 +191,17 @@ class WebhookAttempt:
     def ok(self) -> bool:
         """Telegram counts any 2XY answer as delivered."""
         return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class PollConflict:
+    """A long poll terminated because another getUpdates arrived while it waited, as Telegram
+    does: "Conflict: terminated by other getUpdates request; make sure that only one bot
+    instance is running"."""
+
+    terminated: int | None
+    """The `peer` of the poll that was cut short."""
+    by: int | None
+    """The `peer` of the request that cut it short."""
+    live: bool
+    """Whether the terminated poll's client was still connected (False: it had died)."""

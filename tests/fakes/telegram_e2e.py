@@ -109,6 +109,7 @@ async def telegram_bot(
             webhook_url=webhook_url,
             webhook_secret="s3cret-token" if webhook else None,
             poll_timeout_s=5,
+            intake=container.update_intake,
             **{"pacing_timer": WarpTime(), **options},
         )
         container.delivery.add_notifier(adapter.notifier)

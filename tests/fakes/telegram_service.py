@@ -3,6 +3,9 @@
 getUpdates as https://core.telegram.org/bots/api#getupdates describes it: an update is
 confirmed by calling with a higher `offset`, and long polling waits up to `timeout`. An update
 a test asks to deliver again (`redeliver`) comes first in the next answer, whatever the offset.
+Like Telegram, one consumer at a time: a getUpdates arriving while a long poll waits ends that
+poll with 409 Conflict ("terminated by other getUpdates request"), recorded in
+`poll_conflicts` (`live`: whether the poll cut short still had a client to answer).
 `allowed_updates` (getUpdates, setWebhook) picks the update types the bot gets from then on.
 """
 
@@ -10,25 +13,64 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass, field
 
-from tests.fakes.telegram_calls import DOWNLOAD_LIMIT, ApiError, Call, truthy
+from aiohttp import web
+
+from tests.fakes.telegram_calls import DOWNLOAD_LIMIT, ApiError, Call, PollConflict, truthy
 from tests.fakes.telegram_objects import JsonDict
 from tests.fakes.telegram_state import FakeTelegramState
+
+TERMINATED = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+
+
+@dataclass
+class _Poll:
+    call: Call
+    request: web.Request
+    cut_short: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def live(self) -> bool:
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
 
 
 class ServiceMethods(FakeTelegramState):
     """`_m_{method}` handlers, found by the lowercased Bot API method name."""
 
+    @property
+    def live_polls(self) -> int:
+        """Long polls waiting now whose client is still connected."""
+        return sum(1 for poll in self._polls if poll.live)
+
     def _m_getme(self, call: Call) -> JsonDict:
         return self.bot_user
 
-    async def _m_getupdates(self, params: JsonDict) -> list[JsonDict]:
+    async def _m_getupdates(
+        self, params: JsonDict, call: Call, request: web.Request
+    ) -> list[JsonDict]:
         if self.webhook_url:
             raise ApiError(
                 409,
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        for waiting in self._polls:  # one consumer at a time: the older poll is cut short
+            self.poll_conflicts.append(PollConflict(waiting.call.peer, call.peer, waiting.live))
+            waiting.cut_short.set()
+        self._notify()
+        poll = _Poll(call, request)
+        self._polls.append(poll)
+        try:
+            return await self._poll(params, poll)
+        finally:
+            self._polls.remove(poll)
+
+    async def _poll(self, params: JsonDict, poll: _Poll) -> list[JsonDict]:
         self.ask_for(params.get("allowed_updates"))
         offset = int(params.get("offset", 0) or 0)
         limit = int(params.get("limit", 100) or 100)
@@ -39,10 +81,16 @@ class ServiceMethods(FakeTelegramState):
             try:
                 async with asyncio.timeout(timeout), self._changed:
                     await self._changed.wait_for(
-                        lambda: bool(self._updates or self._again) or self._closing.is_set()
+                        lambda: (
+                            bool(self._updates or self._again)
+                            or self._closing.is_set()
+                            or poll.cut_short.is_set()
+                        )
                     )
             except TimeoutError:
                 pass
+        if poll.cut_short.is_set():
+            raise ApiError(409, TERMINATED)
         again, self._again = self._again[:limit], self._again[limit:]
         return again + self._updates[: limit - len(again)]
 

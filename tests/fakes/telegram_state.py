@@ -12,8 +12,9 @@ import itertools
 import secrets
 import time
 from collections import Counter
+from typing import Any
 
-from tests.fakes.telegram_calls import ApiError, Call, StoredFile, WebhookAttempt
+from tests.fakes.telegram_calls import ApiError, Call, PollConflict, StoredFile, WebhookAttempt
 from tests.fakes.telegram_history import HistoryBook
 from tests.fakes.telegram_limits import Clock, FloodControl, FloodLimits
 from tests.fakes.telegram_objects import JsonDict, bot_user_json, user_json
@@ -87,6 +88,10 @@ class FakeTelegramState:
         self._held: list[Stall] = []
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
+        self.poll_conflicts: list[PollConflict] = []
+        """Long polls cut short by another getUpdates (telegram_service)."""
+        self._polls: list[Any] = []
+        """The long polls waiting now."""
 
     def add_file(self, data: bytes, path_hint: str = "photos/file.jpg") -> str:
         """Store a file the bot may fetch with getFile; returns its file_id."""

@@ -3,6 +3,7 @@ uploads whose answer never arrives."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from telegram import InputMediaPhoto
-from telegram.error import NetworkError, TimedOut
+from telegram.error import Conflict, NetworkError, TimedOut
 
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_kit import bot_on, png_bytes
@@ -44,6 +45,22 @@ async def test_users_replies_and_presses_by_others_in_a_topic() -> None:
         assert press.message is not None and press.message.message_id == status.message_id
         assert press.message.chat.id == GROUP
         assert fake.user(7)["username"] == "ann" and fake.user(8)["first_name"] == "Ann"
+
+
+async def test_a_second_poller_cuts_the_first_short_with_a_conflict() -> None:
+    """Telegram's one-consumer rule: a getUpdates arriving while another waits ends the waiting
+    one with 409 "terminated by other getUpdates request"; the fake records who was cut."""
+    async with FakeTelegram() as fake, bot_on(fake) as first, bot_on(fake) as second:
+        waiting = asyncio.create_task(first.get_updates(timeout=5))
+        await fake.wait_for(lambda: fake.live_polls == 1)
+        assert await second.get_updates(timeout=0) == ()
+        with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+            await waiting
+        calls = [c for c in fake.calls if c.method == "getUpdates"]
+        assert [c.ok for c in calls] == [False, True] and calls[0].peer != calls[1].peer
+        assert [(c.terminated, c.by, c.live) for c in fake.poll_conflicts] == [
+            (calls[0].peer, calls[1].peer, True)
+        ]
 
 
 async def test_the_same_update_twice_through_get_updates() -> None:
