@@ -2,18 +2,27 @@
 
 The adapter owns the HTTP details (body, size, its wire format); this decides what an event does
 and how to answer, the same way for every backend.
+
+Screening a run's events needs where it runs (its backend and backend run id), which never
+changes once the run is submitted: it is read once and remembered, so a progress event costs its
+one database write and no read.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from cachetools import TTLCache
+
 from core.dispatch import Dispatcher
 from core.metrics import Metrics
-from core.models import RunEvent
+from core.models import Run, RunEvent
 from core.ports import Clock, RunStore
 from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
+
+ADDRESS_CACHE_SIZE = 20_000
+ADDRESS_CACHE_TTL_S = 3600
 
 
 class Outcome(StrEnum):
@@ -46,6 +55,10 @@ class WebhookIngress:
         self._signer = signer
         self._metrics = metrics
         self._clock = clock
+        self._where: TTLCache[str, tuple[str, str]] = TTLCache(
+            maxsize=ADDRESS_CACHE_SIZE, ttl=ADDRESS_CACHE_TTL_S
+        )
+        """Run id -> (backend, backend run id) of submitted runs."""
 
     def authentic(self, run_id: str, token: str) -> bool:
         """Whether the URL's token is ours for that run (checked before reading the body)."""
@@ -67,7 +80,12 @@ class WebhookIngress:
     async def screen(self, run_id: str, event: RunEvent, backend: str) -> Outcome | None:
         """Refuse an event about a run we do not know, on another backend, or about another
         backend run, before anything costly (such as asking the backend) is done for it."""
+        if self._where.get(run_id) == (backend, event.backend_run_id):
+            if event.status.terminal:
+                del self._where[run_id]
+            return None
         run = await self._store.get(run_id)
+        self._remember(run)
         outcome: Outcome | None = None
         if run is None:
             outcome = Outcome.UNKNOWN
@@ -78,6 +96,14 @@ class WebhookIngress:
         if outcome is not None:
             self.refused(outcome)
         return outcome
+
+    def _remember(self, run: Run | None) -> None:
+        if run is None or run.backend_run_id is None:
+            return
+        if run.status.terminal:
+            self._where.pop(run.id, None)
+        else:
+            self._where[run.id] = (run.backend, run.backend_run_id)
 
     async def accept(self, run_id: str, event: RunEvent, backend: str) -> Outcome:
         """`backend`: the backend whose route the event arrived on."""

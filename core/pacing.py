@@ -12,6 +12,13 @@ A window counts a request from the moment its answer came back (the platform cou
 later than that), so two requests of a chat are never closer at the platform than the rate
 allows, however long the network took. Requests still in flight count in the overall window
 until answered. Time is a `Timer`, so tests move it without waiting.
+
+Requests come in three priorities, in a chat's turn and for the overall rate alike: new
+messages (results, replies, status messages) first, then edits (a status message's final
+state), then background requests (progress edits). Background requests never wait for the
+overall rate: while it is half used, or another request waits for it, they are refused at once
+(`Busy`) and their sender tries a newer view later. So under load the overall rate goes to
+results first, and a progress edit never holds its chat's turn while results wait.
 """
 
 from __future__ import annotations
@@ -19,11 +26,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections import deque
 from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
+
+NEW, EDIT, BACKGROUND = 0, 1, 2
+"""Priorities: a new message, an edit someone waits for, a progress edit."""
+BACKGROUND_SHARE = 0.5
+"""Background requests go only while the overall window is used less than this."""
+
+
+class Busy(Exception):
+    """A background request that cannot go now: try again in `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"busy: try again in {retry_after:g}s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -53,18 +72,24 @@ class LoopTimer:
 
 
 class _Window:
-    """The answer times of the requests one `Rate` let through, oldest first."""
+    """The answer times of the requests one `Rate` let through, oldest first (a list: most
+    windows hold one time, and a deque is ten times the size)."""
+
+    __slots__ = ("in_flight", "rate", "times")
 
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
-        self.times: deque[float] = deque()
+        self.times: list[float] = []
         self.in_flight = 0
 
     def wait(self, now: float) -> float | None:
         """Seconds until one more request fits (0: now); None while only an answer still
         awaited can make room."""
-        while self.times and self.times[0] <= now - self.rate.seconds:
-            self.times.popleft()
+        old = 0
+        while old < len(self.times) and self.times[old] <= now - self.rate.seconds:
+            old += 1
+        if old:
+            del self.times[:old]
         need = len(self.times) + self.in_flight - self.rate.count + 1
         if need <= 0:
             return 0.0
@@ -77,7 +102,9 @@ class _Window:
 
 
 class _Lane:
-    """One chat: its windows, who holds its turn, who waits (urgent first, then in order)."""
+    """One chat: its windows, who holds its turn, who waits (by priority, then in order)."""
+
+    __slots__ = ("busy", "held_until", "waiting", "windows")
 
     def __init__(self, rates: Sequence[Rate]) -> None:
         self.windows = [_Window(rate) for rate in rates]
@@ -97,7 +124,7 @@ class _Lane:
 class ChatPacer:
     """`async with pacer.turn(chat, rates):` around each request to a chat."""
 
-    SWEEP_FROM = 1024
+    SWEEP_FROM = 256
     """Lanes kept before idle ones are forgotten (a chat's lane lives while its windows do)."""
 
     def __init__(self, overall: Rate | None = None, timer: Timer | None = None) -> None:
@@ -107,21 +134,27 @@ class ChatPacer:
         self._order = itertools.count()
         self._answered: asyncio.Event | None = None
         self._sweep_at = self.SWEEP_FROM
+        self._waiting_overall = [0, 0]
+        """Requests of each urgent priority (NEW, EDIT) waiting for the overall window: a
+        request goes only when none more urgent waits, background ones only when none does."""
 
     @asynccontextmanager
     async def turn(
-        self, chat: Hashable, rates: Sequence[Rate], urgent: bool = True
+        self, chat: Hashable, rates: Sequence[Rate], priority: int = NEW
     ) -> AsyncIterator[None]:
-        """Wait until `chat` may be sent to, then hold its turn while the request runs."""
+        """Wait until `chat` may be sent to, then hold its turn while the request runs. A
+        BACKGROUND request raises `Busy` instead of waiting for the overall rate."""
         lane = self._lanes.get(chat)
         if lane is None:
             self._sweep()
             lane = self._lanes[chat] = _Lane(rates)
-        rank = (0 if urgent else 1, next(self._order))
+        if priority >= BACKGROUND:
+            self._check_room_for_background()
+        rank = (priority, next(self._order))
         await self._queue(lane, rank)
         while True:
             try:
-                await self._wait_for_room(lane)
+                await self._wait_for_room(lane, priority)
             except BaseException:
                 self._pass_on(lane)
                 raise
@@ -181,19 +214,54 @@ class ChatPacer:
                 return
         lane.busy = False
 
-    async def _wait_for_room(self, lane: _Lane) -> None:
+    def _check_room_for_background(self) -> None:
+        if not self._overall:
+            return
+        window = self._overall[0]
+        now = self._timer.monotonic()
+        window.wait(now)  # forget what has left the window
+        used = len(window.times) + window.in_flight
+        if any(self._waiting_overall) or used >= window.rate.count * BACKGROUND_SHARE:
+            raise Busy(window.rate.seconds)
+
+    async def _wait_for_room(self, lane: _Lane, priority: int) -> None:
         while True:
             now = self._timer.monotonic()
-            waits = [w.wait(now) for w in (*lane.windows, *self._overall)]
-            if None in waits:
-                if self._answered is None:
-                    self._answered = asyncio.Event()
-                await self._answered.wait()
+            own = max([lane.held_until - now, *(w.wait(now) or 0.0 for w in lane.windows)])
+            overall = [w.wait(now) for w in self._overall]
+            if priority >= BACKGROUND:
+                if own <= 0:
+                    self._check_room_for_background()
+            elif own <= 0 and any(self._waiting_overall[:priority]):
+                await self._answer()  # a more urgent request waits for the overall window
                 continue
-            longest = max([lane.held_until - now, *(w for w in waits if w is not None)])
-            if longest <= 0:
+            if None in overall or any(w and w > max(own, 0) for w in overall):
+                if priority < BACKGROUND:
+                    self._waiting_overall[priority] += 1
+                try:
+                    await self._wait_for_overall(overall)
+                finally:
+                    if priority < BACKGROUND:
+                        self._waiting_overall[priority] -= 1
+                continue
+            if own <= 0:
                 return
-            await self._timer.sleep(longest)
+            await self._timer.sleep(own)
+
+    async def _answer(self) -> None:
+        """Until the next request is answered."""
+        if self._answered is None:
+            self._answered = asyncio.Event()
+        await self._answered.wait()
+
+    async def _wait_for_overall(self, waits: list[float | None]) -> None:
+        """Until an answer comes back (None: only in-flight requests fill the window) or the
+        oldest request leaves the window."""
+        timed = [w for w in waits if w is not None]
+        if None in waits or not timed:
+            await self._answer()
+            return
+        await self._timer.sleep(max(timed))
 
     def _sweep(self) -> None:
         if len(self._lanes) < self._sweep_at:

@@ -22,18 +22,27 @@ log = logging.getLogger(__name__)
 
 ChatKey = tuple[str, str]
 FinalView = Callable[[Run], RunResult]
+PACE_KEPT = 1024
+"""Chats whose next edit time is kept past their queue before the past ones are dropped."""
 
 
 class _ChatQueue:
-    """Progress waiting for one chat: the latest view per run, and the chat's single sender."""
+    """Progress waiting for one chat: the latest view per run, and the chat's single sender.
+    Kept only while it has work or a result is being posted there (memory: one per busy chat,
+    not per run in flight)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("finished", "latest", "lock", "next_at", "sender")
+
+    def __init__(self, next_at: float) -> None:
         self.latest: dict[str, ProgressView] = {}
-        self.message_ids: dict[str, str] = {}
         self.finished: set[str] = set()
         self.sender: asyncio.Task[None] | None = None
-        self.next_at = 0.0
+        self.next_at = next_at
         self.lock = asyncio.Lock()
+
+    @property
+    def idle(self) -> bool:
+        return not self.latest and not self.finished and not self.lock.locked()
 
 
 class ProgressBoard:
@@ -49,6 +58,10 @@ class ProgressBoard:
         self._final_view = final_view
         self._interval_s = interval_s
         self._chats: dict[ChatKey, _ChatQueue] = {}
+        self._message_ids: dict[str, str] = {}
+        """Status messages this process created, by run, until the run's result is posted."""
+        self._next_at: dict[ChatKey, float] = {}
+        """When a chat whose queue is gone may have its next edit (its pace outlives it)."""
 
     async def show(
         self, run: Run, line_position: int | None = None, starts_in_s: float | None = None
@@ -60,7 +73,7 @@ class ProgressBoard:
         key = (run.chat.platform, run.chat.chat_id)
         queue = self._chats.get(key)
         if queue is None:
-            queue = self._chats[key] = _ChatQueue()
+            queue = self._chats[key] = _ChatQueue(self._next_at.pop(key, 0.0))
         queue.latest[run.id] = ProgressView(
             run=run,
             status=run.status,
@@ -78,20 +91,35 @@ class ProgressBoard:
     async def holding(self, run: Run) -> AsyncIterator[Run]:
         """While a result is posted: no progress edit for its chat, none later for the run.
         Yields the run with the status message id this process knows."""
-        queue = self._chats.get((run.chat.platform, run.chat.chat_id))
+        key = (run.chat.platform, run.chat.chat_id)
+        known = self._message_ids.pop(run.id, None)
+        if known and not run.progress_message_id:
+            run = run.model_copy(update={"progress_message_id": known})
+        queue = self._chats.get(key)
         if queue is None:
             yield run
             return
         queue.latest.pop(run.id, None)
-        known = queue.message_ids.pop(run.id, None)
         queue.finished.add(run.id)
-        if known and not run.progress_message_id:
-            run = run.model_copy(update={"progress_message_id": known})
         try:
             async with queue.lock:
                 yield run
         finally:
             queue.finished.discard(run.id)
+            self._forget_if_idle(key, queue)
+
+    def _forget_if_idle(self, key: ChatKey, queue: _ChatQueue) -> None:
+        done = queue.sender is None or queue.sender.done()
+        if queue.idle and done and self._chats.get(key) is queue:
+            del self._chats[key]
+            self._keep_pace(key, queue.next_at)
+
+    def _keep_pace(self, key: ChatKey, next_at: float) -> None:
+        now = asyncio.get_running_loop().time()
+        if next_at > now:
+            self._next_at[key] = next_at
+        if len(self._next_at) > PACE_KEPT:
+            self._next_at = {k: t for k, t in self._next_at.items() if t > now}
 
     async def _send(self, key: ChatKey, queue: _ChatQueue) -> None:
         loop = asyncio.get_running_loop()
@@ -104,32 +132,30 @@ class ProgressBoard:
                 break
             run_id = next(iter(queue.latest))
             view = queue.latest.pop(run_id)
-            known = queue.message_ids.get(run_id) or view.run.progress_message_id
+            known = self._message_ids.get(run_id) or view.run.progress_message_id
             run = view.run.model_copy(update={"progress_message_id": known})
             async with queue.lock:
                 if run_id in queue.finished:
                     continue
-                retry_after = await self._edit(
-                    notifier, view.model_copy(update={"run": run}), queue
-                )
+                retry_after = await self._edit(notifier, view.model_copy(update={"run": run}))
             queue.next_at = loop.time() + max(self._interval_s, retry_after or 0.0)
-        if not queue.latest and self._chats.get(key) is queue and not queue.message_ids:
-            del self._chats[key]
+        queue.sender = None  # done: the task is not kept with the queue
+        self._forget_if_idle(key, queue)
 
-    async def _edit(
-        self, notifier: ChatNotifier, view: ProgressView, queue: _ChatQueue
-    ) -> float | None:
+    async def _edit(self, notifier: ChatNotifier, view: ProgressView) -> float | None:
         run = view.run
         try:
             created = await notifier.show_progress(view)
         except SendFailed as error:
-            log.info("run %s: progress edit failed: %s", run.id, error)
+            # A flood wait (Telegram's, or the pacer keeping room for results) is routine.
+            level = logging.DEBUG if error.retry_after else logging.INFO
+            log.log(level, "run %s: progress edit failed: %s", run.id, error)
             return error.retry_after
         except Exception:
             log.exception("run %s: progress edit failed", run.id)
             return None
         if created and created != run.progress_message_id:
-            queue.message_ids[run.id] = created
+            self._message_ids[run.id] = created
             await self._store.set_progress_message(run.id, created)
         if await self._store.is_finished(run.id):
             ended = await self._store.get(run.id)

@@ -23,6 +23,7 @@ from collections.abc import Collection as Many
 from datetime import datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from adapters.mongo.database import ACCOUNTS, LEDGER, Collection, Database, Document
@@ -261,23 +262,31 @@ class MongoAccountStore:
         return found[:limit]
 
     async def flush_ledger(self, limit: int) -> int:
-        copied = 0
+        """Copy the journals of up to `limit` accounts to the ledger: one insert of every entry
+        (an entry copied before is kept, by its key), then one bulk write taking the copied
+        entries off each account. Three commands, however many accounts: the job no longer
+        stalls the database with two round trips per account."""
         unflushed = {"journal.at": {"$type": "date"}}
-        cursor = self._accounts.find(unflushed, {"journal": 1}).limit(limit)
-        async for account in cursor:
-            entries = account["journal"]
-            docs = [
-                {"_id": e["key"], **{k: v for k, v in e.items() if k != "key"}} for e in entries
-            ]
-            try:
-                await self._ledger.insert_many(docs, ordered=False)
-            except BulkWriteError as error:
-                others = [e for e in error.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
-                if others:
-                    raise
-            keys = [e["key"] for e in entries]
-            await self._accounts.update_one(
-                {"_id": account["_id"]}, {"$pull": {"journal": {"key": {"$in": keys}}}}
+        accounts = await self._accounts.find(unflushed, {"journal": 1}).limit(limit).to_list()
+        docs = [
+            {"_id": e["key"], **{k: v for k, v in e.items() if k != "key"}}
+            for account in accounts
+            for e in account["journal"]
+        ]
+        if not docs:
+            return 0
+        try:
+            await self._ledger.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            others = [e for e in error.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
+            if others:
+                raise
+        pulls = [
+            UpdateOne(
+                {"_id": account["_id"]},
+                {"$pull": {"journal": {"key": {"$in": [e["key"] for e in account["journal"]]}}}},
             )
-            copied += len(entries)
-        return copied
+            for account in accounts
+        ]
+        await self._accounts.bulk_write(pulls, ordered=False)
+        return len(docs)

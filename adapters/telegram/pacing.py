@@ -7,12 +7,16 @@ to commands, status messages, progress edits and results all share one `ChatPace
 30 a second overall (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-
 avoid-this). Edits take a slot like messages (Telegram documents no separate number).
 
+New messages go before edits, and edits before progress edits (`in_background()`), in a chat
+and for the overall rate alike, so under load results are what gets through first.
+
 A 429 (`RetryAfter`, https://core.telegram.org/bots/api#responseparameters) holds that chat
 alone for its `retry_after` and the request is tried again as soon as it is over, ahead of
 the chat's other waiting requests. A wait longer than `max_wait_s` is not sat out here: the
 error goes back to the caller (a delivery then comes back when Telegram said). Progress edits
 (`in_background()`) go after everything else in their chat and are not retried: a newer view
-replaces them anyway.
+replaces them anyway; when the overall rate is busy they are refused at once, as a `RetryAfter`
+of the pacer's own (`core.pacing.Busy`), so results get the room.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -27,7 +32,7 @@ from telegram.ext import BaseRateLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from adapters.telegram.errors import retry_seconds
-from core.pacing import ChatPacer, Rate, Timer
+from core.pacing import BACKGROUND, EDIT, NEW, Busy, ChatPacer, Rate, Timer
 
 PER_CHAT = Rate(1, 1.0)
 PER_GROUP = Rate(20, 60.0)
@@ -74,6 +79,14 @@ def in_background() -> Iterator[None]:
         _background.reset(token)
 
 
+def priority_of(endpoint: str) -> int:
+    """New messages (results, replies, status messages) first, then edits, then progress
+    edits (`in_background`)."""
+    if _background.get():
+        return BACKGROUND
+    return EDIT if endpoint.lower().startswith("edit") else NEW
+
+
 def is_group(chat_id: object) -> bool:
     """Groups, supergroups and channels have negative ids (or an @username)."""
     text = str(chat_id)
@@ -105,21 +118,24 @@ class TelegramPacer(BaseRateLimiter[None]):
             return await callback(*args, **kwargs)
         chat = str(chat_id)
         rates = (PER_CHAT, PER_GROUP) if is_group(chat) else (PER_CHAT,)
-        urgent = not _background.get()
+        priority = priority_of(endpoint)
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._sat_out),
-            stop=stop_after_attempt(ATTEMPTS if urgent else 1),
+            stop=stop_after_attempt(ATTEMPTS if priority < BACKGROUND else 1),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                async with self.pacer.turn(chat, rates, urgent):
-                    try:
-                        return await callback(*args, **kwargs)
-                    except RetryAfter as error:
-                        if self._sat_out(error):
-                            self.pacer.hold(chat, retry_seconds(error))
-                        raise
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with self.pacer.turn(chat, rates, priority):
+                        try:
+                            return await callback(*args, **kwargs)
+                        except RetryAfter as error:
+                            if self._sat_out(error):
+                                self.pacer.hold(chat, retry_seconds(error))
+                            raise
+        except Busy as busy:
+            raise RetryAfter(timedelta(seconds=busy.retry_after)) from busy
         raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
 
     def _sat_out(self, error: BaseException) -> bool:

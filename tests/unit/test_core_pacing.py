@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from core.pacing import ChatPacer, Rate
+import pytest
+
+from core.pacing import BACKGROUND, EDIT, NEW, Busy, ChatPacer, Rate
 from tests.fakes.clock import WarpTime
 
 SECOND = Rate(1, 1.0)
@@ -27,21 +29,25 @@ async def test_a_chats_requests_are_a_second_apart_and_other_chats_do_not_wait()
     assert [chat for chat, _ in log][:2] == ["a", "b"]  # b did not wait behind a
 
 
-async def test_urgent_requests_go_before_background_ones() -> None:
+async def test_new_messages_go_first_then_edits_then_progress_edits() -> None:
     time = WarpTime(start=0.0)
     pacer = ChatPacer(timer=time)
     order: list[str] = []
 
-    async def request(name: str, urgent: bool) -> None:
-        async with pacer.turn("chat", [SECOND], urgent=urgent):
+    async def request(name: str, priority: int) -> None:
+        async with pacer.turn("chat", [SECOND], priority):
             order.append(name)
 
-    first = asyncio.create_task(request("first", True))
+    first = asyncio.create_task(request("first", NEW))
     await asyncio.sleep(0)
     await asyncio.gather(
-        request("progress 1", False), request("progress 2", False), request("result", True), first
+        request("progress 1", BACKGROUND),
+        request("final edit", EDIT),
+        request("progress 2", BACKGROUND),
+        request("result", NEW),
+        first,
     )
-    assert order == ["first", "result", "progress 1", "progress 2"]
+    assert order == ["first", "result", "final edit", "progress 1", "progress 2"]
 
 
 async def test_a_held_chat_waits_alone_then_goes_at_once() -> None:
@@ -74,3 +80,20 @@ async def test_the_overall_rate_counts_requests_still_in_flight() -> None:
     answer.set()
     await asyncio.gather(*tasks)
     assert started == ["a", "b", "c", "d"] and time.now == 1.0
+
+
+async def test_background_requests_are_refused_when_the_overall_rate_is_half_used() -> None:
+    time = WarpTime(start=0.0)
+    pacer = ChatPacer(overall=Rate(4, 1.0), timer=time)
+    for chat in "ab":
+        async with pacer.turn(chat, [SECOND]):
+            pass
+    with pytest.raises(Busy) as refused:  # 2 of 4 used: the rest is kept for urgent ones
+        async with pacer.turn("c", [SECOND], BACKGROUND):
+            raise AssertionError("not sent")
+    assert refused.value.retry_after == 1.0
+    async with pacer.turn("c", [SECOND]):  # an urgent one still goes
+        pass
+    time.now += 1.0  # the window is empty again
+    async with pacer.turn("d", [SECOND], BACKGROUND):
+        pass
