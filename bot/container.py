@@ -18,6 +18,8 @@ from pymongo.errors import PyMongoError
 
 from adapters.http.app import HttpServer, build_http_app
 from adapters.mongo.accounts import MongoAccountStore
+from adapters.mongo.api_keys import MongoApiKeyStore
+from adapters.mongo.api_requests import MongoApiRequestStore
 from adapters.mongo.catalog import MongoCatalogStore
 from adapters.mongo.database import Client, Database, open_database
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
@@ -30,6 +32,7 @@ from adapters.mongo.run_finder import MongoRunFinder
 from adapters.mongo.runs import MongoRunStore
 from adapters.mongo.transient import is_transient
 from adapters.mongo.update_log import MongoUpdateLog
+from adapters.mongo.uploads import MongoUploadStore
 from adapters.mongo.users import MongoUserStore
 from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
@@ -62,6 +65,7 @@ from core.models import Run
 from core.payments import PaymentGateway
 from core.policy import RunPolicy
 from core.ports import ChatNotifier, Clock, LeaseStore, WorkflowBackend
+from core.price_list import PriceList
 from core.quotes import Quoter
 from core.rate_limit import Pacer
 from core.readiness import Readiness
@@ -121,6 +125,11 @@ class Container:
     pacer: Pacer
     payment_gateways: dict[str, PaymentGateway]
     """Platforms that take payments add theirs when they start (the credit desk reads it)."""
+    prices: PriceList
+    api_keys: MongoApiKeyStore
+    api_requests: MongoApiRequestStore
+    uploads: MongoUploadStore
+    finder: MongoRunFinder
     instance_id: str
     """This process, as the owner of its leases and claims: host, pid and a random part."""
     lease_store: LeaseStore
@@ -176,7 +185,7 @@ class Container:
             launcher=self.launcher,
             tracker=self.tracker,
             store=self.runs_store,
-            finder=MongoRunFinder(self.db),
+            finder=self.finder,
             users=self.users,
             delivery=self.delivery,
             admins=self.settings.admin_ids,
@@ -251,10 +260,7 @@ class Container:
         """The periodic work. Sweeps over the whole database run only in the process holding
         the sweeps lease; each process keeps its own catalog, prices and files current."""
         settings = self.settings
-        # A run is due every poll interval: looking four times as often keeps it on time.
-        poll_every = max(
-            0.25, min(settings.poll_interval_seconds, settings.poll_after_seconds) / 4
-        )
+        poll_every = self.watch.check_every_s
         sweep = settings.sweep_seconds
         refresh = settings.catalog_refresh_seconds
         reload_every = max(sweep, min(60.0, refresh))
@@ -569,6 +575,11 @@ async def _build(
         credit_desk=credit_desk,
         pacer=Pacer(MongoRateLimiter(db), settings.rate_limit_per_user, clock),
         payment_gateways=gateways,
+        prices=PriceList(router, costs, quoter, credit_policy),
+        api_keys=MongoApiKeyStore(db),
+        api_requests=MongoApiRequestStore(db),
+        uploads=MongoUploadStore(db),
+        finder=MongoRunFinder(db),
         instance_id=instance_id,
         lease_store=MongoLeaseStore(db),
         lease_timing=lease_timing,

@@ -15,9 +15,11 @@ from adapters.mongo.embedded import EmbeddedMongoError, find_executable
 from adapters.mongo.folder_report import database_folder_status
 from bot.backends import NO_BACKEND, build_backends
 from bot.config_files import load_catalog_file, load_routing_file
+from bot.menu_check import discover, menu_checks
 from bot.preflight import data_dir_problem, missing_files, port_problem
 from bot.settings import Settings, SettingsError
 from core.errors import BackendError
+from core.workflow import Discovery
 
 CHECK_TIMEOUT_S = 15.0
 
@@ -64,12 +66,17 @@ async def run_doctor(settings: Settings) -> list[str]:
     if settings.comfydeploy_api_key is not None:
         report(*await _check_backend(settings))
     paths = []
+    platforms = settings.telegram_bot_token or settings.discord_bot_token
+    discoveries: list[Discovery] = []
     for backend in backends:
         try:
             if isinstance(backend, SelfChecking):
                 report(*await _check_other(backend))
             if backend.webhook_path:
                 paths.append(backend.webhook_path)
+            discovery = await discover(backend, CHECK_TIMEOUT_S) if platforms else None
+            if discovery is not None:
+                discoveries.append(discovery)
         finally:
             await backend.close()
     if settings.public_base_url is None:
@@ -80,6 +87,8 @@ async def run_doctor(settings: Settings) -> list[str]:
         urls = ", ".join(f"{settings.public_base_url}{path}" for path in paths) or "none needed"
         report(True, "webhooks", urls)
     report(*await _check_telegram(settings))
+    for check in menu_checks(settings, discoveries, backends[0].name if backends else ""):
+        report(*check)
     if settings.discord_bot_token is None:
         report(True, "discord", "DISCORD_BOT_TOKEN unset: disabled")
     else:

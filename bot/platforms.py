@@ -12,17 +12,20 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from telegram.error import InvalidToken, TelegramError
 
+from adapters.api import ApiConfig, ApiPlatform, ApiStores
+from adapters.api.callbacks import Sleep
 from adapters.discord import DiscordAdapter, DiscordConfig, LoginFailure
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.chat_refs import PLATFORM
 from bot.container import Container
 from bot.scheduler import Job
 from bot.settings import Settings, SettingsError
-from core.chat.commands import DISCORD_RULES, TELEGRAM_RULES
+from core.chat.commands import API_RULES, DISCORD_RULES, TELEGRAM_RULES
 from core.errors import SendFailed
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,48 @@ async def start_platforms(container: Container) -> Platforms:
         _add_discord(platforms, container, settings)
     if not platforms.starters:
         log.warning("no chat platform token is set: only webhooks and the scheduler will run")
+    if settings.api_enabled:
+        api = api_platform(container)
+        container.delivery.add_notifier(api.notifier)
+        platforms.routes += api.routes()
+        platforms.quieters.append(api.stop_receiving)
+        platforms.stoppers.append(api.stop)
     return platforms
+
+
+def api_platform(container: Container, callback_sleep: Sleep = asyncio.sleep) -> ApiPlatform:
+    """The HTTP run API on the container's engine (its routes go on the HTTP server).
+    `callback_sleep`: what callback retries wait with (tests record the waits)."""
+    settings = container.settings
+    return ApiPlatform(
+        chat=container.chat_service(API_RULES),
+        stores=ApiStores(
+            keys=container.api_keys,
+            requests=container.api_requests,
+            uploads=container.uploads,
+            runs=container.runs_store,
+            finder=container.finder,
+            users=container.users,
+        ),
+        catalog=container.catalog,
+        prices=container.prices,
+        line=container.queue.line,
+        clock=container.clock,
+        config=api_config(settings, container.files.outputs_dir),
+        callback_sleep=callback_sleep,
+    )
+
+
+def api_config(settings: Settings, outputs_dir: Path) -> ApiConfig:
+    return ApiConfig(
+        outputs_dir=outputs_dir,
+        public_base_url=settings.public_base_url,
+        allow_private_callbacks=settings.callback_allow_private,
+        callback_timeout_s=settings.callback_timeout_seconds,
+        max_body_bytes=settings.api_max_body_kb * 1000,
+        max_upload_bytes=int(settings.max_input_image_mb * 1_000_000),
+        max_prompt_chars=settings.max_prompt_chars,
+    )
 
 
 def _add_telegram(platforms: Platforms, container: Container, settings: Settings) -> None:

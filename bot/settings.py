@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     max_output_mb: float = Field(default=200, gt=0)
     output_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     output_retention_hours: float = Field(default=72, gt=0)
-    max_concurrent_deliveries: int = Field(default=8, gt=0)
+    max_concurrent_deliveries: int = Field(default=32, gt=0)
     delivery_retry_hours: float = Field(default=24, gt=0)
     shutdown_grace_seconds: float = Field(default=30, gt=0)
     delivery_lease_seconds: float = Field(default=60, gt=0)
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_timeout_seconds: float = Field(default=20, gt=0)
+
+    api_enabled: bool = True
+    callback_allow_private: bool = False
+    callback_timeout_seconds: float = Field(default=10, gt=0)
+    api_max_body_kb: int = Field(default=64, gt=0)
 
     discord_bot_token: SecretStr | None = None
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()

@@ -71,6 +71,8 @@ class WorkflowOverride(BaseModel):
     """A workflow taking an image that makes variations of this one's results (a Vary button)."""
     expected_seconds: float | None = Field(default=None, gt=0)
     """GPU seconds a run usually takes: what its price is quoted from."""
+    menu_priority: int | None = None
+    """Higher first into command menus that cannot hold every workflow."""
     inputs: dict[str, InputOverride] = {}
 
 

@@ -18,6 +18,7 @@ from datetime import timedelta
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from core.actions import Action, ActionKind
+from core.chat_turns import ChatTurns
 from core.errors import SendFailed
 from core.files import FileManager
 from core.journal import Claim, ClaimLost, DeliveryJournal
@@ -51,8 +52,10 @@ class DeliveryPolicy:
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_max: timedelta = timedelta(minutes=10)
     progress_interval_s: float = 1.5
-    max_concurrent: int = 8
-    """Deliveries posting at once; more wait (their claims renewed meanwhile)."""
+    max_concurrent: int = 32
+    """Chats being posted to at once, one delivery each; more wait (their claims renewed
+    meanwhile). Each chat takes about a message a second (Telegram), so this is about how many
+    messages a second the bot can send in all."""
 
     @property
     def renew_every_s(self) -> float:
@@ -84,6 +87,7 @@ class DeliveryService:
             store, self._notifiers, self._final_result, policy.progress_interval_s
         )
         self._slots = asyncio.Semaphore(policy.max_concurrent)
+        self._turns = ChatTurns()
         self._active: dict[str, asyncio.Task[bool]] = {}
         self._stopping = False
 
@@ -135,7 +139,7 @@ class DeliveryService:
         journal = DeliveryJournal(self._store, run_id, claim.owner, run.delivery_parts)
         keeper = asyncio.create_task(self._keep(run_id, claim, journal))
         try:
-            async with self._slots:
+            async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
                 await self._post(notifier, run, journal)
         except ClaimLost:
             log.warning("run %s: delivery taken over by another process; stopped", run_id)

@@ -70,6 +70,11 @@ class FileManager:
         self._max_output_bytes = max_output_bytes
         self._fetch_timeout_s = fetch_timeout_s
 
+    @property
+    def outputs_dir(self) -> Path:
+        """Where outputs are saved: one folder per run."""
+        return self._outputs
+
     def check_image(self, data: bytes, filename: str = "") -> UploadedFile:
         """Accept a user's image only by its bytes: size first, then type."""
         if len(data) > self.max_input_bytes:

@@ -33,3 +33,11 @@ class RunPolicy:
     @property
     def quiet_poll_delay(self) -> timedelta:
         return self.poll_after if self.webhooks else self.poll_interval
+
+    @property
+    def poll_check_every_s(self) -> float:
+        """How often to look for runs due a poll: a tenth of the shorter delay, so a poll is
+        at most a tenth late; lateness never adds up, as each next poll is due one delay after
+        the previous one was due (`RunWatch`)."""
+        shorter = min(self.poll_interval, self.poll_after).total_seconds()
+        return max(0.25, shorter / 10)

@@ -447,6 +447,14 @@ class RunFinder(Protocol):
         newest first."""
         ...
 
+    async def page(
+        self, user_key: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Run]:
+        """One user's runs, newest first (then by id, descending), at most `limit`, starting
+        after the run with that (creation time, id) when `after` is given: pages that hold
+        still while new runs are added."""
+        ...
+
 
 class UserStore(Protocol):
     """The users the bot has seen (platform, id, username) and the ones it has banned."""

@@ -1,11 +1,17 @@
 """Runs followed from our side: poll the quiet ones, end the overdue ones, and settle what a
-previous process left behind. Every status found goes through the tracker's `apply`."""
+previous process left behind. Every status found goes through the tracker's `apply`.
+
+Polls keep their rhythm: a run polled late (the check for due runs comes every
+`check_every_s`) is next due one delay after it was due, not after it was polled, so the
+delays between polls average POLL_INTERVAL_SECONDS and each is off by at most a check's
+period, instead of adding it every time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 
 from core.backends import BackendRegistry
 from core.errors import BackendError, RunNotFound
@@ -34,6 +40,11 @@ class RunWatch:
         self._delivery = delivery
         self._clock = clock
         self._policy = policy
+
+    @property
+    def check_every_s(self) -> float:
+        """How often `poll_due` should be called (the scheduler's period for it)."""
+        return self._policy.poll_check_every_s
 
     async def poll_due(self, limit: int = 200) -> int:
         """Poll runs that went quiet (or all runs, without webhooks). Returns how many."""
@@ -85,8 +96,18 @@ class RunWatch:
         if overdue and not event.status.terminal:
             await self._time_out(run)
             return
-        if not await self._runs.apply(run.id, event) and not event.status.terminal:
-            await self._store.note_poll(run.id, now + self._policy.quiet_poll_delay, failed=False)
+        next_at = self._next_poll(run, now)
+        if not await self._runs.apply(run.id, event, next_at) and not event.status.terminal:
+            await self._store.note_poll(run.id, next_at, failed=False)
+
+    def _next_poll(self, run: Run, now: datetime) -> datetime:
+        """One delay after this poll was due; from now if it was due longer ago than that (a
+        run asked for at once, a backlog: no burst of polls to catch up)."""
+        delay = self._policy.quiet_poll_delay
+        due = run.next_poll_at
+        if due is None or not now - delay < due <= now:
+            return now + delay
+        return due + delay
 
     async def expire_overdue(self, limit: int = 200) -> int:
         """Runs older than the run timeout, including ones never polled: asked once more, then

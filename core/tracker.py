@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from cachetools import TTLCache
 
@@ -51,11 +52,14 @@ class RunTracker:
         """Called once per run, by the process whose update recorded its end."""
         self._end_listeners.append(listener)
 
-    async def apply(self, run_id: str, event: RunEvent) -> bool:
-        """Record an event if it moves the run forward, then show the change. True if applied."""
+    async def apply(
+        self, run_id: str, event: RunEvent, next_poll_at: datetime | None = None
+    ) -> bool:
+        """Record an event if it moves the run forward, then show the change. True if applied.
+        `next_poll_at`: when to poll next if it is not over (default: a quiet delay from now)."""
         now = self._clock.now()
         terminal = event.status.terminal
-        next_poll = None if terminal else now + self._policy.quiet_poll_delay
+        next_poll = None if terminal else next_poll_at or now + self._policy.quiet_poll_delay
         claim = Claim.new(now + self._policy.delivery_lease) if terminal else None
         changed = await self._store.apply_event(run_id, event, now, next_poll, claim)
         self._metrics.count_event(event.source.value, "applied" if changed else "ignored")

@@ -115,6 +115,9 @@ class Workflow(Frozen):
     """The workflow that makes variations of this one's images (a 🔀 Vary button)."""
     expected_seconds: float | None = None
     """GPU seconds a run usually takes, as the catalog declares (quotes use it)."""
+    menu_priority: int = 0
+    """Which workflows a platform's command menu keeps when it cannot hold them all: higher
+    first, then by name. Left out of a menu, a workflow still runs when typed."""
     media_loaders: tuple[NodeBinding, ...] = ()
     """Graph locations that load media (an image, a video …), for backends that run graphs."""
 

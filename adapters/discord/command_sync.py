@@ -43,6 +43,7 @@ class CommandSync:
         self._kv = kv
         self._guild_ids = tuple(guild_ids)
         self._lock = asyncio.Lock()
+        self._reported: list[str] = []
 
     async def sync(self) -> bool:
         """Overwrite the commands of every scope whose set changed; True if any was sent.
@@ -52,6 +53,7 @@ class CommandSync:
         if application_id is None:
             raise RuntimeError("the Discord client has not logged in")
         async with self._lock:
+            self._report_left_out()
             payload = self._commands.payload()
             digest = payload_hash(payload)
             sent = False
@@ -69,6 +71,13 @@ class CommandSync:
                     f"in guild {guild_id}" if guild_id else "globally",
                 )
             return sent
+
+    def _report_left_out(self) -> None:
+        left_out = self._commands.left_out()
+        if left_out != self._reported:
+            self._reported = left_out
+            if left_out:
+                log.warning("discord: %s", self._commands.left_out_line(names_shown=None))
 
     async def _overwrite(
         self, application_id: int, guild_id: int | None, payload: list[JsonDict]

@@ -7,7 +7,7 @@ integer 4, boolean 5, number 10, attachment 11; subcommand 1) with the required 
 and 8,000 characters of names, descriptions and choices per command. Names, option order and
 collisions come from the core's compilation (DISCORD_RULES); this module adds the built-ins
 Discord gets, the `/comfy` admin group, and keeps every command within the limits, the same
-way for the same catalog.
+way for the same catalog: past 100 commands, `menu_priority` picks the workflows registered.
 
 The built-ins' and the admin group's descriptions (theirs and their options') are ours, so they
 are registered in the default language with `description_localizations` in every Discord
@@ -25,7 +25,14 @@ from typing import Any
 from adapters.discord.locales import localizations
 from adapters.discord.wording import SYNTAX
 from core.chat.book import CommandBook
-from core.chat.commands import ADMIN_COMMANDS, ADMIN_GROUP, ADMIN_SPECS, CommandSpec
+from core.chat.commands import (
+    ADMIN_COMMANDS,
+    ADMIN_GROUP,
+    ADMIN_SPECS,
+    CommandSpec,
+    by_menu_priority,
+)
+from core.chat.menu_report import NAMES_SHOWN, left_out_line
 from core.chat.options import OptionKind, OptionSpec
 from core.chat.text_render import TextRenderer
 
@@ -91,8 +98,22 @@ class SlashCommands:
         admin group takes one place); workflows past it have no command here."""
         specs = self._book.specs()
         builtins = [s for s in specs if s.builtin and s.name in BUILTINS]
-        workflows = [s for s in specs if not s.builtin]
-        return (builtins + workflows)[: MAX_COMMANDS - 1]
+        return (builtins + by_menu_priority(specs))[: MAX_COMMANDS - 1]
+
+    def left_out(self) -> list[str]:
+        """Workflows with no room for a slash command (by `menu_priority`, then name)."""
+        registered = {s.workflow for s in self.specs()}
+        return [
+            s.workflow
+            for s in by_menu_priority(self._book.specs())
+            if s.workflow is not None and s.workflow not in registered
+        ]
+
+    def left_out_line(self, names_shown: int | None = NAMES_SHOWN) -> str:
+        held = sum(1 for s in self.specs() if not s.builtin)
+        consequence = "they cannot be run on Discord"
+        left_out = self.left_out()
+        return left_out_line("the Discord command list", held, left_out, consequence, names_shown)
 
     def command_for(self, workflow: str) -> str | None:
         """The slash command that runs `workflow`, or None when it has none on Discord."""

@@ -23,6 +23,13 @@ LEDGER = "ledger"
 DEPLOYMENT_SLOTS = "deployment_slots"
 RATE_WINDOWS = "rate_windows"
 PAYMENTS = "payments"
+API_KEYS = "api_keys"
+API_REQUESTS = "api_requests"
+API_IDEMPOTENCY = "api_idempotency"
+UPLOADS = "uploads"
+UPLOAD_CHUNKS = "upload_chunks"
+WAITING_INDEX = "waiting"
+"""Runs waiting for a slot, oldest first (named: the queue asks for it by name)."""
 LEASES = "leases"
 UPDATES = "inbound_updates"
 
@@ -61,6 +68,10 @@ async def ensure_indexes(db: Database) -> None:
                 unique=True,
                 partialFilterExpression={"origin": {"$type": "string"}},
             ),
+            # The embedded server plans no query on a partial index: `by_origin` (every command
+            # that starts a run) would scan the collection. Runs without an origin lack the
+            # field, so a sparse index holds exactly the same keys and is used.
+            IndexModel([("origin", ASCENDING)], name="origin_lookup", sparse=True),
             IndexModel([("status_rank", ASCENDING), ("next_poll_at", ASCENDING)], name="poll"),
             IndexModel(
                 [
@@ -73,7 +84,7 @@ async def ensure_indexes(db: Database) -> None:
             IndexModel([("created_at", DESCENDING)], name="created_at"),
             IndexModel(
                 [("created_at", ASCENDING)],
-                name="waiting",
+                name=WAITING_INDEX,
                 partialFilterExpression={"status": "pending"},
             ),
             IndexModel(
@@ -115,6 +126,28 @@ async def ensure_indexes(db: Database) -> None:
     await db[PAYMENTS].create_indexes(
         [IndexModel([("user", ASCENDING), ("at", DESCENDING)], name="user_at")]
     )
+    await db[API_KEYS].create_indexes(
+        [
+            IndexModel(
+                [("name", ASCENDING)],
+                name="active_name",
+                unique=True,
+                partialFilterExpression={"active": True},
+            )
+        ]
+    )
+    await db[API_IDEMPOTENCY].create_indexes(
+        [IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0)]
+    )
+    await db[UPLOADS].create_indexes(
+        [IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0)]
+    )
+    await db[UPLOAD_CHUNKS].create_indexes(
+        [
+            IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0),
+            IndexModel([("upload", ASCENDING), ("n", ASCENDING)], name="upload_n"),
+        ]
+    )
     await db[UPDATES].create_indexes(
         [
             IndexModel([("chat", ASCENDING), ("seq", ASCENDING)], name="chat_seq"),
@@ -122,7 +155,7 @@ async def ensure_indexes(db: Database) -> None:
             IndexModel([("expires_at", ASCENDING)], name="expires", expireAfterSeconds=0),
         ]
     )
-    # `kv`, `catalog_snapshot` and `leases` are keyed by `_id`, which is always indexed.
+    # `kv`, `catalog_snapshot`, `api_requests` and `leases` are keyed by `_id` (always indexed).
 
 
 async def open_database(uri: str, name: str, timeout_s: float = 10.0) -> tuple[Client, Database]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from adapters.mongo.database import RUNS, Database, Document
+from adapters.mongo.database import RUNS, WAITING_INDEX, Database, Document
 from adapters.mongo.database import Collection as MongoCollection
 from adapters.mongo.delivery_claims import DeliveryClaims
 from adapters.mongo.run_codec import document_to_run, outputs_to_documents, run_to_document
@@ -80,8 +80,11 @@ class MongoRunStore(DeliveryClaims):
         return await self._find({"status": RunStatus.PENDING.value}, [("created_at", 1)], limit)
 
     async def waiting(self, limit: int) -> list[Run]:
+        """Named index: the embedded server plans no query on a partial index by itself, and
+        the queue is read on every pump (the query implies the index's filter, so MongoDB may
+        use it: https://www.mongodb.com/docs/manual/core/index-partial/#query-coverage)."""
         query = {"status": RunStatus.PENDING.value, "submit_started_at": None}
-        return await self._find(query, [("created_at", 1)], limit)
+        return await self._find(query, [("created_at", 1)], limit, hint=WAITING_INDEX)
 
     async def by_ids(self, run_ids: Collection[str]) -> list[Run]:
         if not run_ids:
@@ -223,8 +226,12 @@ class MongoRunStore(DeliveryClaims):
         [facets] = await self._aggregate(usage_pipeline(since, top))
         return breakdown_from(since, facets)
 
-    async def _find(self, query: Document, sort: list[tuple[str, int]], limit: int) -> list[Run]:
+    async def _find(
+        self, query: Document, sort: list[tuple[str, int]], limit: int, hint: str | None = None
+    ) -> list[Run]:
         cursor = self._runs.find(query).sort(sort).limit(limit)
+        if hint is not None:
+            cursor = cursor.hint(hint)
         return [document_to_run(doc) async for doc in cursor]
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[Document]:

@@ -38,6 +38,7 @@ from adapters.telegram.limits import UPLOAD_MAX_BYTES
 from adapters.telegram.log_redaction import redact_token
 from adapters.telegram.menu import CommandMenu
 from adapters.telegram.notifier import TelegramNotifier
+from adapters.telegram.pacing import TelegramPacer
 from adapters.telegram.polling import Poller
 from adapters.telegram.stars import TelegramPaymentGateway
 from adapters.telegram.updates import UpdateFeed
@@ -49,6 +50,7 @@ from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer
 from core.errors import TryAgainLater
 from core.intake import Outcome, UpdateIntake
+from core.pacing import Timer
 from core.ports import KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,12 @@ class TelegramAdapter:
         upload_max_bytes: int = UPLOAD_MAX_BYTES,
         poll_timeout_s: float = 10.0,
         request_timeout_s: float = 20.0,
+        pacing_timer: Timer | None = None,
         intake: UpdateIntake | None = None,
     ) -> None:
-        """`intake`: each update once, in order per chat, across processes (without one,
-        every update is handled as it comes)."""
+        """`pacing_timer`: the time every send is paced on (tests give one that moves at once).
+        `intake`: each update once, in order per chat, across processes (without one, every
+        update is handled as it comes)."""
         use_timedelta_durations()
         redact_token(token)
         base = api_base_url.rstrip("/")
@@ -99,6 +103,7 @@ class TelegramAdapter:
             .get_updates_connect_timeout(10.0)
             .get_updates_read_timeout(request_timeout_s)
             .concurrent_updates(True)
+            .rate_limiter(TelegramPacer(pacing_timer))
             .updater(None)
         )
         self._app: Application[Any, Any, Any, Any, Any, Any] = builder.build()

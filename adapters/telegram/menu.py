@@ -6,6 +6,10 @@ Telegram picks the list a user sees by scope, then by the user's language
 (https://core.telegram.org/bots/api#determining-list-of-commands): the default scope without a
 language is in DEFAULT_LANGUAGE; `BotCommandScopeChat` with an admin's user id is their private
 chat with the bot (https://core.telegram.org/bots/api#botcommandscopechat).
+
+A menu holds at most 100 commands (https://core.telegram.org/bots/api#setmycommands): with more
+workflows than that, `menu_priority` picks which are listed, the operator is told which are
+left out (a warning each time that changes), and those still run when typed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from telegram.error import TelegramError
 
 from adapters.telegram.limits import fit_text
 from core.chat.book import CommandBook
+from core.chat.menu_report import left_out_line
 from core.chat.text_render import TextRenderer
 from core.locales import LANGUAGES
 from core.ports import KeyValueStore
@@ -61,6 +66,7 @@ class CommandMenu:
         self._key = key
         self._admins = admins
         self._lock = asyncio.Lock()
+        self._reported: list[str] = []
 
     def compile(self, language: str | None = None, admin: bool = False) -> list[tuple[str, str]]:
         words = self._words.for_language(language)
@@ -81,6 +87,7 @@ class CommandMenu:
         """Register every menu that changed; True when setMyCommands was called at all."""
         sent = False
         async with self._lock:
+            self._report_left_out()
             for scope in self.scopes():
                 try:
                     sent = await self._sync_one(scope) or sent
@@ -90,6 +97,17 @@ class CommandMenu:
                     # An admin who never opened a chat with the bot has no chat to scope to.
                     log.info("telegram: admin menu for %s not set: %s", scope.chat_id, error)
         return sent
+
+    def _report_left_out(self) -> None:
+        left_out = [s.workflow or s.name for s in self._book.left_out()]
+        if left_out == self._reported:
+            return
+        self._reported = left_out
+        if left_out:
+            held = sum(1 for s in self._book.menu() if not s.builtin)
+            consequence = "they still run when typed"
+            line = left_out_line("the menu", held, left_out, consequence, names_shown=None)
+            log.warning("telegram: %s", line)
 
     async def _sync_one(self, scope: MenuScope) -> bool:
         commands = self.compile(scope.language or None, admin=scope.chat_id is not None)

@@ -4,6 +4,10 @@ A result is a few messages (photos or albums, videos, documents, a text with lin
 part of the delivery journal, so a retry resumes after the last one confirmed and none is posted
 twice (Telegram has no idempotency key: a message whose upload timed out is not sent again).
 A run that failed or was cancelled is announced once: its status message becomes the notice.
+Every request goes through the bot's pacer (pacing.py); progress edits go last in their chat.
+The status message always ends in its final state: a flood wait is sat out by the pacer, and
+any other failure of the final edit fails the delivery, which comes back for that edit alone
+(the result's messages are journaled as sent).
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, Message
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 
 from adapters.telegram.chat_refs import PLATFORM, send_target
 from adapters.telegram.entities import code_entities
 from adapters.telegram.errors import is_message_gone, is_not_modified, sending
 from adapters.telegram.keyboards import cancel_keyboard, keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
+from adapters.telegram.pacing import in_background
 from adapters.telegram.result_plan import ResultPlan, SendAs, plan_result
 from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
@@ -51,8 +56,10 @@ class TelegramNotifier:
         text = words.progress(view)
         markup = cancel_keyboard(run.id, words)
         async with sending(f"run {run.id} progress"):
-            if run.progress_message_id and await self._edit(run, text, markup):
-                return None
+            if run.progress_message_id:
+                with in_background():
+                    if await self._edit(run, text, markup):
+                        return None
             message = await self._bot.send_message(
                 text=text,
                 reply_markup=markup,
@@ -102,7 +109,10 @@ class TelegramNotifier:
         run = result.run
         words = self._words.for_chat(run.chat)
         markup = None if run.status is RunStatus.SUCCESS else keyboard(result.actions, words)
-        await self._finish_status(run, words.result_summary(run), markup)
+        try:
+            await self._finish_status(run, words.result_summary(run), markup)
+        except SendFailed as failure:
+            log.info("run %s: final status edit failed: %s", run.id, failure)
 
     async def _announce(
         self,
@@ -220,14 +230,18 @@ class TelegramNotifier:
     async def _finish_status(
         self, run: Run, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
-        """Best effort: the status message shows the final state, without its Cancel button.
-        A failure here must not fail the delivery (the result went out already)."""
+        """The status message in its final state, without its Cancel button. A failure that
+        may pass raises (SendFailed): the delivery comes back for this edit; a message that can
+        no longer be edited is left as it is."""
         if not run.progress_message_id:
             return
         try:
-            await self._edit(run, text, markup)
-        except TelegramError as error:
-            log.info("run %s: final status edit failed: %s", run.id, error.message)
+            async with sending(f"run {run.id} final status"):
+                await self._edit(run, text, markup)
+        except SendFailed as failure:
+            if not failure.permanent:
+                raise
+            log.info("run %s: final status edit refused: %s", run.id, failure)
 
     def _check_ready(self) -> None:
         if not self.ready:

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from core.catalog import Catalog, CatalogView
-from core.chat.commands import CommandRules, CommandSpec, compile_commands, menu_commands
+from typing import Protocol
+
+from core.catalog import CatalogView
+from core.chat.commands import (
+    CommandRules,
+    CommandSpec,
+    compile_commands,
+    menu_commands,
+    menu_left_out,
+)
 from core.workflow import Workflow
 
 
+class ViewSource(Protocol):
+    """Where the current catalog view comes from (the live `Catalog`, or a fixed one)."""
+
+    @property
+    def view(self) -> CatalogView: ...
+
+
+class FixedView:
+    """One catalog view that never changes (checks that compile commands once: doctor)."""
+
+    def __init__(self, view: CatalogView) -> None:
+        self.view = view
+
+
 class CommandBook:
-    def __init__(self, catalog: Catalog, rules: CommandRules) -> None:
+    def __init__(self, catalog: ViewSource, rules: CommandRules) -> None:
         self._catalog = catalog
         self.rules = rules
         self._view: CatalogView | None = None
@@ -28,6 +50,10 @@ class CommandBook:
 
     def menu(self, admin: bool = False) -> list[CommandSpec]:
         return menu_commands(self.specs(), self.rules, admin)
+
+    def left_out(self, admin: bool = False) -> list[CommandSpec]:
+        """Workflows with no room in the menu (they still run when typed)."""
+        return menu_left_out(self.specs(), self.rules, admin)
 
     def spec(self, command: str) -> CommandSpec | None:
         self.specs()

@@ -31,6 +31,9 @@ DISCORD_RULES = CommandRules(
 """https://discord.com/developers/docs/interactions/application-commands: names
 `^[-_a-z0-9]{1,32}$` (lower case), descriptions 1-100 characters, 100 global commands."""
 CONSOLE_RULES = CommandRules(64, 1000, 1000, re.compile(r"[^a-z0-9_-]"), OptionRules.free_form())
+API_RULES = CONSOLE_RULES
+"""The HTTP API names workflows by their names; its messages name the command as on the
+console (free-form options: the JSON fields are the inputs themselves)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class CommandSpec:
     text_only: bool = True
     """Runnable from text alone, so it belongs in the platform's command menu."""
     options: tuple[OptionSpec, ...] = ()
+    menu_priority: int = 0
+    """The workflow's `menu_priority`: higher first into a menu too small for every one."""
 
     @property
     def builtin(self) -> bool:
@@ -112,8 +117,23 @@ def compile_commands(workflows: Iterable[Workflow], rules: CommandRules) -> list
         fallback = f"Run {workflow.title or workflow.name}"
         description = fit_description(workflow.description, rules, fallback)
         options = compile_options(workflow, rules.options)
-        specs.append(CommandSpec(name, description, workflow.name, workflow.text_only, options))
+        specs.append(
+            CommandSpec(
+                name,
+                description,
+                workflow.name,
+                workflow.text_only,
+                options,
+                workflow.menu_priority,
+            )
+        )
     return specs
+
+
+def by_menu_priority(specs: Iterable[CommandSpec]) -> list[CommandSpec]:
+    """The workflows' commands in the order a menu too small for all keeps them: higher
+    `menu_priority` first, then by workflow name (the compiled order)."""
+    return sorted((s for s in specs if not s.builtin), key=lambda s: -s.menu_priority)
 
 
 def menu_commands(
@@ -121,6 +141,17 @@ def menu_commands(
 ) -> list[CommandSpec]:
     """What a platform's command menu shows: built-ins, every workflow (those that need an image
     are described so), then for admins the admin commands; up to the platform's limit, keeping
-    the admin commands."""
+    the built-ins and admin commands, and the workflows by `menu_priority`. The ones left out
+    still run when typed (`menu_left_out`)."""
     extra = list(ADMIN_SPECS) if admin else []
-    return list(specs)[: rules.max_commands - len(extra)] + extra
+    builtins = [s for s in specs if s.builtin]
+    room = max(0, rules.max_commands - len(extra) - len(builtins))
+    return builtins + by_menu_priority(specs)[:room] + extra
+
+
+def menu_left_out(
+    specs: Sequence[CommandSpec], rules: CommandRules, admin: bool = False
+) -> list[CommandSpec]:
+    """The workflows' commands a platform's menu has no room for, in priority order."""
+    shown = {s.name for s in menu_commands(specs, rules, admin)}
+    return [s for s in by_menu_priority(specs) if s.name not in shown]

@@ -42,7 +42,7 @@ from core.chat.presentation import duration_parts, format_cost
 from core.chat.run_text import RecipeBook, RunText
 from core.locales import DEFAULT_LANGUAGE, messages_for, pick_language
 from core.models import ChatRef, ProgressView, Run, RunStatus
-from core.notices import Cmd, Hint, Notice, Opt, Usage
+from core.notices import Cmd, Hint, Notice, Opt, Problem, Usage
 
 HINT_KEYS = frozenset(
     {
@@ -238,22 +238,20 @@ class TextRenderer:
         raise TypeError(f"no text rendering for {type(content).__name__}")
 
     def _problem_lines(self, content: Problems) -> list[str]:
-        command = content.command
-        lines = []
-        for problem in content.problems:
-            name = problem.input or ""
-            lines.append(
-                self.notice(
-                    problem.notice,
-                    command=Cmd(command),
-                    option=Opt(name),
-                    usage=Usage(command, name),
-                    attach=Hint("attach_image"),
-                    attach_short=Hint("attach_image_short"),
-                    options_hint=Hint("options_hint"),
-                )
-            )
-        return lines
+        return [self.problem(problem, content.command) for problem in content.problems]
+
+    def problem(self, problem: Problem, command: str) -> str:
+        """One problem of a run request for `command`, in this platform's words."""
+        name = problem.input or ""
+        return self.notice(
+            problem.notice,
+            command=Cmd(command),
+            option=Opt(name),
+            usage=Usage(command, name),
+            attach=Hint("attach_image"),
+            attach_short=Hint("attach_image_short"),
+            options_hint=Hint("options_hint"),
+        )
 
     # -- runs (see core/chat/run_text.py) ------------------------------------------------------
 

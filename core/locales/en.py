@@ -37,6 +37,11 @@ MESSAGES: dict[str, str] = {
     "input.ratio_and_size": "Give `{input}` or both width and height, not all three.",
     "input.no_size": "{command} has no width and height to give an aspect ratio to.",
     "input.no_negative": "{command} has no negative prompt to put `{input}` into.",
+    "input.no_upload": "`{input}`: you have no upload {upload} (uploads are kept for a day).",
+    "input.not_callback_url": "`{input}` must be an http or https URL, not '{value}'.",
+    "input.callback_private": (
+        "`{input}` leads to a private address ({address}); callbacks go to public addresses only."
+    ),
     # -- refusals and answers ---------------------------------------------------------------------
     "banned": "You are not allowed to use this bot.",
     "admin_only": "Not allowed: that command is for admins only.",

@@ -35,6 +35,11 @@ MESSAGES: dict[str, str] = {
     "input.ratio_and_size": "Indica `{input}` o el ancho y el alto, pero no las tres cosas.",
     "input.no_size": "{command} no tiene ancho ni alto a los que dar una proporción.",
     "input.no_negative": "{command} no tiene un prompt negativo donde poner `{input}`.",
+    "input.no_upload": "`{input}`: no tienes la subida {upload} (las subidas se guardan un día).",
+    "input.not_callback_url": "`{input}` debe ser una URL http o https, no '{value}'.",
+    "input.callback_private": (
+        "`{input}` lleva a una dirección privada ({address}); las llamadas solo van a públicas."
+    ),
     # -- refusals and answers ---------------------------------------------------------------------
     "banned": "No puedes usar este bot.",
     "admin_only": "No permitido: ese comando es solo para administradores.",

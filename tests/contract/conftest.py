@@ -16,11 +16,16 @@ from adapters.mongo import (
     MongoUserStore,
 )
 from adapters.mongo.accounts import MongoAccountStore
+from adapters.mongo.api_keys import MongoApiKeyStore
+from adapters.mongo.api_requests import MongoApiRequestStore
 from adapters.mongo.deployment_slots import MongoDeploymentSlots
 from adapters.mongo.leases import MongoLeaseStore
 from adapters.mongo.payments import MongoPaymentStore
 from adapters.mongo.rate_limits import MongoRateLimiter
 from adapters.mongo.update_log import MongoUpdateLog
+from adapters.mongo.uploads import MongoUploadStore
+from core.api_keys import ApiKeyStore
+from core.api_requests import ApiRequestStore
 from core.payments import PaymentStore
 from core.ports import (
     AccountStore,
@@ -34,6 +39,7 @@ from core.ports import (
     UpdateLog,
     UserStore,
 )
+from core.uploads import UploadStore
 from tests.contract.backend_rigs import RIGS, Rig
 
 # Factories take the pytest request so an implementation pulls in only the fixtures it needs.
@@ -74,6 +80,34 @@ LEASE_STORES: dict[str, Factory] = {
 UPDATE_LOGS: dict[str, Factory] = {
     "mongo": lambda request: MongoUpdateLog(request.getfixturevalue("mongo_db")),
 }
+
+API_KEY_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoApiKeyStore(request.getfixturevalue("mongo_db")),
+}
+API_REQUEST_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoApiRequestStore(request.getfixturevalue("mongo_db")),
+}
+UPLOAD_STORES: dict[str, Factory] = {
+    "mongo": lambda request: MongoUploadStore(request.getfixturevalue("mongo_db")),
+}
+
+
+@pytest.fixture(params=sorted(API_KEY_STORES))
+def api_key_store(request: pytest.FixtureRequest) -> ApiKeyStore:
+    store: ApiKeyStore = API_KEY_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(API_REQUEST_STORES))
+def api_request_store(request: pytest.FixtureRequest) -> ApiRequestStore:
+    store: ApiRequestStore = API_REQUEST_STORES[request.param](request)
+    return store
+
+
+@pytest.fixture(params=sorted(UPLOAD_STORES))
+def upload_store(request: pytest.FixtureRequest) -> UploadStore:
+    store: UploadStore = UPLOAD_STORES[request.param](request)
+    return store
 
 
 @pytest.fixture(params=sorted(ACCOUNT_STORES))

@@ -18,12 +18,12 @@ from tests.fakes.waiting import eventually
 WHO = ChatRef(platform="test", chat_id="1", user_id="1")
 
 
-async def start(bot: Engine, prompt: str) -> Run:
+async def start(bot: Engine, prompt: str, who: ChatRef = WHO) -> Run:
     """A command as the user sends it, without waiting for its delivery."""
     clock = bot.container.clock
     assert isinstance(clock, FakeClock)
     clock.advance(0.001)  # runs are told apart by when they were recorded
-    await bot.front.say(f"/txt2img {prompt} width=32 height=32", WHO)
+    await bot.front.say(f"/txt2img {prompt} width=32 height=32", who)
     return await bot.last_run()
 
 
@@ -118,14 +118,19 @@ async def test_two_processes_delivering_at_once_post_each_message_once(
         assert not (one.messages_of(run.id) and two.messages_of(run.id))
 
 
-async def test_deliveries_are_bounded(mongo_uri: str, tmp_path: Path) -> None:
+async def test_deliveries_are_bounded_and_one_at_a_time_per_chat(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """Two chats at a time; a chat's second result waits for its first (the platform takes a
+    chat's messages one by one anyway), without holding a slot another chat could use."""
     chat = RecordingChat(paused=asyncio.Event())
     policy = DeliveryPolicy(progress_interval_s=0, max_concurrent=2)
+    chats = [ChatRef(platform="test", chat_id=str(n), user_id=str(n)) for n in (1, 1, 2, 3, 4)]
     async with world(mongo_uri, tmp_path) as w:
         async with w.engine() as quiet:
             runs = []
-            for index in range(5):
-                runs.append(await start(quiet, f"owl {index}"))
+            for index, who in enumerate(chats):
+                runs.append(await start(quiet, f"owl {index}", who))
                 await finish(w, runs[-1])
             await quiet.settle()
         async with w.engine(notifiers=[chat], delivery_policy=policy, settle=False) as bot:
@@ -136,6 +141,9 @@ async def test_deliveries_are_bounded(mongo_uri: str, tmp_path: Path) -> None:
             await bot.settle()
     assert chat.most_in_flight == 2
     assert {rid for rid, _ in chat.posted} == {r.id for r in runs}
+    one, two = runs[0].id, runs[1].id  # both in chat 1: one after the other
+    in_chat_1 = [rid for rid, _ in chat.posted if rid in (one, two)]
+    assert in_chat_1 in ([one] * 3 + [two] * 3, [two] * 3 + [one] * 3)
 
 
 def _returns(check: object) -> object:

@@ -3,6 +3,7 @@ never posted twice."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,28 @@ async def test_a_message_created_but_answered_with_an_error_is_not_posted_again(
             assert again.body["nonce"] == first.body["nonce"]
             assert [m.id for m in dc.posted(lab.channel)] == failed
             assert (await dc.run_for(record)).delivery is DeliveryState.DELIVERED
+
+
+async def test_a_burst_of_results_keeps_to_the_channels_bucket(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """discord.py reads each bucket's X-RateLimit-* headers and waits before the next request
+    (https://discord.com/developers/docs/topics/rate-limits), so results finishing together
+    go out at the channel's pace instead of being refused and retried later."""
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        fake.set_rate_limit(MESSAGES, limit=2, per=0.2)
+        async with discord_bot(w, fake) as dc:
+            records = [
+                fake.slash_command("txt2img", PROMPT, channel=lab.channel, user=lab.ann)
+                for _ in range(6)
+            ]
+            await dc.wait_handled(len(records))
+            runs = [await dc.run_for(record) for record in records]
+            await asyncio.gather(*(w.sim.finish(r.backend_run_id or "") for r in runs))
+            await dc.engine.settle()
+            assert len(dc.posted(lab.channel)) == 6
+            assert fake.calls(MESSAGES, ok=False) == []  # not one 429
+            for record in records:
+                stored = await dc.run_for(record)
+                assert stored.delivery is DeliveryState.DELIVERED and stored.delivery_attempts == 0

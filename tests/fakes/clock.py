@@ -31,3 +31,27 @@ class FakeClock:
     def sleepers(self) -> int:
         """How many are waiting on this clock (a test can wait for a sleeper to arrive)."""
         return sum(1 for _, future in self._sleepers if not future.done())
+
+
+class WarpTime:
+    """Time for the send pacer (core.pacing.Timer) that jumps ahead instead of waiting: a paced
+    send costs no real time, and the order and spacing of sends stay as they would be. Give
+    `fake = FakeTelegram(limits=..., clock=warp)` the same one, and its flood limits see the
+    spacing the bot kept."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept = 0.0
+        """Total seconds waited (jumped)."""
+
+    def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.now += seconds
+            self.slept += seconds
+        await asyncio.sleep(0)

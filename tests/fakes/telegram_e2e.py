@@ -22,6 +22,7 @@ from core.chat.service import ChatService
 from core.chat.text_render import TextRenderer, TextReply
 from core.models import ChatRef, Run
 from tests.e2e.harness import Engine, World
+from tests.fakes.clock import WarpTime
 from tests.fakes.telegram_api import FakeTelegram
 
 ADMIN_ID = 1
@@ -92,7 +93,8 @@ class TelegramBot:
 async def telegram_bot(
     w: World, fake: FakeTelegram, *, webhook: bool = False, **options: Any
 ) -> AsyncIterator[TelegramBot]:
-    """One bot process: the engine, its HTTP server, and the Telegram adapter started."""
+    """One bot process: the engine, its HTTP server, and the Telegram adapter started. Its sends
+    are paced on a `WarpTime` unless `pacing_timer=` says otherwise."""
     async with w.engine(http=False) as engine:
         container = engine.container
         chat = ObservedChat(container.chat_service(TELEGRAM_RULES))
@@ -108,7 +110,7 @@ async def telegram_bot(
             webhook_secret="s3cret-token" if webhook else None,
             poll_timeout_s=5,
             intake=container.update_intake,
-            **options,
+            **{"pacing_timer": WarpTime(), **options},
         )
         container.delivery.add_notifier(adapter.notifier)
         container.catalog.on_change(adapter.on_catalog_change)

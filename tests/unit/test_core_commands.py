@@ -13,6 +13,7 @@ from core.chat.commands import (
     compile_commands,
     fit_description,
     menu_commands,
+    menu_left_out,
     sanitize_name,
 )
 from core.workflow import InputSpec, InputType, Workflow
@@ -147,6 +148,27 @@ def test_menu_is_cut_at_100_with_builtins_kept() -> None:
     assert len(menu) == 100
     assert names(menu)[: len(BUILTIN_NAMES)] == BUILTIN_NAMES
     assert names(menu)[-1] == f"wf{100 - len(BUILTIN_NAMES) - 1:03d}"
+
+
+def test_menu_priority_picks_the_workflows_a_full_menu_keeps() -> None:
+    flows = [workflow(f"wf{i:03d}") for i in range(150)]
+    flows[140] = workflow("wf140", menu_priority=5)
+    flows[120] = workflow("wf120", menu_priority=1)
+    flows[3] = workflow("wf003", menu_priority=-1)  # last of all
+    specs = compile_commands(flows, TELEGRAM_RULES)
+    room = 100 - len(BUILTIN_NAMES)
+
+    menu = names(menu_commands(specs, TELEGRAM_RULES))
+    assert len(menu) == 100 and menu[: len(BUILTIN_NAMES)] == BUILTIN_NAMES
+    kept = menu[len(BUILTIN_NAMES) :]
+    assert kept[:2] == ["wf140", "wf120"]
+    expected_rest = [f"wf{i:03d}" for i in range(150) if i not in (3, 120, 140)][: room - 2]
+    assert kept[2:] == expected_rest
+    left_out = names(menu_left_out(specs, TELEGRAM_RULES))
+    assert left_out[-1] == "wf003" and len(left_out) == 150 - room
+    assert not set(left_out) & set(kept)
+    # Admins' menus hold the admin commands too, so they leave out a few more.
+    assert len(menu_left_out(specs, TELEGRAM_RULES, admin=True)) > len(left_out)
 
 
 def test_description_comes_from_the_workflow() -> None:

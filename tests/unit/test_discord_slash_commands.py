@@ -150,3 +150,23 @@ def test_built_in_descriptions_come_in_every_language_discord_users_may_speak() 
     assert status["description_localizations"]["en-US"] == "Show a run"
     assert status["description_localizations"]["en-GB"] == "Show a run"
     assert "ru" not in status["description_localizations"]
+
+
+def test_menu_priority_picks_the_workflows_registered_past_100() -> None:
+    many = [
+        Workflow(
+            name=f"w{n:03d}",
+            command=f"w{n:03d}",
+            inputs=(text("prompt", True),),
+            menu_priority=1 if n == 119 else 0,
+        )
+        for n in range(120)
+    ]
+    commands = commands_of(many)
+    assert len(commands.payload()) == 100
+    assert commands.command_for("w119") == "w119"  # past the cut by name, kept by priority
+    assert commands.command_for("w087") == "w087" and commands.command_for("w088") is None
+    assert commands.left_out() == [f"w{n:03d}" for n in range(88, 119)]
+    line = commands.left_out_line()
+    assert line.startswith("the Discord command list holds 89 of 120 workflows; 31 left out")
+    assert "they cannot be run on Discord" in line and "menu_priority" in line

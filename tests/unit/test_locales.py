@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.api.wording import SYNTAX as API
 from adapters.console.wording import SYNTAX as CONSOLE
 from adapters.discord.wording import PHRASES as DISCORD_PHRASES
 from adapters.discord.wording import SYNTAX as DISCORD
@@ -24,7 +25,12 @@ from core.workflow import InputType
 ROOT = Path(__file__).resolve().parents[2]
 ENGLISH = CATALOGS["en"]
 OTHERS = [language for language in LANGUAGES if language != "en"]
-SYNTAXES: dict[str, TextSyntax] = {"telegram": TELEGRAM, "console": CONSOLE, "discord": DISCORD}
+SYNTAXES: dict[str, TextSyntax] = {
+    "telegram": TELEGRAM,
+    "console": CONSOLE,
+    "discord": DISCORD,
+    "api": API,
+}
 _KEY_USE = re.compile(
     r"""(?:Notice\.of|Problem\.of|UserFacingError|NotAllowed|UnknownRun|UnknownWorkflow|"""
     r"""FileRejected|\.text|text)\(\s*['"]([a-z_]+(?:[.-][a-z_]+)*)['"]"""
