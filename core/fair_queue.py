@@ -39,6 +39,9 @@ EXACT_PLACES = 20
 by one does not edit every status message."""
 REPAIR_AFTER = timedelta(seconds=60)
 """How old a slot or an admission must be before a repair may touch it."""
+SETTLE_AFTER = timedelta(seconds=5)
+"""An ended run still holding credits this long after its end: its settlement was cut off (the
+process that ended it settles within moments)."""
 
 
 class LineDisplay(Protocol):
@@ -256,22 +259,34 @@ class FairQueue:
 
     async def repair(self, limit: int = 500) -> int:
         """Finish what a crashed process left half-done; returns how many were repaired:
-        admissions whose run was never recorded (hold given back), ended runs whose
-        settlement was cut off, and slots held by runs that never went."""
-        before = self._clock.now() - REPAIR_AFTER
-        admitted = await self._accounts.admitted_before(before, limit)
+        ended runs whose settlement was cut off (once `SETTLE_AFTER` has passed: settling is
+        conditional, so the live process that ended it settling too changes nothing), and,
+        after `REPAIR_AFTER` (a live process may be between two steps), admissions whose run
+        was never recorded (hold given back) and slots held by runs that never went or that
+        ended (a pump that took one from a stale view, cut off before giving it back)."""
+        now = self._clock.now()
+        before = now - REPAIR_AFTER
+        admitted = await self._accounts.admitted_before(now, limit)
+        old = set(await self._accounts.admitted_before(before, limit))
+        user_slots = await self._accounts.slots_before(before, limit)
         slotted = await self._slots.held_before(before, limit)
-        runs = {r.id: r for r in await self._store.by_ids({r for _, r in admitted} | set(slotted))}
+        wanted = {r for _, r in admitted} | {r for _, r in user_slots} | set(slotted)
+        runs = {r.id: r for r in await self._store.by_ids(wanted)}
         repaired = 0
         for user, run_id in admitted:
             run = runs.get(run_id)
-            if run is None:
+            if run is not None and run.status.terminal:
+                ended = run.ended_at or run.updated_at
+                if ended < now - SETTLE_AFTER:
+                    await self.run_ended(run)
+                    repaired += 1
+            elif run is None and (user, run_id) in old:
                 repaired += await self._accounts.release(user, run_id, self._clock.now())
-            elif run.status.terminal:
-                await self.run_ended(run)
-                repaired += 1
-            elif run.submit_started_at is None:  # waiting: a slot taken then is stale
+        for user, run_id in user_slots:
+            run = runs.get(run_id)
+            if run is None or run.status.terminal or run.submit_started_at is None:
                 await self._accounts.give_slot(user, run_id, taken_before=before)
+                repaired += 1
         for run_id in slotted:
             run = runs.get(run_id)
             if run is None or run.status.terminal or run.submit_started_at is None:

@@ -12,8 +12,9 @@ while it is handled:
 - a repeat that arrives while another process handles it waits for that one to finish (then it
   is a DUPLICATE) or for its claim to run out (its process died: this one takes it over);
 - updates of one chat are handled one at a time in this process, in the order they were
-  claimed, and after every earlier update of the chat another process is still handling (for
-  as long as that one's claim runs, at most `max_wait_s`).
+  claimed, and after every earlier update of the chat another process was handling when this
+  one was claimed (for as long as that one's claim runs, at most `max_wait_s`). The claim and
+  that look at the chat's earlier updates are one round trip, side by side.
 
 A handler that fails or is cancelled gives its claim up, so the update's next delivery is
 handled at once. The log keeps each update's payload, so updates whose handler died after they
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from core.inbound import Arrival, UpdateEntry
+from core.inbound import Arrival, UpdateClaim, UpdateEntry
 from core.lease import LeaseTiming
 from core.ports import Clock, UpdateLog
 
@@ -54,6 +55,9 @@ class Ticket:
     """An update this process has claimed and must handle (or give up)."""
 
     entry: UpdateEntry
+    after: datetime | None = None
+    """When claimed, an earlier update of its chat was being handled elsewhere, its claim
+    running until then: wait for it."""
 
 
 class UpdateIntake:
@@ -90,9 +94,12 @@ class UpdateIntake:
         pause = FIRST_WAIT_S
         while True:
             now = self._clock.now()
-            claim = await self._log.claim(entry, self._owner, now, now + self._timing.term)
+            claim, after = await _both(
+                self._log.claim(entry, self._owner, now, now + self._timing.term),
+                self._log.blocker(entry.chat, entry.seq, self._owner, now),
+            )
             if claim.arrival is Arrival.NEW:
-                return Ticket(entry)
+                return Ticket(entry, after)
             if claim.arrival is Arrival.DONE:
                 return Outcome.DUPLICATE
             if not wait or self._clock.now() >= deadline:
@@ -105,7 +112,8 @@ class UpdateIntake:
         entry = ticket.entry
         try:
             async with self._turn(entry.chat):
-                await self._wait_for_earlier(entry)
+                if ticket.after is not None:
+                    await self._wait_for_earlier(entry)
                 keeper = asyncio.create_task(self._keep(entry.key))
                 try:
                     await work()
@@ -184,3 +192,15 @@ class UpdateIntake:
 
     def _seconds_from_now(self, seconds: float) -> datetime:
         return self._clock.now() + timedelta(seconds=seconds)
+
+
+async def _both(
+    claim: Awaitable[UpdateClaim], blocker: Awaitable[datetime | None]
+) -> tuple[UpdateClaim, datetime | None]:
+    """Both answers, side by side; the first failure raised once both are done."""
+    claimed, blocked = await asyncio.gather(claim, blocker, return_exceptions=True)
+    if isinstance(claimed, BaseException):
+        raise claimed
+    if isinstance(blocked, BaseException):
+        raise blocked
+    return claimed, blocked

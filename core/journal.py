@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from tenacity import (
+    AsyncRetrying,
+    retry_if_not_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
 from core.errors import SendFailed
 from core.models import PartState
 
 T = TypeVar("T")
+UNDO_RETRY_S = 10.0
+"""How long a journal entry that must be taken back is tried again (a database restart)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,17 @@ class DeliveryJournal:
         await self._write(part, PartState.SENT)
 
     async def undo(self, part: str) -> None:
-        """The part surely did not go out: it may be sent again."""
-        await self._write(part, None)
+        """The part surely did not go out: it may be sent again. Tried again while the
+        database is away a moment (a restart): left `sending`, the part would never be sent."""
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(UNDO_RETRY_S),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            retry=retry_if_not_exception_type(ClaimLost),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._write(part, None)
 
     async def _write(self, part: str, state: PartState | None) -> None:
         if self.lost or not await self._log.set_part(self._run_id, self._owner, part, state):
@@ -101,7 +119,15 @@ async def send_once(
     state = journal.state(part)
     if state is PartState.SENT or (state is PartState.SENDING and not resend_uncertain):
         return None
-    await journal.begin(part)
+    try:
+        await journal.begin(part)
+    except ClaimLost:
+        raise
+    except Exception:
+        # The mark may be written although its answer was lost (the database restarted):
+        # nothing was sent, so take it back, or the part would never be sent.
+        await journal.undo(part)
+        raise
     try:
         result = await send()
     except SendFailed as failure:

@@ -197,7 +197,11 @@ class RunLauncher:
         origin: str | None = None,
         media: Mapping[str, Attachment] | None = None,
     ) -> Run:
-        """Admit, upload, record; an admission whose run is not recorded is given back."""
+        """Admit, upload, record; an admission whose run is not recorded is given back. An
+        insert that failed or was refused may have been written all the same (the connection
+        dropped after the server took it; a retried insert then finds its own first attempt):
+        the run is looked for first, and when the database cannot say, the hold is left to the
+        queue's repair job, which gives it back after a minute if there is no run."""
         first = self._costs.deployment(candidates[0], workflow)
         rate = self._costs.rate_for(first)
         run_id = secrets.token_hex(6)
@@ -221,21 +225,43 @@ class RunLauncher:
                 origin=origin,
                 credits=terms,
             )
-            recorded = await self._store.insert(run)
         except BaseException:
             await self._admission.release(chat, run_id)
             raise
+        try:
+            recorded = await self._store.insert(run)
+        except Exception:
+            if not await self._recorded_after_all(run_id, chat):
+                raise
+            recorded = True
         if not recorded:
-            await self._admission.release(chat, run_id)
-            # The same request (same origin), recorded by another process just now.
+            # The same request (same origin), recorded by another process just now; or ours,
+            # written by a first attempt whose answer was lost.
             existing = await self._store.by_origin(origin) if origin else None
             if existing is None:
+                await self._admission.release(chat, run_id)
                 raise RuntimeError(f"run {run.id} was refused but no run has its origin")
-            return existing
+            if existing.id != run_id:
+                await self._admission.release(chat, run_id)
+                return existing
         log.info("run %s recorded for %s by %s", run.id, workflow.name, chat.user_key)
         await self._delivery.run_changed(run)
         await self._queue.pump(run.id)
         return run
+
+    async def _recorded_after_all(self, run_id: str, chat: ChatRef) -> bool:
+        """After a failed insert: True when the run is there; False when it is not (its hold
+        given back) or the database cannot say (its hold left to the repair job)."""
+        try:
+            found = await self._store.get(run_id)
+        except Exception:
+            log.warning("run %s: not known whether it was recorded; its hold waits", run_id)
+            return False
+        if found is None:
+            await self._admission.release(chat, run_id)
+            return False
+        log.info("run %s: recorded although the insert failed", run_id)
+        return True
 
 
 def _too_large(name: str, limit: int) -> Problem:

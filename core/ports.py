@@ -327,6 +327,11 @@ class AccountStore(Protocol):
         may have left (`FairQueue.repair`)."""
         ...
 
+    async def slots_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        """(user, run id) of user slots taken before `before` and not given back: a crash
+        between taking one and the submit may have left it (`FairQueue.repair`)."""
+        ...
+
     async def flush_ledger(self, limit: int) -> int:
         """Copy recorded changes into the ledger collection; how many were copied."""
         ...

@@ -261,6 +261,13 @@ class MongoAccountStore:
             found += [(str(doc["_id"]), a["run"]) for a in doc["active"] if a["at"] < before]
         return found[:limit]
 
+    async def slots_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        cursor = self._accounts.find({"running.at": {"$lt": before}}, {"running": 1}).limit(limit)
+        found = []
+        async for doc in cursor:
+            found += [(str(doc["_id"]), s["run"]) for s in doc["running"] if s["at"] < before]
+        return found[:limit]
+
     async def flush_ledger(self, limit: int) -> int:
         """Copy the journals of up to `limit` accounts to the ledger: one insert of every entry
         (an entry copied before is kept, by its key), then one bulk write taking the copied

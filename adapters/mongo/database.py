@@ -107,6 +107,7 @@ async def ensure_indexes(db: Database) -> None:
     await db[ACCOUNTS].create_indexes(
         [
             IndexModel([("active.at", ASCENDING)], name="active_at"),
+            IndexModel([("running.at", ASCENDING)], name="running_at"),
             IndexModel([("journal.at", ASCENDING)], name="journal_at"),
         ]
     )

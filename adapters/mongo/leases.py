@@ -3,7 +3,8 @@
 Taking a lease is one conditional update with `upsert`: it matches only a lease that ran out
 (or was given up); when another holds it, the upsert's insert hits the unique `_id` and fails,
 so of several processes trying at once exactly one wins (a unique index refuses the second
-document: https://www.mongodb.com/docs/manual/core/index-unique/).
+document: https://www.mongodb.com/docs/manual/core/index-unique/). A read first spares the
+write while the lease is plainly held, which is most of the time for every process but one.
 `token` grows by one with each new term; renewals and the release name it.
 """
 
@@ -26,6 +27,8 @@ class MongoLeaseStore:
     async def acquire(
         self, name: str, owner: str, now: datetime, until: datetime
     ) -> LeaseGrant | None:
+        if await self.current(name, now) is not None:
+            return None
         try:
             await self._leases.update_one(
                 {"_id": name, "until": {"$lt": now}},

@@ -143,6 +143,11 @@ async def test_crash_leftovers_are_found_and_the_ledger_copy_repeats_safely(
     assert await account_store.admit(ALICE, "new", 10, 5, NOW + timedelta(minutes=2)) is None
     found = await account_store.admitted_before(NOW + timedelta(minutes=1), 10)
     assert found == [(ALICE, "old")]
+    assert await account_store.take_slot(ALICE, "old", 2, NOW)
+    assert await account_store.take_slot(ALICE, "new", 2, NOW + timedelta(minutes=2))
+    assert await account_store.slots_before(NOW + timedelta(minutes=1), 10) == [(ALICE, "old")]
+    await account_store.give_slot(ALICE, "old")
+    assert await account_store.slots_before(NOW + timedelta(minutes=3), 10) == [(ALICE, "new")]
     assert await account_store.flush_ledger(10) == 3
     assert await account_store.flush_ledger(10) == 0
     await ledger_matches(account_store, ALICE)

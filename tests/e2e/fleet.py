@@ -12,6 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
+
+from tests.fakes.waiting import eventually
+
 ROOT = Path(__file__).resolve().parents[2]
 STOP_WITHIN_S = 60
 
@@ -30,18 +34,43 @@ class BotProcess:
                 stdout=log, stderr=log,
             )  # fmt: skip
 
+    async def wait_ready(self, within: float = 60) -> None:
+        """Until its GET /readyz answers 200 (started, database reachable, not draining)."""
+        url = f"http://127.0.0.1:{self.env['HTTP_PORT']}/readyz"
+        timeout = aiohttp.ClientTimeout(total=5)
+
+        async def ready() -> bool:
+            assert self.running, self.tail()
+            try:
+                async with aiohttp.ClientSession(timeout=timeout) as s, s.get(url) as reply:
+                    return reply.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+
+        await eventually(ready, within=within, every=0.1)
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
     def owns(self, owner: str | None) -> bool:
         """Whether `owner` (a lease's or a claim's) is this process."""
-        return self.running and owner is not None and f"-{self.pid}-" in owner
+        parts = owner.rsplit("-", 2) if owner else []
+        return self.running and len(parts) == 3 and parts[1] == str(self.pid)
 
     @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def freeze(self) -> None:
+        """SIGSTOP: it does nothing more until `thaw` (or a kill)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     async def kill(self) -> None:
         """SIGKILL, and wait until it is gone."""

@@ -106,6 +106,8 @@ class ServiceMethods(FakeTelegramState):
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook_url = str(call.params.get("url", "")) or None  # an empty url removes it
+        connections = call.params.get("max_connections")
+        self.webhook_max_connections = int(connections) if connections else None
         self.ask_for(call.params.get("allowed_updates"))
         self.webhook_secret = None if secret is None else str(secret)
         if truthy(call.params.get("drop_pending_updates")):

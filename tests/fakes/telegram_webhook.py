@@ -8,10 +8,17 @@ amount of attempts". The update_id lets a bot "ignore repeated updates"
 
 By hand: `deliver_webhook(body)` posts a new update once; `post_update(update)` posts an
 existing one as it is (same update_id). Automatically, with `FakeTelegram(push_webhooks=True)`:
-every queued update is posted while a webhook is set, one at a time and in order, retried
-after `webhook_retry_delay` seconds, doubling each time (like Telegram, which keeps an update
-while the bot answers errors, not for a fixed tenth of a second), up to `webhook_max_attempts`
-times, then dropped. Every attempt is recorded in `webhook_log`.
+every queued update is posted while a webhook is set, in order, retried after
+`webhook_retry_delay` seconds, doubling each time (like Telegram, which keeps an update while
+the bot answers errors, not for a fixed tenth of a second), up to `webhook_max_attempts` times,
+then dropped. Every attempt is recorded in `webhook_log`.
+
+How many posts are under way at once: setWebhook's `max_connections` when the bot gives it
+(Telegram's default is 40), else `webhook_connections` (1 unless a test raises it: one at a
+time, the fake's first behaviour). Like Telegram, "updates from the same chat" are delivered
+"in sequence, and updates from different chats are sent concurrently"
+(https://grammy.dev/guide/deployment-types): a chat's next update waits until its previous one
+was answered or given up on.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ class WebhookDelivery(FakeTelegramState):
     webhook_max_attempts = 8
     webhook_retry_delay = 0.02
     """Before the second attempt; doubled before each further one (2.5 s over 8 attempts)."""
+    webhook_connections = 1
+    """Posts under way at once when the bot set no `max_connections`."""
+    webhook_max_connections: int | None = None
+    """What the bot's setWebhook asked for, if anything."""
     _session: aiohttp.ClientSession | None = None
 
     async def deliver_webhook(self, body: JsonDict, secret: str | None = None) -> int:
@@ -67,16 +78,55 @@ class WebhookDelivery(FakeTelegramState):
             self._notify()
 
     async def _push_webhooks(self) -> None:
-        """While running: post each queued update (redelivered ones first), with retries."""
-        while True:
-            async with self._changed:
-                await self._changed.wait_for(self._has_push_work)
-            if self._closing.is_set():
-                return
-            queue = self._again or self._updates
-            update = queue[0]
-            if await self._push(update) and queue and queue[0] is update:
-                queue.pop(0)
+        """While running: post each queued update (redelivered ones first), with retries; a
+        chat's updates one after the other, other chats' beside them."""
+        posting: dict[int, asyncio.Task[None]] = {}
+        """By update_id: the posts under way."""
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self._next_push(posting) is not None)
+                if self._closing.is_set():
+                    return
+                found = self._next_push(posting)
+                if found is None or found is True:
+                    continue
+                queue, update = found
+                uid = int(update["update_id"])
+                posting[uid] = asyncio.create_task(self._push_queued(queue, update, posting))
+        finally:
+            for task in posting.values():
+                task.cancel()
+            await asyncio.gather(*posting.values(), return_exceptions=True)
+
+    async def _push_queued(
+        self, queue: list[JsonDict], update: JsonDict, posting: dict[int, asyncio.Task[None]]
+    ) -> None:
+        try:
+            if await self._push(update) and update in queue:
+                queue.remove(update)
+        finally:
+            posting.pop(int(update["update_id"]), None)
+            self._notify()
+
+    def _next_push(
+        self, posting: dict[int, asyncio.Task[None]]
+    ) -> tuple[list[JsonDict], JsonDict] | bool | None:
+        """The next update to post (and its queue): the first queued one whose chat has no post
+        under way or earlier in line. True when closing; None when there is nothing to do."""
+        if self._closing.is_set():
+            return True
+        limit = self.webhook_max_connections or self.webhook_connections
+        if self.webhook_url is None or len(posting) >= limit:
+            return None
+        busy = {_chat_of(self.update_log.get(uid, {})) for uid in posting}
+        for queue in (self._again, self._updates):
+            for update in queue:
+                chat = _chat_of(update)
+                if int(update["update_id"]) not in posting and chat not in busy:
+                    return queue, update
+                busy.add(chat)  # its later updates wait for this one
+        return None
 
     async def _push(self, update: JsonDict) -> bool:
         """Post with retries; False if the webhook went away meanwhile (the update stays)."""
@@ -92,11 +142,22 @@ class WebhookDelivery(FakeTelegramState):
                 pass
         return True  # given up on, as Telegram does
 
-    def _has_push_work(self) -> bool:
-        pending = bool(self._again or self._updates)
-        return self._closing.is_set() or (self.webhook_url is not None and pending)
-
     async def _close_webhook_session(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _chat_of(update: JsonDict) -> object:
+    """Where an update belongs for ordering: its chat, else its user, else itself."""
+    for kind in ("message", "edited_message", "callback_query", "pre_checkout_query"):
+        body = update.get(kind)
+        if isinstance(body, dict):
+            message = body.get("message", body)
+            chat = message.get("chat") if isinstance(message, dict) else None
+            if isinstance(chat, dict):
+                return ("chat", chat.get("id"))
+            sender = body.get("from")
+            if isinstance(sender, dict):
+                return ("user", sender.get("id"))
+    return ("update", update.get("update_id"))

@@ -167,6 +167,52 @@ async def test_webhook_push_gives_up_after_some_attempts() -> None:
         assert not fake.webhook_log[0].ok and fake.webhook_log[0].status == 500
 
 
+async def test_webhook_push_runs_chats_side_by_side_and_each_chat_in_order() -> None:
+    """Like Telegram with `max_connections` above one: other chats' updates are posted while one
+    waits for its answer; a chat's next update only after its previous one was answered."""
+    answers: dict[int, asyncio.Event] = {}
+    arrived: list[int] = []
+    changed = asyncio.Condition()
+
+    async def hook(request: web.Request) -> web.Response:
+        update_id = (await request.json())["update_id"]
+        arrived.append(update_id)
+        async with changed:
+            changed.notify_all()
+        await answers.setdefault(update_id, asyncio.Event()).wait()
+        return web.Response(status=200)
+
+    async def posted(count: int) -> None:
+        async with asyncio.timeout(10), changed:
+            await changed.wait_for(lambda: len(arrived) == count)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with FakeTelegram(push_webhooks=True) as fake, bot_on(fake) as bot:
+            for chat, text in ((5, "/a1"), (5, "/a2"), (6, "/b1"), (7, "/c1")):
+                fake.send_text(chat, 7, text)
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=2)
+            await posted(2)
+            assert arrived == [1, 3]  # chat 5's first and chat 6's; /a2 waits for /a1
+            answers.setdefault(3, asyncio.Event()).set()
+            await posted(3)
+            assert arrived[-1] == 4  # a connection freed: chat 7, still not /a2
+            answers.setdefault(1, asyncio.Event()).set()
+            await posted(4)
+            assert arrived[-1] == 2
+            for event in (answers.setdefault(i, asyncio.Event()) for i in (2, 4)):
+                event.set()
+            await fake.wait_for(lambda: sum(1 for a in fake.webhook_log if a.ok) == 4)
+    finally:
+        await runner.cleanup()
+
+
 async def test_an_upload_accepted_but_never_answered() -> None:
     async with FakeTelegram() as fake, bot_on(fake) as bot:
         stall = fake.accept_then_stall("sendPhoto")
