@@ -77,12 +77,13 @@ async def test_a_refused_photo_whose_journal_entry_failed_to_clear_is_sent_once(
 
         blips: list[str] = []
         store.set_part = blip_on_undo  # type: ignore[method-assign]
-        fake.fail_next("sendPhoto")  # 429, retry after 1 s: surely not sent
+        # 429 with a wait too long to sit out (left to the delivery's retry): surely not sent.
+        fake.fail_next("sendPhoto", retry_after=60)
         await tg.finish(run)
         assert blips == ["photos-0"] and fake.sent("sendPhoto", CHAT) == []
         stored = await store.get(run.id)
         assert stored is not None and stored.delivery_parts == {}  # taken back after all
-        w.clock.advance(5)
+        w.clock.advance(61)
         assert await tg.engine.container.delivery.deliver_due() == 1
         await tg.engine.settle()
         assert len(fake.sent("sendPhoto", CHAT)) == 1
