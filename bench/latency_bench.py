@@ -16,7 +16,8 @@ run, downloads the image and sends it with python-telegram-bot; its runs are que
 simulator and driven the same way, in the same bench, against the same fake.
 
 Knobs: `BENCH_SET_<SETTING>=value` gives the bot a setting (e.g. `BENCH_SET_SWEEP_SECONDS=600`),
-`BENCH_LOG=path` keeps the processes' logs, `BENCH_PROFILE=path` runs the bot under cProfile.
+`BENCH_LOG=path` keeps the processes' logs, `BENCH_PROFILE=path` runs the bot under cProfile,
+`BENCH_BOT_ROOT=dir` runs the bot from another checkout (a before/after on the same bench).
 
 Memory: the bot process's RSS (and its embedded database server's) after a warm-up, then with
 every run in flight (submitted, status message shown), divided by the number of runs. The
@@ -220,7 +221,7 @@ async def bot_phase(
         if not k.startswith(("COMFYDEPLOY_", "TELEGRAM_", "DISCORD_", "MONGODB_"))
     }
     env.update(
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.environ.get("BENCH_BOT_ROOT", str(ROOT)),
         COMFYDEPLOY_API_URL=sim.base_url,
         COMFYDEPLOY_API_KEY="sim-key",
         DATA_DIR=str(data),
