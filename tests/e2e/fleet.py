@@ -63,15 +63,6 @@ class BotProcess:
         assert self.process is not None
         return self.process.pid
 
-    def freeze(self) -> None:
-        """SIGSTOP: it does nothing more until `thaw` (or a kill)."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
     async def kill(self) -> None:
         """SIGKILL, and wait until it is gone."""
         assert self.process is not None

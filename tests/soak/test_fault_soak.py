@@ -5,7 +5,9 @@ was answered, or at the same time to another instance), 5% of backend calls fail
 Telegram rate-limits every chat and once lets an upload time out after accepting it, the
 holder of the sweeps lease is killed with SIGKILL mid-run and restarted, the database restarts,
 and the next holder is stopped with SIGTERM and restarted. Then every run has exactly one
-result in its chat, none lost, none doubled, every run that reached the backend is costed,
+result in its chat, none lost, none doubled (but for an upload the SIGKILL cut short, which
+arrives at most once: README "What exactly once means"), every run that reached the backend
+is costed and every balance settled,
 every update was handled once (again only after its handler was killed, stopped or lost the
 database), each chat's runs were recorded in the order of its commands, and the lease changed
 hands within LEADER_LEASE_SECONDS.
@@ -14,6 +16,7 @@ hands within LEADER_LEASE_SECONDS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import time
@@ -84,7 +87,9 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
         MAX_QUEUED_PER_USER=str(RUNS_PER_CHAT),  # every command admitted; 2 run at once
         PENDING_LOCATE_AFTER_SECONDS="3",
         PENDING_GIVE_UP_SECONDS="60",
-        SHUTDOWN_GRACE_SECONDS="5",
+        # Past the longest flood wait a paced send sits out (20 s): a send cut short while it
+        # waits would stay marked `sending` and never go (at most once).
+        SHUTDOWN_GRACE_SECONDS="25",
         LEADER_LEASE_SECONDS=str(LEASE_S),
         LOG_LEVEL="INFO",
     )
@@ -260,6 +265,8 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
     """When the database went down and came back (the bots' clocks are this machine's)."""
     events = EVENTS
     events.clear()
+    in_doubt: set[str] = set()
+    """Runs whose upload the SIGKILL cut short."""
     started = time.monotonic()
     try:
         await telegram.start()
@@ -295,9 +302,14 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         await answered.at_least(60)
         leader = await watch.wait_for_holder()  # it holds the sweeps, submits, deliveries
         gone["killed"] = await watch.owner_id()
-        killed_at = await _freeze_at_a_clean_moment(leader, watch.db, telegram, answered)
+        # Killed between two uploads if one comes soon (an upload cut short arrives at most
+        # once, which is counted, not failed); either way with deliveries and submits on hand.
+        with contextlib.suppress(TimeoutError):
+            await eventually(lambda: _no_upload_under_way(watch.db), within=5, every=0.02)
+        killed_at = time.monotonic()
         await leader.kill()
-        events.append(f"{_now()} SIGKILL {leader.name} (frozen before)")
+        events.append(f"{_now()} SIGKILL {leader.name}")
+        in_doubt = await _sends_in_doubt(watch.db, telegram)
         await watch.time_takeover("SIGKILL", leader, killed_at)
         await leader.start()
         await leader.wait_ready()
@@ -344,7 +356,9 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
     photos = _photos_per_run(telegram)
     for run in runs:
         shown = photos.get(run["_id"], 0)
-        if run["status"] == "success":
+        if run["status"] == "success" and run["_id"] in in_doubt and not shown:
+            assert run["delivery_parts"] == {"photos-0": "sending"}, run["_id"]
+        elif run["status"] == "success":
             assert shown == 1, _explain(run, shown, telegram, bots)
             assert run.get("cost_usd") is not None, run["_id"]
         else:
@@ -370,7 +384,8 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         f" {posted_twice}/{len(duplicates.update_ids)}, handled again after a fault {again};"
         f" lease takeover after SIGKILL {watch.takeovers['SIGKILL']:.2f} s, after SIGTERM"
         f" {watch.takeovers['SIGTERM']:.2f} s (LEADER_LEASE_SECONDS={LEASE_S:g}); database"
-        f" away {(outage[1] - outage[0]).total_seconds():.1f} s"
+        f" away {(outage[1] - outage[0]).total_seconds():.1f} s; uploads cut short by the SIGKILL"
+        f" {len(in_doubt)} ({len(in_doubt - set(photos))} not in the chat)"
     )
 
 
@@ -402,62 +417,21 @@ async def _wait_until_settled(
         ) from None
 
 
-async def _freeze_at_a_clean_moment(
-    bot: BotProcess, db: Any, telegram: FakeTelegram, answered: Answered
-) -> float:
-    """Freeze `bot` (SIGSTOP) at a moment when nothing it does is between two steps that only
-    a minute-later repair or the at-most-once rule would sort out: each photo part journaled
-    `sending` is in the chat once the requests under way have landed, each slot (the user's,
-    the deployment's) belongs to a run whose submit has begun or that runs, and each credit
-    hold to a recorded run. A SIGKILL then is a death mid-run after which exactly once holds
-    and everything is taken over within the leases. The windows left out are covered
-    elsewhere: the upload whose outcome is unknown (at most once, README "What exactly once
-    means") by the stalled upload here; leftovers given back after a minute by
-    tests/e2e/test_crash_repair.py. Returns when it froze."""
+async def _no_upload_under_way(db: Any) -> bool:
+    found = await db.runs.find_one({"delivery": "claimed", "delivery_parts.photos-0": "sending"})
+    return found is None
 
-    async def slots_of(collection: Any) -> set[str]:
-        return {
-            entry["run"]
-            async for doc in collection.find({"running.0": {"$exists": True}})
-            for entry in doc["running"]
-        }
 
-    async def clean() -> bool:
-        shown = _photos_per_run(telegram)
-        async for doc in db.runs.find({"delivery": "claimed"}, {"delivery_parts": 1}):
-            parts = doc.get("delivery_parts") or {}
-            if "sending" in parts.values() and not shown.get(doc["_id"]):
-                return False
-        slots = list(await slots_of(db.accounts) | await slots_of(db.deployment_slots))
-        unbegun = {"_id": {"$in": slots}, "submit_started_at": None}
-        ended = {"_id": {"$in": slots}, "status": {"$in": ENDED}}
-        if await db.runs.count_documents(unbegun) or await db.runs.count_documents(ended):
-            return False
-        held = {
-            entry["run"]
-            async for doc in db.accounts.find({"active.0": {"$exists": True}})
-            for entry in doc["active"]
-        }
-        return await db.runs.count_documents({"_id": {"$in": list(held)}}) == len(held)
-
-    async def clean_thrice() -> bool:
-        """Clean in three reads one after the other: a write the frozen process had already
-        sent, or an upload under way, has landed by the last one."""
-        for _ in range(3):
-            if not await clean():
-                return False
-        return True
-
-    for _ in range(50):
-        frozen_at = time.monotonic()
-        bot.freeze()
-        try:
-            await eventually(clean_thrice, within=0.5, every=0.05)
-            return frozen_at
-        except TimeoutError:
-            bot.thaw()  # caught between two steps: let it go on, try again a little later
-            await answered.at_least(answered.count() + 1)
-    raise AssertionError(f"{bot.name} was never at a clean moment")
+async def _sends_in_doubt(db: Any, telegram: FakeTelegram) -> set[str]:
+    """Runs whose delivery was under way with a part marked `sending` and not in the chat: at
+    the moment its process was killed, an upload whose outcome nobody can know. Such a part
+    is never sent again (at most once, README "What exactly once means")."""
+    shown = _photos_per_run(telegram)
+    return {
+        str(doc["_id"])
+        async for doc in db.runs.find({"delivery": "claimed"}, {"delivery_parts": 1})
+        if "sending" in (doc.get("delivery_parts") or {}).values() and not shown.get(doc["_id"])
+    }
 
 
 def _assert_in_order_per_chat(runs: list[dict[str, Any]]) -> None:
@@ -479,7 +453,8 @@ def _assert_each_update_handled_once(
     were handled again."""
     assert len(updates) == sent
     assert {u["state"] for u in updates} == {"done"}
-    down, back = outage[0] - timedelta(seconds=1), outage[1] + timedelta(seconds=LEASE_S)
+    # Claimed while the database went away, or a little before (still being handled then).
+    down, back = outage[0] - timedelta(seconds=10), outage[1] + timedelta(seconds=LEASE_S)
     again = [u for u in updates if len(u["owners"]) > 1]
     for update in again:
         earlier = update["owners"][:-1]
