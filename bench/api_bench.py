@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,6 +33,7 @@ from pydantic import SecretStr
 
 from adapters.mongo.embedded import EmbeddedMongo
 from bench.credits_bench import counting, empty_file
+from bench.host import host_facts
 from bench.webhook_bench import WORKFLOW, InstantBackend
 from bot.apikeys import create_key
 from bot.container import Container, build_container
@@ -176,9 +175,7 @@ async def main(count: int, keys: int) -> dict[str, Any]:
             await container.close()
     finally:
         await server.stop()
-    result["machine"] = f"{platform.machine()} {platform.python_version()}, {os.cpu_count()} cpu"
-    result["load_average"] = os.getloadavg()[0]
-    result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result.update(host_facts())
     return result
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pydantic import SecretStr
 from pymongo import monitoring
 
 from adapters.mongo.embedded import EmbeddedMongo
+from bench.host import host_facts
 from bench.webhook_bench import WORKFLOW, InstantBackend
 from bot.container import Container, build_container
 from bot.settings import Settings
@@ -289,9 +288,7 @@ async def main(count: int, users: int) -> dict[str, Any]:
         result.update(await throughput(uri, folder, count, users))
     finally:
         await server.stop()
-    result["machine"] = f"{platform.machine()} {platform.python_version()}, {os.cpu_count()} cpu"
-    result["load_average"] = os.getloadavg()[0]
-    result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result.update(host_facts())
     return result
 
 
