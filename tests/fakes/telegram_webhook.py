@@ -7,7 +7,8 @@ amount of attempts". The update_id lets a bot "ignore repeated updates"
 (https://core.telegram.org/bots/api#update), so a test may deliver one twice.
 
 By hand: `deliver_webhook(body)` posts a new update once; `post_update(update)` posts an
-existing one as it is (same update_id). Automatically, with `FakeTelegram(push_webhooks=True)`:
+existing one as it is (same update_id); `post_update_with_retries(update)` posts it until it is
+taken, with the backoff below. Automatically, with `FakeTelegram(push_webhooks=True)`:
 every queued update is posted while a webhook is set, in order, retried after
 `webhook_retry_delay` seconds, doubling each time (like Telegram, which keeps an update while
 the bot answers errors, not for a fixed tenth of a second), up to `webhook_max_attempts` times,
@@ -76,6 +77,13 @@ class WebhookDelivery(FakeTelegramState):
         finally:
             self.webhook_log.append(attempt)
             self._notify()
+
+    async def post_update_with_retries(self, update: JsonDict) -> int | None:
+        """POST `update` as Telegram does after a failed attempt: again with backoff until a 2XX
+        or `webhook_max_attempts`; the last attempt's HTTP status (None: no answer)."""
+        await self._push(update)
+        last = [a for a in self.webhook_log if a.update_id == int(update["update_id"])][-1]
+        return last.status
 
     async def _push_webhooks(self) -> None:
         """While running: post each queued update (redelivered ones first), with retries; a
