@@ -18,7 +18,6 @@ from aiohttp import web
 from telegram.error import InvalidToken, TelegramError
 
 from adapters.api import ApiConfig, ApiPlatform, ApiStores
-from adapters.api.callbacks import Sleep
 from adapters.discord import DiscordAdapter, DiscordConfig, LoginFailure
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.chat_refs import PLATFORM
@@ -27,6 +26,7 @@ from bot.scheduler import Job
 from bot.settings import Settings, SettingsError
 from core.chat.commands import API_RULES, DISCORD_RULES, TELEGRAM_RULES
 from core.errors import SendFailed
+from core.retrying import Sleep
 
 log = logging.getLogger(__name__)
 

@@ -18,17 +18,14 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 import yarl
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from adapters.api.address_guard import PrivateAddress, PublicResolver, check_host
 from core.errors import SendFailed
+from core.retrying import RetryableFailure, Sleep, WaitRetryAfter, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +36,10 @@ RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_WAIT_S = 30.0
 """A Retry-After longer than this is left to delivery's own, longer backoff."""
 
-Sleep = Callable[[float], Awaitable[None]]
-
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode() + body
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class _WaitRetryAfter:
-    def __init__(self, base_s: float) -> None:
-        self._fallback = wait_exponential_jitter(initial=base_s, max=MAX_WAIT_S, jitter=base_s)
-
-    def __call__(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        failure = outcome.exception() if outcome is not None and outcome.failed else None
-        if isinstance(failure, _Retryable) and failure.retry_after is not None:
-            return min(failure.retry_after, MAX_WAIT_S)
-        return float(self._fallback(state))
 
 
 class CallbackSender:
@@ -96,8 +73,8 @@ class CallbackSender:
         target = yarl.URL(url)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._tries),
-            wait=_WaitRetryAfter(self._backoff_s),
-            retry=retry_if_exception_type(_Retryable),
+            wait=WaitRetryAfter(self._backoff_s, MAX_WAIT_S),
+            retry=retry_if_exception_type(RetryableFailure),
             reraise=True,
             sleep=self._sleep,
         )
@@ -107,7 +84,7 @@ class CallbackSender:
                     if not self._allow_private:
                         await self._check(target, resolver)
                     await self._post(session, target, body, secret, event)
-        except _Retryable as failure:
+        except RetryableFailure as failure:
             raise SendFailed(
                 f"callback failed: {failure}", retry_after=failure.retry_after
             ) from None
@@ -121,7 +98,8 @@ class CallbackSender:
         except PrivateAddress:
             raise
         except (OSError, TimeoutError) as error:
-            raise _Retryable(f"{target.host} does not resolve ({type(error).__name__})") from None
+            reason = f"{target.host} does not resolve ({type(error).__name__})"
+            raise RetryableFailure(reason) from None
 
     async def _post(
         self, session: aiohttp.ClientSession, url: yarl.URL, body: bytes, secret: str, event: str
@@ -139,16 +117,16 @@ class CallbackSender:
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             refused = _private_cause(error)
             if refused is not None:
                 raise refused from None
-            raise _Retryable(type(error).__name__) from None
+            raise RetryableFailure(type(error).__name__) from None
         if 200 <= status < 300:
             return
         if status in RETRIED_STATUSES:
-            raise _Retryable(f"HTTP {status}", retry_after)
+            raise RetryableFailure(f"HTTP {status}", status, retry_after)
         raise SendFailed(f"callback refused: HTTP {status}", permanent=True)
 
     async def close(self) -> None:
@@ -165,19 +143,3 @@ def _private_cause(error: BaseException) -> PrivateAddress | None:
             return seen
         seen = seen.__cause__ or getattr(seen, "os_error", None)
     return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

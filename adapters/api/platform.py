@@ -11,7 +11,7 @@ from aiohttp import web
 
 from adapters.api.address_guard import PublicResolver
 from adapters.api.auth import KeyRing
-from adapters.api.callbacks import CallbackSender, Sleep
+from adapters.api.callbacks import CallbackSender
 from adapters.api.catalog_routes import CatalogRoutes
 from adapters.api.config import ApiConfig
 from adapters.api.door import ApiDoor
@@ -32,6 +32,7 @@ from core.chat.service import ChatService
 from core.chat.text_render import TextRenderer
 from core.ports import Clock, RunFinder, RunStore, UserStore
 from core.price_list import PriceList
+from core.retrying import Sleep
 from core.uploads import UploadStore
 
 

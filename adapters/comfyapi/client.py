@@ -36,8 +36,9 @@ from yarl import URL
 
 from adapters.comfyapi.files import AssetFiles
 from adapters.comfyapi.retry import READ, REPEATABLE, SUBMIT
-from adapters.comfyapi.transport import Reply, Request, Sleep, Transport, refusal
+from adapters.comfyapi.transport import Reply, Request, Transport, refusal
 from core.errors import BackendError, BackendUnavailable, OutcomeUnknown, RunNotFound
+from core.retrying import Sleep
 
 log = logging.getLogger(__name__)
 

@@ -20,22 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
-from adapters.comfyapi.retry import (
+from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
+from core.retrying import (
     THROTTLED,
     RetryableFailure,
     RetryPolicy,
+    Sleep,
     WaitRetryAfter,
+    attempts,
     parse_retry_after,
 )
-from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
 ERROR_BODY_MAX = 64 * 1024
-Sleep = Callable[[float], Awaitable[None]]
 Reader = Callable[[aiohttp.ClientResponse], Awaitable[bytes]]
 FormFactory = Callable[[], aiohttp.FormData]
 
@@ -100,21 +100,13 @@ class Transport:
 
     async def call(self, request: Request, retries: int | None = None) -> Reply:
         """Send with retries; `BackendUnavailable` once they are spent (or a wait is too long)."""
-
-        def worth_retrying(error: BaseException) -> bool:
-            if not isinstance(error, RetryableFailure):
-                return False
-            limit = request.max_wait_s
-            return limit is None or error.retry_after is None or error.retry_after <= limit
-
-        attempts = (self._retries if retries is None else max(0, retries)) + 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=self._wait,
-            retry=retry_if_exception(worth_retrying),
-            sleep=self._sleep,
-            reraise=True,
-            before_sleep=_log_retry(request.what),
+        retrying = attempts(
+            (self._retries if retries is None else max(0, retries)) + 1,
+            self._wait,
+            self._sleep,
+            log=log,
+            what=f"comfyapi {request.what}",
+            max_wait_s=request.max_wait_s,
         )
         try:
             return await retrying(self._attempt, request)
@@ -201,19 +193,3 @@ def error_of(body: bytes) -> tuple[str, str]:
     if isinstance(error, str):
         return "", error[:500]
     return "", text[:200]
-
-
-def _log_retry(what: str) -> Callable[[RetryCallState], None]:
-    def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        reason = outcome.exception() if outcome is not None and outcome.failed else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "comfyapi %s failed (attempt %d: %s); retrying in %.2fs",
-            what,
-            state.attempt_number,
-            reason,
-            wait,
-        )
-
-    return before_sleep

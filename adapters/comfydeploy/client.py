@@ -19,10 +19,11 @@ from yarl import URL
 
 from adapters.comfydeploy.catalog import SOURCE, build_catalog, machine_gpus, merge_deployments
 from adapters.comfydeploy.events import MalformedEvent, parse_run
-from adapters.comfydeploy.retry import NOT_IDEMPOTENT, REPEATABLE, SAFE, RetryPolicy
-from adapters.comfydeploy.transport import Reply, Request, Sleep, Transport
+from adapters.comfydeploy.retry import NOT_IDEMPOTENT, REPEATABLE, SAFE
+from adapters.comfydeploy.transport import Reply, Request, Transport
 from core.errors import BackendError, FileTooLarge, RunNotFound
 from core.models import RunEvent
+from core.retrying import RetryPolicy, Sleep
 from core.workflow import Deployment, Workflow
 
 log = logging.getLogger(__name__)

@@ -19,22 +19,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from yarl import URL
 
-from adapters.comfydeploy.retry import (
-    RETRY_AFTER_STATUSES,
+from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
+from core.retrying import (
+    THROTTLED,
     RetryableFailure,
     RetryPolicy,
+    Sleep,
     WaitRetryAfter,
+    attempts,
     parse_retry_after,
 )
-from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
 ERROR_BODY_MAX = 64 * 1024
-Sleep = Callable[[float], Awaitable[None]]
 Reader = Callable[[aiohttp.ClientResponse], Awaitable[bytes]]
 FormFactory = Callable[[], aiohttp.FormData]
 
@@ -89,13 +89,8 @@ class Transport:
 
     async def call(self, request: Request) -> Reply:
         """Send with retries; raise `BackendUnavailable` once the retries are spent."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableFailure),
-            sleep=self._sleep,
-            reraise=True,
-            before_sleep=_log_retry(request.what),
+        retrying = attempts(
+            self._retries + 1, self._wait, self._sleep, log=log, what=f"comfydeploy {request.what}"
         )
         try:
             return await retrying(self._attempt, request)
@@ -135,7 +130,7 @@ class Transport:
                 body = await resp.content.read(ERROR_BODY_MAX)
                 if request.policy.retries_status(resp.status):
                     wait = None
-                    if resp.status in RETRY_AFTER_STATUSES:
+                    if resp.status in THROTTLED:
                         wait = parse_retry_after(resp.headers.get("Retry-After"))
                     detail = self.redact(describe_error(body))
                     raise RetryableFailure(f"HTTP {resp.status}: {detail}", resp.status, wait)
@@ -182,19 +177,3 @@ def _validation_item(item: Any) -> str:
     where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
     msg = str(item.get("msg", "invalid"))
     return f"{where}: {msg}" if where else msg
-
-
-def _log_retry(what: str) -> Callable[[RetryCallState], None]:
-    def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        reason = outcome.exception() if outcome is not None and outcome.failed else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "comfydeploy %s failed (attempt %d: %s); retrying in %.2fs",
-            what,
-            state.attempt_number,
-            reason,
-            wait,
-        )
-
-    return before_sleep

@@ -19,9 +19,10 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from adapters.runcomfy.retry import READ, REPEATABLE, SUBMIT, RetryPolicy
-from adapters.runcomfy.transport import Reply, Request, Sleep, Transport
+from adapters.runcomfy.retry import READ, REPEATABLE, SUBMIT
+from adapters.runcomfy.transport import Reply, Request, Transport
 from core.errors import BackendError, BackendUnavailable, FileTooLarge, RunNotFound
+from core.retrying import RetryPolicy, Sleep
 
 log = logging.getLogger(__name__)
 

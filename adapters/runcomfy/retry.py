@@ -1,35 +1,12 @@
-"""The retry policy of the RunComfy client: which failures get another attempt, and when.
+"""The retry policies of the RunComfy client: which failures of a call get another attempt.
 
-Waits back off exponentially with jitter, capped at `backoff_max_s`; a 429 or 503 with
-`Retry-After` (seconds or an HTTP date, https://www.rfc-editor.org/rfc/rfc9110#field.retry-after)
-is waited exactly that long, still capped. RunComfy asks clients to back off and retry its
-500001 errors (https://docs.runcomfy.com/serverless/error-codes).
+How attempts are made and waited for is `core.retrying`. RunComfy asks clients to back off and
+retry its 500001 errors (https://docs.runcomfy.com/serverless/error-codes).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-
-from tenacity import RetryCallState
-from tenacity.wait import wait_base, wait_exponential_jitter
-
-THROTTLED = frozenset({429, 503})
-NEVER_HANDLED = frozenset({429, 502, 503, 504})
-"""Answers from whatever fronts the API, or a refusal to take the request: nothing was done."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    retry_5xx: bool
-    """Retry any 5xx (reads), or only the ones above."""
-    retry_after_send: bool
-    """Retry a timeout or a dropped connection after the request may have arrived."""
-
-    def retries_status(self, status: int) -> bool:
-        return status in NEVER_HANDLED or (self.retry_5xx and status >= 500)
-
+from core.retrying import RetryPolicy
 
 READ = RetryPolicy(retry_5xx=True, retry_after_send=True)
 """GETs: repeating them changes nothing."""
@@ -38,46 +15,3 @@ REPEATABLE = RetryPolicy(retry_5xx=False, retry_after_send=True)
 SUBMIT = RetryPolicy(retry_5xx=False, retry_after_send=False)
 """Inference: RunComfy takes no idempotency key, so a request that may have arrived is never
 sent again (it could start a second, paid run)."""
-
-
-class RetryableFailure(Exception):
-    def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds from now; None when absent or unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class WaitRetryAfter(wait_base):
-    """The server's Retry-After when the failure carries one, else exponential backoff."""
-
-    def __init__(self, base_s: float, max_s: float) -> None:
-        self.max_s = max_s
-        self.fallback = wait_exponential_jitter(multiplier=base_s, max=max_s, jitter=base_s)
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        outcome = retry_state.outcome
-        failure = outcome.exception() if outcome is not None and outcome.failed else None
-        if isinstance(failure, RetryableFailure) and failure.retry_after is not None:
-            return min(failure.retry_after, self.max_s)
-        return float(self.fallback(retry_state))

@@ -14,27 +14,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
-from adapters.runcomfy.retry import (
+from core.errors import BackendUnavailable, OutcomeUnknown
+from core.retrying import (
     THROTTLED,
     RetryableFailure,
     RetryPolicy,
+    Sleep,
     WaitRetryAfter,
+    attempts,
     parse_retry_after,
 )
-from core.errors import BackendUnavailable, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4 * 1024 * 1024
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -92,21 +92,13 @@ class Transport:
     async def call(self, request: Request, retries: int | None = None) -> Reply:
         """Send with retries. Spent retries on an error answer return that answer; on no
         answer at all, `BackendUnavailable`."""
-
-        def worth_retrying(error: BaseException) -> bool:
-            if not isinstance(error, RetryableFailure):
-                return False
-            limit = request.max_wait_s
-            return limit is None or error.retry_after is None or error.retry_after <= limit
-
-        attempts = (self._retries if retries is None else max(0, retries)) + 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=self._wait,
-            retry=retry_if_exception(worth_retrying),
-            sleep=self._sleep,
-            reraise=True,
-            before_sleep=_log_retry(request.what),
+        retrying = attempts(
+            (self._retries if retries is None else max(0, retries)) + 1,
+            self._wait,
+            self._sleep,
+            log=log,
+            what=f"runcomfy {request.what}",
+            max_wait_s=request.max_wait_s,
         )
         try:
             return await retrying(self._attempt, request)
@@ -193,19 +185,3 @@ def _detail(item: Any) -> str:
     where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
     message = str(item.get("msg", "invalid"))
     return f"{where}: {message}" if where else message
-
-
-def _log_retry(what: str) -> Callable[[RetryCallState], None]:
-    def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        reason = outcome.exception() if outcome is not None and outcome.failed else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "runcomfy %s failed (attempt %d: %s); retrying in %.2fs",
-            what,
-            state.attempt_number,
-            reason,
-            wait,
-        )
-
-    return before_sleep
