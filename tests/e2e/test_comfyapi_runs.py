@@ -46,6 +46,7 @@ async def test_a_prompt_becomes_an_image_in_the_chat(
         # The job was created under our label, with our run in its idempotency key.
         assert rig.stack.comfy.prompts[0].prompt_id == run.backend_run_id
         await streaming(rig, backend, run)
+        await bot.settle()  # the status message is drawn by the delivery's progress queue
         assert "⏳ Queued" in bot.seen()
 
         await rig.stack.comfy.step()
