@@ -38,6 +38,22 @@ class Outcome(StrEnum):
     UNCONFIRMED = "unconfirmed"
     """An end the backend's API could not confirm: not applied; the sender should retry."""
 
+    @property
+    def http_status(self) -> int:
+        """The answer that makes a webhook sender stop (2xx) or retry (409, 503) as meant."""
+        return _HTTP_STATUS[self]
+
+
+_HTTP_STATUS = {
+    Outcome.APPLIED: 200,
+    Outcome.UNCHANGED: 200,
+    Outcome.FORBIDDEN: 403,
+    Outcome.UNKNOWN: 404,
+    Outcome.EARLY: 409,
+    Outcome.MISMATCH: 409,
+    Outcome.UNCONFIRMED: 503,
+}
+
 
 class WebhookIngress:
     def __init__(

@@ -25,22 +25,13 @@ from aiohttp import web
 
 from adapters.comfydeploy.events import MalformedEvent, parse_webhook
 from core.errors import BackendError
-from core.ingress import Outcome, WebhookIngress
+from core.ingress import WebhookIngress
 from core.models import RunEvent
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 ENRICH_TIMEOUT_S = 5.0
-_STATUS = {
-    Outcome.APPLIED: 200,
-    Outcome.UNCHANGED: 200,
-    Outcome.FORBIDDEN: 403,
-    Outcome.UNKNOWN: 404,
-    Outcome.EARLY: 409,
-    Outcome.MISMATCH: 409,
-    Outcome.UNCONFIRMED: 503,
-}
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,48}")
 """What our run ids look like: anything else in a URL is not logged as it came."""
 
@@ -69,17 +60,17 @@ class ComfyDeployWebhook:
             return event
         screened = await self._ingress.screen(run_id, event, self._backend)
         if screened is not None:
-            return _answer(_STATUS[screened], screened.value, run_id)
+            return _answer(screened.http_status, screened.value, run_id)
         if event.status.terminal:
             confirmed = await self._confirmed(event)
             if confirmed is None:
                 outcome = await self._ingress.unconfirmed(run_id, event)
-                return _answer(_STATUS[outcome], outcome.value, run_id)
+                return _answer(outcome.http_status, outcome.value, run_id)
             event = confirmed
         else:
             event = event.model_copy(update={"outputs": ()})
         outcome = await self._ingress.accept(run_id, event, self._backend)
-        return _answer(_STATUS[outcome], outcome.value, run_id)
+        return _answer(outcome.http_status, outcome.value, run_id)
 
     async def _parse(self, request: web.Request, run_id: str) -> RunEvent | web.Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:

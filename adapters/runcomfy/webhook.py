@@ -25,7 +25,7 @@ from aiohttp import web
 
 from adapters.runcomfy.reports import MalformedReport, webhook_event
 from core.errors import BackendError
-from core.ingress import Outcome, WebhookIngress
+from core.ingress import WebhookIngress
 from core.models import RunEvent, RunStatus
 from core.ports import RunAddress
 
@@ -33,15 +33,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 CONFIRM_TIMEOUT_S = 5.0
-_STATUS = {
-    Outcome.APPLIED: 200,
-    Outcome.UNCHANGED: 200,
-    Outcome.FORBIDDEN: 403,
-    Outcome.UNKNOWN: 404,
-    Outcome.EARLY: 409,
-    Outcome.MISMATCH: 409,
-    Outcome.UNCONFIRMED: 503,
-}
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,48}")
 _DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -80,13 +71,13 @@ class RunComfyWebhook:
         backend = self._requests.name
         screened = await self._ingress.screen(run_id, told, backend)
         if screened is not None:
-            return _answer(_STATUS[screened], screened.value, run_id)
+            return _answer(screened.http_status, screened.value, run_id)
         event = await self._confirmed(run_id, told, deployment_id)
         if event is None:
             outcome = await self._ingress.unconfirmed(run_id, told)
-            return _answer(_STATUS[outcome], outcome.value, run_id)
+            return _answer(outcome.http_status, outcome.value, run_id)
         outcome = await self._ingress.accept(run_id, event, backend)
-        return _answer(_STATUS[outcome], outcome.value, run_id)
+        return _answer(outcome.http_status, outcome.value, run_id)
 
     async def _parse(
         self, request: web.Request, run_id: str
