@@ -509,6 +509,7 @@ async def _build(
         clock=clock,
         display=delivery,
         open_account=admission.open,
+        repair_after=timedelta(seconds=settings.queue_repair_after_seconds),
     )
     tracker.on_end(queue.run_ended)
     gateways: dict[str, PaymentGateway] = {}
