@@ -1,15 +1,17 @@
-"""The fault soak: 200 runs from 20 chats through three `comfybot run` processes on one
-database, behind a load balancer that health-checks /readyz, while webhooks are dropped,
-duplicated and reordered at random, Telegram posts some updates twice (again after the first
-was answered, or at the same time to another instance), 5% of backend calls fail with 5xx/429,
-Telegram rate-limits every chat and once lets an upload time out after accepting it, the
-holder of the sweeps lease is killed with SIGKILL mid-run and restarted, the database restarts,
-and the next holder is stopped with SIGTERM and restarted. Then every run has exactly one
-result in its chat, none lost, none doubled (but for an upload the SIGKILL cut short, which
-arrives at most once: README "What exactly once means"), every run that reached the backend
-is costed and every balance settled,
-every update was handled once (again only after its handler was killed, stopped or lost the
-database), each chat's runs were recorded in the order of its commands, and the lease changed
+"""The fault soak: 200 runs from 20 chats and 24 asked of the HTTP API
+(tests/soak/api_clients.py) through three `comfybot run` processes on one database, behind a
+load balancer that health-checks /readyz, while webhooks are dropped, duplicated and reordered
+at random, Telegram posts some updates twice (again after the first was answered, or at the
+same time to another instance), API clients send POSTs again with their Idempotency-Key,
+5% of backend calls fail with 5xx/429, Telegram rate-limits every chat and once lets an upload
+time out after accepting it, the holder of the sweeps lease is killed with SIGKILL mid-run and
+restarted, the database restarts, and the next holder is stopped with SIGTERM and restarted.
+Then every run has exactly one result in its chat, none lost, none doubled (but for an upload
+the SIGKILL cut short, which arrives at most once: README "What exactly once means"), every run
+that reached the backend is costed and every balance settled, every update was handled once
+(again only after its handler was killed, stopped or lost the database), each chat's runs were
+recorded in the order of its commands, each API run is one run whatever instances its POSTs
+reached, ended with its outputs listed and its callback received once, and the lease changed
 hands within LEADER_LEASE_SECONDS.
 """
 
@@ -56,7 +58,8 @@ REDELIVER_EVERY = 10
 """Every 10th command's update is posted again after Telegram had its answer."""
 RACE_EVERY = 25
 """Every 25th command's update is also posted while the first post is under way."""
-API_KEYS = 2
+API_KEYS = 1
+"""Made with `comfybot apikey create` (a process each: one, so it costs the bots' start little)."""
 API_BATCH = 8
 """HTTP API runs asked for at the start, after 60 commands were answered and after 130: each
 batch meets a fault (the SIGKILL, the database restart, the SIGTERM)."""
@@ -89,7 +92,9 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
         POLL_AFTER_SECONDS="2",
         POLL_INTERVAL_SECONDS="1",
         NEW_USER_CREDITS=str(WELCOME),
-        MAX_QUEUED_PER_USER=str(RUNS_PER_CHAT),  # every command admitted; 2 run at once
+        # Every command and API run admitted (the API key asks for all its runs); 2 run at once.
+        MAX_QUEUED_PER_USER=str(3 * API_BATCH),
+        RATE_LIMIT_PER_USER=str(6 * API_BATCH),  # a minute's POSTs, repeats and retries
         PENDING_LOCATE_AFTER_SECONDS="3",
         # A run whose submit the SIGKILL cut short before it reached the backend is not found
         # there (`locate`) and ends `failed` once this is past (production: 15 min); at 60 s it
@@ -339,6 +344,7 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         phase("answered 60")
         leader = await watch.wait_for_holder()  # it holds the sweeps, submits, deliveries
         gone["killed"] = await watch.owner_id()
+        phase("holder found")
         # Killed between two uploads if one comes soon (an upload cut short arrives at most
         # once, which is counted, not failed); either way with deliveries and submits on hand.
         with contextlib.suppress(TimeoutError):
@@ -371,8 +377,7 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         assert await stopping == 0, leader.tail()
         phase("stopped")
         events.append(f"{_now()} {leader.name} exited")
-        await leader.start()
-        await leader.wait_ready()
+        restarting = asyncio.ensure_future(_restart(leader))  # while the rest is delivered
         await stall.accepted.wait()
         phase("stall accepted")
         stall.release()
@@ -382,7 +387,8 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         await asyncio.wait_for(duplicates.wait(), 60)
         await asyncio.wait_for(api_task, 60)
         views = await _api_views_and_outputs(api)
-        phase("duplicates done")
+        await restarting
+        phase("checked")
         runs = await watch.db.runs.find({}).to_list()
         accounts = await watch.db.accounts.find({}).to_list()
         updates = await watch.db.inbound_updates.find({}).to_list()
@@ -450,6 +456,11 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         f" reconnected {sum(r.reconnects for r in api.runs)}, callbacks"
         f" {sum(len(a) for a in callbacks.arrivals.values())}; phases {PHASES}"
     )
+
+
+async def _restart(bot: BotProcess) -> None:
+    await bot.start()
+    await bot.wait_ready()
 
 
 async def _api_views_and_outputs(api: ApiClients) -> dict[int, dict[str, Any]]:
