@@ -43,7 +43,7 @@ from tests.fakes.balancer import Balancer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_limits import FloodLimits, Rate
 from tests.fakes.waiting import eventually
-from tests.soak.api_clients import ApiClients, Callbacks, create_keys
+from tests.soak.api_clients import RETRY_S, ApiClients, Callbacks, create_keys
 
 CHATS = 20
 RUNS_PER_CHAT = 10
@@ -469,8 +469,12 @@ async def _api_views_and_outputs(api: ApiClients) -> dict[int, dict[str, Any]]:
     views: dict[int, dict[str, Any]] = {}
     for run in api.runs:
         view = None
-        while view is None:  # an instance may be starting up
+        for _ in range(100):  # until an instance answers (they are all up: at once)
             view = await api.view(run)
+            if view is not None:
+                break
+            await asyncio.sleep(RETRY_S)
+        assert view is not None, f"no instance shows API run {run.number}"
         for output in view["outputs"]:
             assert await api.output(run, output["url"]), (run.number, output)
         views[run.number] = view
