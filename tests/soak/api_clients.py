@@ -29,8 +29,9 @@ from tests.fakes.balancer import AVOID, UPSTREAM
 
 RETRY_S = 0.25
 """A client's pause before it sends a failed request again."""
-FOLLOW_EVERY_S = 0.5
-"""How often a client following a run with GET asks again (each GET reads the database)."""
+FOLLOW_EVERY_S = 1.0
+"""How often a client following a run with GET asks again: each GET of a run still waiting
+reads the whole queue (its place in line), a load on the database the soak shares."""
 
 
 @dataclass(frozen=True)
