@@ -335,14 +335,22 @@ class Container:
         server closes last (webhooks landing meanwhile are still recorded). The database and
         the backends stay open."""
         self.readiness.draining = True
+        loop = asyncio.get_running_loop()
+        until = None if grace_s is None else loop.time() + grace_s
+
+        def left() -> float | None:
+            """What is left of the grace: one budget for every step (deliveries run on
+            meanwhile), so the orchestrator's wait before it kills holds."""
+            return None if until is None else max(0.0, until - loop.time())
+
         await self.release_leases()
         if self.scheduler is not None:
-            await self.scheduler.stop(grace_s)
+            await self.scheduler.stop(left())
             self.scheduler = None
-        await self.queue.stop(grace_s if grace_s is not None else 30.0)
+        await self.queue.stop(30.0 if until is None else left() or 0.0)
         if grace_s is None:
             await self.delivery.drain()
-        await self.delivery.stop(grace_s or 0)
+        await self.delivery.stop(left() or 0)
         if self.http is not None:
             await self.http.stop()
             self.http = None
@@ -509,6 +517,7 @@ async def _build(
         clock=clock,
         display=delivery,
         open_account=admission.open,
+        repair_after=timedelta(seconds=settings.queue_repair_after_seconds),
     )
     tracker.on_end(queue.run_ended)
     gateways: dict[str, PaymentGateway] = {}

@@ -1,4 +1,11 @@
-"""Recurring work on APScheduler, given as a plain list of jobs (name, period, coroutine)."""
+"""Recurring work on APScheduler, given as a plain list of jobs (name, period, coroutine).
+
+At a stop, jobs under way may finish within a grace period. APScheduler 3's asyncio executor
+cancels every running job when the scheduler shuts down, whatever `wait` says
+(https://github.com/agronholm/apscheduler/blob/3.x/apscheduler/executors/asyncio.py, `shutdown`),
+so the scheduler is paused first (no new runs; https://apscheduler.readthedocs.io/en/3.x/modules/schedulers/base.html#apscheduler.schedulers.base.BaseScheduler.pause)
+and shut down once they are done.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ class Scheduler:
     def __init__(self, jobs: Sequence[Job]) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
         for job in jobs:
             self._add(job)
 
@@ -36,6 +44,10 @@ class Scheduler:
                 await job.run()
             except Exception:
                 log.exception("scheduled job '%s' failed", job.name)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                log.warning("scheduled job '%s' was cut short by the stop", job.name)
             finally:
                 if task is not None:
                     self._running.discard(task)
@@ -49,11 +61,12 @@ class Scheduler:
 
     async def stop(self, grace_s: float | None = None) -> None:
         """No new runs; the running ones may finish within `grace_s` (None: however long)."""
-        self._scheduler.shutdown(wait=False)
+        self._stopping = True
+        self._scheduler.pause()
         running = list(self._running)
-        if not running:
-            return
-        _, late = await asyncio.wait(running, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._scheduler.shutdown(wait=False)

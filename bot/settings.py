@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     leader_lease_seconds: float = Field(default=15, ge=1)
     pending_locate_after_seconds: float = Field(default=60, gt=0)
     pending_give_up_seconds: float = Field(default=900, gt=0)
+    queue_repair_after_seconds: float = Field(default=60, gt=0)
     default_language: str = "en"
 
     credits_enabled: bool = True

@@ -38,7 +38,8 @@ EXACT_PLACES = 20
 """Places in line shown exactly; further back they are rounded to tens, so a long queue moving
 by one does not edit every status message."""
 REPAIR_AFTER = timedelta(seconds=60)
-"""How old a slot or an admission must be before a repair may touch it."""
+"""How old a slot or an admission must be before a repair may touch it, by default
+(QUEUE_REPAIR_AFTER_SECONDS)."""
 SETTLE_AFTER = timedelta(seconds=5)
 """An ended run still holding credits this long after its end: its settlement was cut off (the
 process that ended it settles within moments)."""
@@ -91,8 +92,10 @@ class FairQueue:
         clock: Clock,
         display: LineDisplay,
         open_account: Callable[[str], Awaitable[None]],
+        repair_after: timedelta = REPAIR_AFTER,
     ) -> None:
         self._store = store
+        self._repair_after = repair_after
         self._accounts = accounts
         self._slots = slots
         self._dispatcher = dispatcher
@@ -261,11 +264,11 @@ class FairQueue:
         """Finish what a crashed process left half-done; returns how many were repaired:
         ended runs whose settlement was cut off (once `SETTLE_AFTER` has passed: settling is
         conditional, so the live process that ended it settling too changes nothing), and,
-        after `REPAIR_AFTER` (a live process may be between two steps), admissions whose run
+        after `repair_after` (a live process may be between two steps), admissions whose run
         was never recorded (hold given back) and slots held by runs that never went or that
         ended (a pump that took one from a stale view, cut off before giving it back)."""
         now = self._clock.now()
-        before = now - REPAIR_AFTER
+        before = now - self._repair_after
         admitted = await self._accounts.admitted_before(now, limit)
         old = set(await self._accounts.admitted_before(before, limit))
         user_slots = await self._accounts.slots_before(before, limit)

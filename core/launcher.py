@@ -201,7 +201,8 @@ class RunLauncher:
         insert that failed or was refused may have been written all the same (the connection
         dropped after the server took it; a retried insert then finds its own first attempt):
         the run is looked for first, and when the database cannot say, the hold is left to the
-        queue's repair job, which gives it back after a minute if there is no run."""
+        queue's repair job, which gives it back after QUEUE_REPAIR_AFTER_SECONDS (a minute) if
+        there is no run."""
         first = self._costs.deployment(candidates[0], workflow)
         rate = self._costs.rate_for(first)
         run_id = secrets.token_hex(6)

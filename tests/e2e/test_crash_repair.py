@@ -1,6 +1,7 @@
 """What a process killed mid-run leaves in the accounts is repaired by whoever runs the sweeps:
 an end whose settlement was cut off within seconds (settling is conditional), a slot taken for
-a run that had already ended (a pump working from a stale view) a minute later."""
+a run that had already ended (a pump working from a stale view) a minute later (or after
+QUEUE_REPAIR_AFTER_SECONDS)."""
 
 from __future__ import annotations
 
@@ -57,5 +58,25 @@ async def test_a_slot_taken_for_a_run_that_had_ended_is_given_back(
         assert await accounts.running_counts({ALICE.user_key}) == {ALICE.user_key: 1}
         assert await bot.container.queue.repair() == 0  # a live pump gives it back itself
         w.clock.advance(REPAIR_AFTER.total_seconds() + 1)
+        assert await bot.container.queue.repair() == 1
+        assert await accounts.running_counts({ALICE.user_key}) == {ALICE.user_key: 0}
+
+
+async def test_queue_repair_after_seconds_sets_when_a_left_slot_is_given_back(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True, queue_repair_after_seconds=5) as w,
+        w.engine() as bot,
+    ):
+        run = await run_for(w, bot, LINE)
+        assert run.backend_run_id is not None
+        await w.sim.finish(run.backend_run_id)
+        await bot.settle()
+        accounts = bot.container.accounts
+        assert await accounts.take_slot(ALICE.user_key, run.id, 2, w.clock.now())
+        w.clock.advance(4)
+        assert await bot.container.queue.repair() == 0  # not yet 5 s old
+        w.clock.advance(2)
         assert await bot.container.queue.repair() == 1
         assert await accounts.running_counts({ALICE.user_key}) == {ALICE.user_key: 0}

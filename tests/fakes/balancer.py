@@ -5,6 +5,12 @@ sender a 502 (which it retries, as Telegram and ComfyDeploy do).
 With `health_path` (e.g. "/readyz") it checks every upstream there every `check_every_s`
 seconds, as HAProxy's `option httpchk` does, and sends requests only to those that answered
 200 last time (to all, when none did).
+
+An event stream (`text/event-stream`) is passed on as it comes, as HAProxy does once the
+response has begun; if its upstream dies the stream just ends (the client reconnects). Each
+answer names the upstream that gave it in `X-Upstream` (HAProxy: `http-response set-header
+X-Upstream %s`), and a request may ask to go elsewhere than `X-Upstream-Avoid` (a test's way of
+sending a retry to another instance).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ import asyncio
 import contextlib
 import random
 from collections import Counter
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
 
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+UPSTREAM = "X-Upstream"
+AVOID = "X-Upstream-Avoid"
+EVENT_STREAM = "text/event-stream"
 
 
 class Balancer:
@@ -43,7 +53,9 @@ class Balancer:
         self.url = ""
 
     async def start(self) -> str:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # No total: an event stream lasts as long as its run; a silent upstream is given up on.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=30)
+        self._session = aiohttp.ClientSession(timeout=timeout)
         app = web.Application(client_max_size=20_000_000)
         app.router.add_route("*", "/{path:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
@@ -65,21 +77,29 @@ class Balancer:
         if self._session is not None:
             await self._session.close()
 
-    async def _forward(self, request: web.Request) -> web.Response:
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        avoid = headers.pop(AVOID, None)
         order = [u for u in self.upstreams if u in self.healthy] or list(self.upstreams)
+        order = [u for u in order if u != avoid] or order
         self._rng.shuffle(order)
         for upstream in order:
             try:
                 async with self._session.request(
-                    request.method, upstream + request.path_qs, headers=headers, data=body
+                    request.method,
+                    upstream + request.path_qs,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
                 ) as reply:
                     self.sent[upstream] += 1
+                    passed = {UPSTREAM: upstream, **_kept(reply.headers)}
+                    if reply.content_type == EVENT_STREAM:
+                        return await _stream(request, reply, passed)
                     data = await reply.read()
-                    kind = reply.headers.get("Content-Type")
-                    return web.Response(status=reply.status, body=data, headers=_kind(kind))
+                    return web.Response(status=reply.status, body=data, headers=passed)
             except aiohttp.ClientConnectorError:
                 continue  # not listening: the next one
             except (aiohttp.ClientError, TimeoutError):
@@ -101,5 +121,21 @@ class Balancer:
             await asyncio.sleep(self._check_every_s)
 
 
-def _kind(content_type: str | None) -> dict[str, str]:
-    return {"Content-Type": content_type} if content_type else {}
+KEPT_HEADERS = ("Content-Type", "Location", "Retry-After", "Idempotent-Replayed", "Cache-Control")
+
+
+def _kept(headers: Mapping[str, str]) -> dict[str, str]:
+    """The upstream's headers a client reads (the rest are the balancer's own)."""
+    return {name: headers[name] for name in KEPT_HEADERS if name in headers}
+
+
+async def _stream(
+    request: web.Request, reply: aiohttp.ClientResponse, headers: dict[str, str]
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=reply.status, headers=headers)
+    await response.prepare(request)
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError, ConnectionResetError):
+        async for chunk in reply.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+    return response

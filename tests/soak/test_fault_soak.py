@@ -1,15 +1,17 @@
-"""The fault soak: 200 runs from 20 chats through three `comfybot run` processes on one
-database, behind a load balancer that health-checks /readyz, while webhooks are dropped,
-duplicated and reordered at random, Telegram posts some updates twice (again after the first
-was answered, or at the same time to another instance), 5% of backend calls fail with 5xx/429,
-Telegram rate-limits every chat and once lets an upload time out after accepting it, the
-holder of the sweeps lease is killed with SIGKILL mid-run and restarted, the database restarts,
-and the next holder is stopped with SIGTERM and restarted. Then every run has exactly one
-result in its chat, none lost, none doubled (but for an upload the SIGKILL cut short, which
-arrives at most once: README "What exactly once means"), every run that reached the backend
-is costed and every balance settled,
-every update was handled once (again only after its handler was killed, stopped or lost the
-database), each chat's runs were recorded in the order of its commands, and the lease changed
+"""The fault soak: 200 runs from 20 chats and 24 asked of the HTTP API
+(tests/soak/api_clients.py) through three `comfybot run` processes on one database, behind a
+load balancer that health-checks /readyz, while webhooks are dropped, duplicated and reordered
+at random, Telegram posts some updates twice (again after the first was answered, or at the
+same time to another instance), API clients send POSTs again with their Idempotency-Key,
+5% of backend calls fail with 5xx/429, Telegram rate-limits every chat and once lets an upload
+time out after accepting it, the holder of the sweeps lease is killed with SIGKILL mid-run and
+restarted, the database restarts, and the next holder is stopped with SIGTERM and restarted.
+Then every run has exactly one result in its chat, none lost, none doubled (but for an upload
+the SIGKILL cut short, which arrives at most once: README "What exactly once means"), every run
+that reached the backend is costed and every balance settled, every update was handled once
+(again only after its handler was killed, stopped or lost the database), each chat's runs were
+recorded in the order of its commands, each API run is one run whatever instances its POSTs
+reached, ended with its outputs listed and its callback received once, and the lease changed
 hands within LEADER_LEASE_SECONDS.
 """
 
@@ -41,6 +43,7 @@ from tests.fakes.balancer import Balancer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_limits import FloodLimits, Rate
 from tests.fakes.waiting import eventually
+from tests.soak.api_clients import RETRY_S, ApiClients, Callbacks, create_keys
 
 CHATS = 20
 RUNS_PER_CHAT = 10
@@ -55,6 +58,11 @@ REDELIVER_EVERY = 10
 """Every 10th command's update is posted again after Telegram had its answer."""
 RACE_EVERY = 25
 """Every 25th command's update is also posted while the first post is under way."""
+API_KEYS = 1
+"""Made with `comfybot apikey create` (a process each: one, so it costs the bots' start little)."""
+API_BATCH = 8
+"""HTTP API runs asked for at the start, after 60 commands were answered and after 130: each
+batch meets a fault (the SIGKILL, the database restart, the SIGTERM)."""
 
 
 def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegram,
@@ -84,13 +92,22 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
         POLL_AFTER_SECONDS="2",
         POLL_INTERVAL_SECONDS="1",
         NEW_USER_CREDITS=str(WELCOME),
-        MAX_QUEUED_PER_USER=str(RUNS_PER_CHAT),  # every command admitted; 2 run at once
+        # Every command and API run admitted (the API key asks for all its runs); 2 run at once.
+        MAX_QUEUED_PER_USER=str(3 * API_BATCH),
+        RATE_LIMIT_PER_USER=str(6 * API_BATCH),  # a minute's POSTs, repeats and retries
         PENDING_LOCATE_AFTER_SECONDS="3",
-        PENDING_GIVE_UP_SECONDS="60",
+        # A run whose submit the SIGKILL cut short before it reached the backend is not found
+        # there (`locate`) and ends `failed` once this is past (production: 15 min); at 60 s it
+        # was the soak's last minute.
+        PENDING_GIVE_UP_SECONDS="10",
+        # Credits held for a command the SIGKILL cut short before its run was recorded are
+        # given back after this (production: 60 s); at 60 s it was the soak's last minute.
+        QUEUE_REPAIR_AFTER_SECONDS="10",
         # Past the longest flood wait a paced send sits out (20 s): a send cut short while it
         # waits would stay marked `sending` and never go (at most once).
         SHUTDOWN_GRACE_SECONDS="25",
         LEADER_LEASE_SECONDS=str(LEASE_S),
+        CALLBACK_ALLOW_PRIVATE="true",  # the callback receiver is on 127.0.0.1
         LOG_LEVEL="INFO",
     )
 
@@ -98,6 +115,8 @@ def bot_env(port: int, mongo: str, database: str, lb: str, telegram: FakeTelegra
 ENDED = [status.value for status in RunStatus if status.terminal]
 EVENTS: list[str] = []
 """The faults as they happened, wall clock (for failure messages)."""
+PHASES: list[str] = []
+"""Seconds into the soak each step was reached (where the time goes)."""
 
 
 def _now() -> str:
@@ -257,6 +276,9 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
     )
     duplicates = Duplicates(telegram)
     answered = Answered(telegram)
+    callbacks = Callbacks()
+    api: ApiClients | None = None
+    api_task: asyncio.Future[Any] | None = None
     bots: list[BotProcess] = []
     watch = LeaseWatch(uri, database, bots)
     gone: dict[str, str] = {}
@@ -265,12 +287,21 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
     """When the database went down and came back (the bots' clocks are this machine's)."""
     events = EVENTS
     events.clear()
+    PHASES.clear()
     in_doubt: set[str] = set()
     """Runs whose upload the SIGKILL cut short."""
+    faults: list[tuple[float, float]] = []
+    """When (time.monotonic()) each fault began and ended: the SIGKILL, the database restart,
+    the SIGTERM until its process exited."""
     started = time.monotonic()
+
+    def phase(name: str) -> None:
+        PHASES.append(f"{time.monotonic() - started:.1f} {name}")
+
     try:
         await telegram.start()
         await sim.start()
+        await callbacks.start()
         lb = await balancer.start()
         sim.webhooks.chaos(drop=0.1, duplicate=0.1, defer=0.1, rng=rng)
         for route in (Route.QUEUE, Route.GET_RUN):
@@ -280,8 +311,21 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
             env = bot_env(port, uri, database, lb, telegram, sim, data)
             bots.append(BotProcess(f"bot{index}", env, tmp_path))
         await asyncio.gather(*(b.start() for b in bots))
+        names = [f"soak-api-{n}" for n in range(API_KEYS)]
+        making = asyncio.ensure_future(create_keys(bots[0].env, names, WELCOME))  # by the CLI
         await telegram.wait_for_call("setWebhook", within=60, count=BOTS)
+        phase("webhooks set")
         stall = telegram.accept_then_stall("sendPhoto")  # one upload accepted, answer lost
+        api = ApiClients(lb, callbacks)
+        await api.start()
+
+        async def batch(after: int) -> None:
+            assert api is not None
+            keys = await making
+            await answered.at_least(after)
+            await api.ask(keys, API_BATCH)
+
+        api_task = asyncio.ensure_future(asyncio.gather(batch(0), batch(60), batch(130)))
 
         commands: dict[int, tuple[int, int]] = {}
         last_of_chat: dict[int, int] = {}
@@ -300,26 +344,36 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
 
         # The faults, each once that many commands were answered: mid-run, with runs in flight.
         await answered.at_least(60)
+        phase("answered 60")
         leader = await watch.wait_for_holder()  # it holds the sweeps, submits, deliveries
         gone["killed"] = await watch.owner_id()
+        phase("holder found")
         # Killed between two uploads if one comes soon (an upload cut short arrives at most
         # once, which is counted, not failed); either way with deliveries and submits on hand.
         with contextlib.suppress(TimeoutError):
-            await eventually(lambda: _no_upload_under_way(watch.db), within=5, every=0.02)
+            await eventually(lambda: _no_upload_under_way(watch.db), within=1.5, every=0.1)
         killed_at = time.monotonic()
         await leader.kill()
+        faults.append((killed_at, time.monotonic()))
+        phase("killed")
         events.append(f"{_now()} SIGKILL {leader.name}")
         in_doubt = await _sends_in_doubt(watch.db, telegram)
         await watch.time_takeover("SIGKILL", leader, killed_at)
+        phase("taken over")
         await leader.start()
         await leader.wait_ready()
         await answered.at_least(130)
+        phase("answered 130")
         outage.append(datetime.now(UTC))
+        down = time.monotonic()
         await mongo.stop()  # the database goes away under every process
         await mongo.start()
+        phase("db back")
         outage.append(datetime.now(UTC))
+        faults.append((down, time.monotonic()))
         events.append(f"{outage[0]:%T.%f} - {outage[1]:%T.%f} database restart")
         await answered.at_least(160)
+        phase("answered 160")
         leader = await watch.wait_for_holder()  # a rolling restart of the next holder
         gone["stopped"] = await watch.owner_id()
         asked = time.monotonic()
@@ -327,21 +381,34 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         stopping = asyncio.create_task(leader.stop())
         await watch.time_takeover("SIGTERM", leader, asked)
         assert await stopping == 0, leader.tail()
+        faults.append((asked, time.monotonic()))
+        phase("stopped")
         events.append(f"{_now()} {leader.name} exited")
-        await leader.start()
-        await leader.wait_ready()
+        restarting = asyncio.ensure_future(_restart(leader))  # while the rest is delivered
         await stall.accepted.wait()
+        phase("stall accepted")
         stall.release()
 
-        await _wait_until_settled(watch.db.runs, commands, telegram, bots)
+        await _wait_until_settled(watch.db.runs, commands, 3 * API_BATCH, telegram, bots)
+        phase("settled")
         await asyncio.wait_for(duplicates.wait(), 60)
+        await asyncio.wait_for(api_task, 60)
+        views = await _api_views_and_outputs(api)
+        await restarting
+        phase("checked")
         runs = await watch.db.runs.find({}).to_list()
         accounts = await watch.db.accounts.find({}).to_list()
         updates = await watch.db.inbound_updates.find({}).to_list()
         elapsed = time.monotonic() - started
         codes = await asyncio.gather(*(b.stop() for b in bots))
+        phase("bots stopped")
     finally:
         duplicates.cancel()
+        if api_task is not None:
+            api_task.cancel()
+        if api is not None:
+            await api.stop()
+        await callbacks.stop()
         for bot in bots:
             await bot.ensure_gone()
         await watch.close()
@@ -351,10 +418,15 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         await mongo.stop()
 
     assert codes == [0] * BOTS, [b.tail() for b in bots]
-    by_message = _runs_per_command(runs, commands)
+    chat_runs = [r for r in runs if r["chat"]["platform"] == "telegram"]
+    api_runs = [r for r in runs if r["chat"]["platform"] == "api"]
+    assert len(chat_runs) + len(api_runs) == len(runs)
+    by_message = _runs_per_command(chat_runs, commands)
     assert all(n == 1 for n in by_message.values()), "a command was lost or run twice"
+    assert api is not None
+    _assert_api_runs_once(api, api_runs, views, callbacks, faults)
     photos = _photos_per_run(telegram)
-    for run in runs:
+    for run in chat_runs:
         shown = photos.get(run["_id"], 0)
         if run["status"] == "success" and run["_id"] in in_doubt and not shown:
             assert run["delivery_parts"] == {"photos-0": "sending"}, run["_id"]
@@ -367,10 +439,14 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
                 assert "cost_usd" in run, run["_id"]
         assert run["delivery"] == "delivered", (run["_id"], run["delivery"])
     _assert_settled_exactly(runs, accounts)
-    _assert_in_order_per_chat(runs)
+    _assert_in_order_per_chat(chat_runs)
     again = _assert_each_update_handled_once(updates, len(telegram.update_log), gone, outage)
     assert all(seconds <= LEASE_S for seconds in watch.takeovers.values()), watch.takeovers
-    assert watch.takeovers["SIGTERM"] <= LeaseTiming(LEASE_S).retry_every_s * 3, watch.takeovers
+    # Handed over, not run out: a grant left to run out lasts at least 3/4 L - L/4 = L/2 after
+    # the holder's last renewal (a stop is seen by another within its next try, L/8).
+    timing = LeaseTiming(LEASE_S)
+    handed_over = timing.term.total_seconds() - timing.renew_every_s
+    assert watch.takeovers["SIGTERM"] < handed_over, watch.takeovers
     ok = sum(1 for r in runs if r["status"] == "success")
     posted_twice = sum(
         1 for uid in duplicates.update_ids
@@ -385,15 +461,89 @@ async def test_every_run_has_exactly_one_result_whatever_fails(tmp_path: Path) -
         f" lease takeover after SIGKILL {watch.takeovers['SIGKILL']:.2f} s, after SIGTERM"
         f" {watch.takeovers['SIGTERM']:.2f} s (LEADER_LEASE_SECONDS={LEASE_S:g}); database"
         f" away {(outage[1] - outage[0]).total_seconds():.1f} s; uploads cut short by the SIGKILL"
-        f" {len(in_doubt)} ({len(in_doubt - set(photos))} not in the chat)"
+        f" {len(in_doubt)} ({len(in_doubt - set(photos))} not in the chat); API runs"
+        f" {len(api_runs)} ({sum(r['status'] == 'success' for r in api_runs)} success), POSTs"
+        f" failed and sent again {sum(r.failed_posts for r in api.runs)}, event streams"
+        f" reconnected {sum(r.reconnects for r in api.runs)}, callbacks"
+        f" {sum(len(a) for a in callbacks.arrivals.values())}; phases {PHASES}"
     )
 
 
-async def _wait_until_settled(
-    runs: Any, commands: dict[int, tuple[int, int]], telegram: FakeTelegram, bots: list[BotProcess]
+async def _restart(bot: BotProcess) -> None:
+    await bot.start()
+    await bot.wait_ready()
+
+
+async def _api_views_and_outputs(api: ApiClients) -> dict[int, dict[str, Any]]:
+    """Each API run as `GET /api/v1/runs/{id}` shows it now, by run number; every output it
+    lists is fetched (from whichever instance the balancer picks)."""
+    views: dict[int, dict[str, Any]] = {}
+    for run in api.runs:
+        view = None
+        for _ in range(100):  # until an instance answers (they are all up: at once)
+            view = await api.view(run)
+            if view is not None:
+                break
+            await asyncio.sleep(RETRY_S)
+        assert view is not None, f"no instance shows API run {run.number}"
+        for output in view["outputs"]:
+            assert await api.output(run, output["url"]), (run.number, output)
+        views[run.number] = view
+    return views
+
+
+def _assert_api_runs_once(
+    api: ApiClients,
+    docs: list[dict[str, Any]],
+    views: dict[int, dict[str, Any]],
+    callbacks: Callbacks,
+    faults: list[tuple[float, float]],
 ) -> None:
-    """Every command has its run, every run is delivered (or given up on) and every credit
-    hold settled; else why not."""
+    """Each run asked of the API exists once, whichever instances its POSTs reached: every POST
+    with its Idempotency-Key was answered with the same run (a repeat once the first was answered
+    as a replay); it ended (failed only on the backend's faults), its result is recorded with
+    its outputs, a client following it saw that end, and its callback came, signed, once: again
+    only across a fault (its sender killed or stopped, or the database gone, before it could
+    note the callback as sent: README "Callbacks", a receiver drops the repeat by its event)."""
+    by_id = {str(doc["_id"]): doc for doc in docs}
+    assert len(docs) == len(api.runs) == 3 * API_BATCH, (len(docs), len(api.runs))
+    for run in api.runs:
+        assert {accepted[0] for accepted in run.accepted} == {run.id}, run.accepted
+        assert len(run.accepted) == (1 if run.retry == "once" else 2), run.accepted
+        if run.retry == "after":
+            assert run.accepted[1][2], f"the repeat of API run {run.number} was not a replay"
+        doc = by_id[run.id]
+        assert doc["status"] in ("success", "failed"), (run.number, doc["status"])
+        assert doc["delivery"] == "delivered", (run.number, doc["delivery"])
+        view = views[run.number]
+        assert (view["status"], view["final"]) == (doc["status"], True), (run.number, view)
+        if doc["status"] == "success":
+            assert len(view["outputs"]) == 1 and view["cost_usd"] is not None, view
+        if run.follow != "none":
+            assert run.followed is not None and run.followed["status"] == doc["status"]
+        arrivals = callbacks.arrivals.get(run.number, [])
+        if not run.callback:
+            assert not arrivals, run.number
+            continue
+        assert arrivals, f"API run {run.number}: no callback"
+        for arrival in arrivals:
+            assert arrival.signed and arrival.event == f"run.{run.id}.result", arrival
+            assert arrival.body["status"] == doc["status"], arrival.body
+        first = arrivals[0].at
+        across = [any(first <= end and again.at >= start for start, end in faults)
+                  for again in arrivals[1:]]  # fmt: skip
+        assert all(across), f"API run {run.number}: callback sent {len(arrivals)} times"
+
+
+async def _wait_until_settled(
+    runs: Any,
+    commands: dict[int, tuple[int, int]],
+    api_runs: int,
+    telegram: FakeTelegram,
+    bots: list[BotProcess],
+) -> None:
+    """Every command (and each run asked of the API) has its run, every run is delivered (or
+    given up on) and every credit hold settled; else why not."""
 
     async def all_settled() -> bool:
         try:
@@ -402,7 +552,7 @@ async def _wait_until_settled(
             holding = await runs.database.accounts.count_documents({"reserved": {"$ne": 0}})
         except Exception:
             return False
-        return n >= len(commands) and settled == n and holding == 0
+        return n >= len(commands) + api_runs and settled == n and holding == 0
 
     try:
         await eventually(all_settled, within=120, every=0.5)
@@ -470,7 +620,7 @@ def _assert_settled_exactly(runs: list[dict[str, Any]], accounts: list[dict[str,
     for doc in runs:
         run = document_to_run(doc)
         charged[run.chat.user_key] = charged.get(run.chat.user_key, 0) + charge_for(run)
-    assert len(accounts) == CHATS
+    assert len(accounts) == CHATS + API_KEYS
     for account in accounts:
         user = account["_id"]
         assert account["available"] == WELCOME * CENTS - charged.get(user, 0), user
