@@ -5,6 +5,13 @@ owner can finish it, give it back or record what it sent (core/journal.py), so a
 outlives its lease, a second process or a crash never posts a message twice: the next holder
 resumes after the last message confirmed sent. Failed sends are retried with a backoff within a
 time budget; a platform that is down is kept apart from a chat that is gone.
+
+A delivery holds one of `max_concurrent` slots while it posts the result (its files are in memory
+then), and gives it back before the status message is put in its final state: that edit waits
+for the chat's pace (a second after the photo on Telegram), and held in the slot it made slots,
+not the platform, the limit. The claim is held until the edit is done, so the status message
+still owed its final state is recorded as the delivery still owed: after a crash, the next
+holder finds the result's messages journaled as sent and makes the edit alone.
 """
 
 from __future__ import annotations
@@ -53,9 +60,9 @@ class DeliveryPolicy:
     backoff_max: timedelta = timedelta(minutes=10)
     progress_interval_s: float = 1.5
     max_concurrent: int = 32
-    """Chats being posted to at once, one delivery each; more wait (their claims renewed
-    meanwhile). Each chat takes about a message a second (Telegram), so this is about how many
-    messages a second the bot can send in all."""
+    """Chats whose result is being posted at once, one delivery each; more wait (their claims
+    renewed meanwhile). The final edit of a status message is made after the slot is given
+    back."""
 
     @property
     def renew_every_s(self) -> float:
@@ -139,8 +146,11 @@ class DeliveryService:
         journal = DeliveryJournal(self._store, run_id, claim.owner, run.delivery_parts)
         keeper = asyncio.create_task(self._keep(run_id, claim, journal))
         try:
-            async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
-                await self._post(notifier, run, journal)
+            async with self._progress.holding(run) as shown:
+                async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
+                    ending = await self._post(notifier, shown, journal)
+                if ending is not None:  # the slot is free again; the claim is still held
+                    await notifier.end_status(ending)
         except ClaimLost:
             log.warning("run %s: delivery taken over by another process; stopped", run_id)
             self._metrics.deliveries["lost_claim"] += 1
@@ -156,21 +166,25 @@ class DeliveryService:
         await self._finish(run, claim)
         return True
 
-    async def _post(self, notifier: ChatNotifier, run: Run, journal: DeliveryJournal) -> None:
+    async def _post(
+        self, notifier: ChatNotifier, run: Run, journal: DeliveryJournal
+    ) -> RunResult | None:
+        """The result's messages, holding a slot (the files are in memory meanwhile); returns
+        how the status message should end."""
         files: list[ResultFile] = []
         texts: list[str] = []
         if run.status is RunStatus.SUCCESS:
             files, texts = await self._files.save_outputs(run)
         balance = await self._balance(run)
-        async with self._progress.holding(run) as shown:
-            result = RunResult(
-                run=shown,
-                files=tuple(files),
-                texts=tuple(texts),
-                actions=self._actions_for(shown),
-                balance=balance,
-            )
-            await notifier.deliver_result(result, journal)
+        result = RunResult(
+            run=run,
+            files=tuple(files),
+            texts=tuple(texts),
+            actions=self._actions_for(run),
+            balance=balance,
+        )
+        async with self._progress.posting(run):
+            return await notifier.post_result(result, journal)
 
     async def _balance(self, run: Run) -> int | None:
         try:
@@ -180,7 +194,10 @@ class DeliveryService:
             return None
 
     def _final_result(self, run: Run) -> RunResult:
-        return RunResult(run=run, actions=self._actions_for(run))
+        """A status message put back in its final state: the buttons of a success are on its
+        result; a failure's notice keeps them."""
+        actions = () if run.status is RunStatus.SUCCESS else self._actions_for(run)
+        return RunResult(run=run, actions=actions)
 
     async def _keep(self, run_id: str, claim: Claim, journal: DeliveryJournal) -> None:
         """Renew the lease while the delivery runs; a failed renewal stops it at its next
