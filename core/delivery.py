@@ -105,10 +105,13 @@ class DeliveryService:
     def platforms(self) -> frozenset[str]:
         return frozenset(self._notifiers)
 
-    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
-        """Progress is queued for the chat; a result is delivered in the background."""
+    async def run_changed(
+        self, run: Run, claim: Claim | None = None, settled: Awaitable[None] | None = None
+    ) -> None:
+        """Progress is queued for the chat; a result is delivered in the background, its files
+        fetched while `settled` is pending, its caption written after."""
         if run.status.terminal:
-            self._start(run.id, run, claim)
+            self._start(run.id, run, claim, settled)
         else:
             await self._progress.show(run)
 
@@ -116,18 +119,29 @@ class DeliveryService:
         """The status message of a run waiting in the fair queue: its place, its wait."""
         await self._progress.show(run, place, starts_in_s)
 
-    def _start(self, run_id: str, run: Run | None, claim: Claim | None) -> bool:
+    def _start(
+        self,
+        run_id: str,
+        run: Run | None,
+        claim: Claim | None,
+        settled: Awaitable[None] | None = None,
+    ) -> bool:
         if run_id in self._active or (self._stopping and claim is None):
             return False
-        task = asyncio.create_task(self.deliver(run_id, run, claim))
+        task = asyncio.create_task(self.deliver(run_id, run, claim, settled))
         self._active[run_id] = task
         task.add_done_callback(lambda _: self._active.pop(run_id, None))
         return True
 
     async def deliver(
-        self, run_id: str, run: Run | None = None, claim: Claim | None = None
+        self,
+        run_id: str,
+        run: Run | None = None,
+        claim: Claim | None = None,
+        settled: Awaitable[None] | None = None,
     ) -> bool:
-        """Claim (unless the caller holds `claim`) and post a finished run's result."""
+        """Claim (unless the caller holds `claim`) and post a finished run's result; its
+        caption waits for `settled` (the balance it shows)."""
         if run is None:
             run = await self._store.get(run_id)
         if run is None or not run.status.terminal:
@@ -148,7 +162,7 @@ class DeliveryService:
         try:
             async with self._progress.holding(run) as shown:
                 async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
-                    ending = await self._post(notifier, shown, journal)
+                    ending = await self._post(notifier, shown, journal, settled)
                 if ending is not None:  # the slot is free again; the claim is still held
                     await notifier.end_status(ending)
         except ClaimLost:
@@ -167,15 +181,21 @@ class DeliveryService:
         return True
 
     async def _post(
-        self, notifier: ChatNotifier, run: Run, journal: DeliveryJournal
+        self,
+        notifier: ChatNotifier,
+        run: Run,
+        journal: DeliveryJournal,
+        settled: Awaitable[None] | None,
     ) -> RunResult | None:
         """The result's messages, holding a slot (the files are in memory meanwhile); returns
-        how the status message should end."""
-        files: list[ResultFile] = []
-        texts: list[str] = []
-        if run.status is RunStatus.SUCCESS:
-            files, texts = await self._files.save_outputs(run)
-        balance = await self._balance(run)
+        how the status message should end. The files are fetched while the balance is read."""
+        outputs = asyncio.ensure_future(self._outputs(run))
+        try:
+            balance = await self._balance(run, settled)
+            files, texts = await outputs
+        except BaseException:
+            outputs.cancel()
+            raise
         result = RunResult(
             run=run,
             files=tuple(files),
@@ -186,7 +206,14 @@ class DeliveryService:
         async with self._progress.posting(run):
             return await notifier.post_result(result, journal)
 
-    async def _balance(self, run: Run) -> int | None:
+    async def _outputs(self, run: Run) -> tuple[list[ResultFile], list[str]]:
+        if run.status is not RunStatus.SUCCESS:
+            return [], []
+        return await self._files.save_outputs(run)
+
+    async def _balance(self, run: Run, settled: Awaitable[None] | None = None) -> int | None:
+        if settled is not None:  # never fails (the tracker logs a failed settling); shielded,
+            await asyncio.shield(settled)  # so a delivery stopped here leaves the caller's alone
         try:
             return await self._balance_of(run)
         except Exception:  # the caption goes without it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -517,8 +517,11 @@ class ChatNotifier(Protocol):
 class RunFollower(Protocol):
     """Hears of every stored change to a run: shows progress, delivers results."""
 
-    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
-        """`claim`: the caller holds the delivery claim of this finished run."""
+    async def run_changed(
+        self, run: Run, claim: Claim | None = None, settled: Awaitable[None] | None = None
+    ) -> None:
+        """`claim`: the caller holds the delivery claim of this finished run; `settled`: done
+        once its end is settled (credits), which what is shown of it waits for."""
         ...
 
     async def deliver_due(self) -> int: ...
