@@ -9,7 +9,9 @@ this process, the "outside world"). Each of `--runs` chats (one user each) sends
 through their steps (queued, started, five progress steps, the end) at `--rate` webhooks a
 second in all, `--interleave` runs at a time. Latency: from the simulator sending a run's `success`
 webhook to the fake receiving that chat's sendPhoto (the bot GETs the run, records its end,
-settles its credits, downloads the image, posts it).
+settles its credits, downloads the image, posts it). `chat_pace_wait`: how long a photo could
+not go for its chat's pace (a second after that chat's previous request), and
+`over_chat_pace` the latency less that.
 
 The floor: `bench.push_bot`, a bot without a database that, on the `success` webhook, GETs the
 run, downloads the image and sends it with python-telegram-bot; its runs are queued on the same
@@ -277,7 +279,7 @@ async def bot_phase(
         "latency": summary(latencies),
         "success_webhook_answered": summary(webhook),
         "chat_pace_wait": summary(paced),
-        "over_chat_pace": summary([lat - wait for lat, wait in zip(latencies, paced, strict=True)]),
+        "over_chat_pace": summary([t - wait for t, wait in zip(latencies, paced, strict=True)]),
         "driven_s": round(driven_s, 1),
         "telegram_calls": methods,
         "memory": {
