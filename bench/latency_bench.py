@@ -9,7 +9,9 @@ this process, the "outside world"). Each of `--runs` chats (one user each) sends
 through their steps (queued, started, five progress steps, the end) at `--rate` webhooks a
 second in all, `--interleave` runs at a time. Latency: from the simulator sending a run's `success`
 webhook to the fake receiving that chat's sendPhoto (the bot GETs the run, records its end,
-settles its credits, downloads the image, posts it).
+settles its credits, downloads the image, posts it). `chat_pace_wait`: how long a photo could
+not go for its chat's pace (a second after that chat's previous request), and
+`over_chat_pace` the latency less that.
 
 The floor: `bench.push_bot`, a bot without a database that, on the `success` webhook, GETs the
 run, downloads the image and sends it with python-telegram-bot; its runs are queued on the same
@@ -265,6 +267,7 @@ async def bot_phase(
         await wait_until(lambda: chats <= set(fake.photo_at), 120, "every photo")
         latencies = [fake.photo_at[chat] - ended[chat] for chat in chats]
         webhook = [acked[chat] - ended[chat] for chat in chats]
+        paced = pace_waits(fake, ended, chats)
         methods: dict[str, int] = {}
         for call in fake.calls[calls_before:]:
             key = f"{call.method}{'' if call.ok else ' refused'}"
@@ -275,6 +278,8 @@ async def bot_phase(
     return {
         "latency": summary(latencies),
         "success_webhook_answered": summary(webhook),
+        "chat_pace_wait": summary(paced),
+        "over_chat_pace": summary([t - wait for t, wait in zip(latencies, paced, strict=True)]),
         "driven_s": round(driven_s, 1),
         "telegram_calls": methods,
         "memory": {
@@ -288,6 +293,22 @@ async def bot_phase(
             "db_bytes_per_run": round((db_inflight - db_before) * 1024 / runs),
         },
     }
+
+
+def pace_waits(fake: TimedTelegram, ended: dict[int, float], chats: set[int]) -> list[float]:
+    """How long each chat's photo could not go for Telegram's pace (one message a second in a
+    chat): from the run's end to a second after the chat's previous request (a progress edit),
+    0 when that was longer ago. In the order of `chats`, as the latencies."""
+    last: dict[int, float] = {}
+    for call in fake.calls:
+        chat = call.chat_id
+        if not isinstance(chat, int) or chat not in chats:
+            continue
+        if call.method.lower() == "sendphoto":
+            continue
+        if call.at < fake.photo_at.get(chat, float("inf")):
+            last[chat] = max(last.get(chat, 0.0), call.at)
+    return [max(0.0, last.get(chat, 0.0) + 1.0 - ended[chat]) for chat in chats]
 
 
 def sim_runs(sim: SimulatorServer, first: int, end: int) -> list[tuple[str, int]]:
@@ -356,6 +377,8 @@ async def bench(runs: int, rate: float, floor_runs: int, interleave: int) -> dic
         "floor_push_bot": floor,
         "comfybot": measured["latency"],
         "comfybot_success_webhook_answered": measured["success_webhook_answered"],
+        "comfybot_chat_pace_wait": measured["chat_pace_wait"],
+        "comfybot_over_chat_pace": measured["over_chat_pace"],
         "driven_s": measured["driven_s"],
         "telegram_calls": measured["telegram_calls"],
         "p50_over_floor": round(measured["latency"]["p50_ms"] / floor["p50_ms"], 2),

@@ -127,11 +127,15 @@ class TimingNotifier:
     async def show_progress(self, view: ProgressView) -> str | None:
         return "m1"
 
-    async def deliver_result(self, result: RunResult) -> None:
+    async def post_result(self, result: RunResult, journal: object) -> RunResult | None:
         moment = time.perf_counter()
         waiter = self.waiters.pop(result.run.id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(moment)
+        return None
+
+    async def end_status(self, ending: RunResult) -> None:
+        return None
 
 
 async def seed_runs(container: Container, count: int) -> list[Run]:

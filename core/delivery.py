@@ -5,6 +5,13 @@ owner can finish it, give it back or record what it sent (core/journal.py), so a
 outlives its lease, a second process or a crash never posts a message twice: the next holder
 resumes after the last message confirmed sent. Failed sends are retried with a backoff within a
 time budget; a platform that is down is kept apart from a chat that is gone.
+
+A delivery holds one of `max_concurrent` slots while it posts the result (its files are in memory
+then), and gives it back before the status message is put in its final state: that edit waits
+for the chat's pace (a second after the photo on Telegram), and held in the slot it made slots,
+not the platform, the limit. The claim is held until the edit is done, so the status message
+still owed its final state is recorded as the delivery still owed: after a crash, the next
+holder finds the result's messages journaled as sent and makes the edit alone.
 """
 
 from __future__ import annotations
@@ -53,9 +60,9 @@ class DeliveryPolicy:
     backoff_max: timedelta = timedelta(minutes=10)
     progress_interval_s: float = 1.5
     max_concurrent: int = 32
-    """Chats being posted to at once, one delivery each; more wait (their claims renewed
-    meanwhile). Each chat takes about a message a second (Telegram), so this is about how many
-    messages a second the bot can send in all."""
+    """Chats whose result is being posted at once, one delivery each; more wait (their claims
+    renewed meanwhile). The final edit of a status message is made after the slot is given
+    back."""
 
     @property
     def renew_every_s(self) -> float:
@@ -98,10 +105,13 @@ class DeliveryService:
     def platforms(self) -> frozenset[str]:
         return frozenset(self._notifiers)
 
-    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
-        """Progress is queued for the chat; a result is delivered in the background."""
+    async def run_changed(
+        self, run: Run, claim: Claim | None = None, settled: Awaitable[None] | None = None
+    ) -> None:
+        """Progress is queued for the chat; a result is delivered in the background, its files
+        fetched while `settled` is pending, its caption written after."""
         if run.status.terminal:
-            self._start(run.id, run, claim)
+            self._start(run.id, run, claim, settled)
         else:
             await self._progress.show(run)
 
@@ -109,18 +119,29 @@ class DeliveryService:
         """The status message of a run waiting in the fair queue: its place, its wait."""
         await self._progress.show(run, place, starts_in_s)
 
-    def _start(self, run_id: str, run: Run | None, claim: Claim | None) -> bool:
+    def _start(
+        self,
+        run_id: str,
+        run: Run | None,
+        claim: Claim | None,
+        settled: Awaitable[None] | None = None,
+    ) -> bool:
         if run_id in self._active or (self._stopping and claim is None):
             return False
-        task = asyncio.create_task(self.deliver(run_id, run, claim))
+        task = asyncio.create_task(self.deliver(run_id, run, claim, settled))
         self._active[run_id] = task
         task.add_done_callback(lambda _: self._active.pop(run_id, None))
         return True
 
     async def deliver(
-        self, run_id: str, run: Run | None = None, claim: Claim | None = None
+        self,
+        run_id: str,
+        run: Run | None = None,
+        claim: Claim | None = None,
+        settled: Awaitable[None] | None = None,
     ) -> bool:
-        """Claim (unless the caller holds `claim`) and post a finished run's result."""
+        """Claim (unless the caller holds `claim`) and post a finished run's result; its
+        caption waits for `settled` (the balance it shows)."""
         if run is None:
             run = await self._store.get(run_id)
         if run is None or not run.status.terminal:
@@ -139,8 +160,11 @@ class DeliveryService:
         journal = DeliveryJournal(self._store, run_id, claim.owner, run.delivery_parts)
         keeper = asyncio.create_task(self._keep(run_id, claim, journal))
         try:
-            async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
-                await self._post(notifier, run, journal)
+            async with self._progress.holding(run) as shown:
+                async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
+                    ending = await self._post(notifier, shown, journal, settled)
+                if ending is not None:  # the slot is free again; the claim is still held
+                    await notifier.end_status(ending)
         except ClaimLost:
             log.warning("run %s: delivery taken over by another process; stopped", run_id)
             self._metrics.deliveries["lost_claim"] += 1
@@ -156,23 +180,40 @@ class DeliveryService:
         await self._finish(run, claim)
         return True
 
-    async def _post(self, notifier: ChatNotifier, run: Run, journal: DeliveryJournal) -> None:
-        files: list[ResultFile] = []
-        texts: list[str] = []
-        if run.status is RunStatus.SUCCESS:
-            files, texts = await self._files.save_outputs(run)
-        balance = await self._balance(run)
-        async with self._progress.holding(run) as shown:
-            result = RunResult(
-                run=shown,
-                files=tuple(files),
-                texts=tuple(texts),
-                actions=self._actions_for(shown),
-                balance=balance,
-            )
-            await notifier.deliver_result(result, journal)
+    async def _post(
+        self,
+        notifier: ChatNotifier,
+        run: Run,
+        journal: DeliveryJournal,
+        settled: Awaitable[None] | None,
+    ) -> RunResult | None:
+        """The result's messages, holding a slot (the files are in memory meanwhile); returns
+        how the status message should end. The files are fetched while the balance is read."""
+        outputs = asyncio.ensure_future(self._outputs(run))
+        try:
+            balance = await self._balance(run, settled)
+            files, texts = await outputs
+        except BaseException:
+            outputs.cancel()
+            raise
+        result = RunResult(
+            run=run,
+            files=tuple(files),
+            texts=tuple(texts),
+            actions=self._actions_for(run),
+            balance=balance,
+        )
+        async with self._progress.posting(run):
+            return await notifier.post_result(result, journal)
 
-    async def _balance(self, run: Run) -> int | None:
+    async def _outputs(self, run: Run) -> tuple[list[ResultFile], list[str]]:
+        if run.status is not RunStatus.SUCCESS:
+            return [], []
+        return await self._files.save_outputs(run)
+
+    async def _balance(self, run: Run, settled: Awaitable[None] | None = None) -> int | None:
+        if settled is not None:  # never fails (the tracker logs a failed settling); shielded,
+            await asyncio.shield(settled)  # so a delivery stopped here leaves the caller's alone
         try:
             return await self._balance_of(run)
         except Exception:  # the caption goes without it
@@ -180,7 +221,10 @@ class DeliveryService:
             return None
 
     def _final_result(self, run: Run) -> RunResult:
-        return RunResult(run=run, actions=self._actions_for(run))
+        """A status message put back in its final state: the buttons of a success are on its
+        result; a failure's notice keeps them."""
+        actions = () if run.status is RunStatus.SUCCESS else self._actions_for(run)
+        return RunResult(run=run, actions=actions)
 
     async def _keep(self, run_id: str, claim: Claim, journal: DeliveryJournal) -> None:
         """Renew the lease while the delivery runs; a failed renewal stops it at its next

@@ -333,6 +333,8 @@ class RunResult(Frozen):
     actions: tuple[Action, ...] = ()
     balance: int | None = None
     """The user's credits left after it (hundredths), when the run was paid in credits."""
+    link: str | None = None
+    """Where the result was posted (a message link), for a status message to point at."""
 
 
 class ProgressView(Frozen):

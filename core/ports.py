@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -482,7 +482,14 @@ class UserStore(Protocol):
 
 
 class ChatNotifier(Protocol):
-    """One chat platform's way of showing a run to the chat it came from."""
+    """One chat platform's way of showing a run to the chat it came from.
+
+    A result is delivered in two steps, so a delivery's slot is given back as soon as the
+    result is out: `post_result` posts it, then `end_status` puts the status message in its
+    final state (on Telegram that edit waits a second for the chat's pace). The delivery's claim
+    is held until both are done, so a crash between them leaves the delivery owed, and whoever
+    takes it next finds every message of the result journaled as sent and ends the status
+    message alone."""
 
     platform: str
 
@@ -490,24 +497,31 @@ class ChatNotifier(Protocol):
         """Create or edit the run's status message; returns its message id when created."""
         ...
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         """Post the outcome (files, or the reason it failed) with its actions, each message
-        through `core.journal.send_once`, then show the status message in its final state.
+        through `core.journal.send_once`. Returns what the status message should end as (its
+        `actions` the buttons it keeps, `link` where the result was posted), or None when
+        there is nothing left to edit (no status message, or it became the result itself).
         Raises SendFailed when a message could not be sent, ClaimLost when the delivery was
         taken over."""
         ...
 
-    async def show_final(self, result: RunResult) -> None:
-        """Best effort: the run's status message in its final state (a progress edit from
-        another process may have raced the end)."""
+    async def end_status(self, ending: RunResult) -> None:
+        """The run's status message in its final state: `ending.run`'s summary with
+        `ending.actions` as its buttons (and no Cancel). Also called when a progress edit from
+        another process may have raced the end. Raises SendFailed when the edit failed and may
+        succeed later; a message that can no longer be edited is left as it is."""
         ...
 
 
 class RunFollower(Protocol):
     """Hears of every stored change to a run: shows progress, delivers results."""
 
-    async def run_changed(self, run: Run, claim: Claim | None = None) -> None:
-        """`claim`: the caller holds the delivery claim of this finished run."""
+    async def run_changed(
+        self, run: Run, claim: Claim | None = None, settled: Awaitable[None] | None = None
+    ) -> None:
+        """`claim`: the caller holds the delivery claim of this finished run; `settled`: done
+        once its end is settled (credits), which what is shown of it waits for."""
         ...
 
     async def deliver_due(self) -> int: ...

@@ -14,6 +14,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from cachetools import TTLCache
+
 from core.errors import SendFailed
 from core.models import ProgressView, Run, RunResult
 from core.ports import ChatNotifier, RunStore
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 ChatKey = tuple[str, str]
 FinalView = Callable[[Run], RunResult]
 PACE_KEPT = 1024
+MESSAGE_IDS_KEPT = 100_000
+MESSAGE_ID_TTL_S = 3600.0
 """Chats whose next edit time is kept past their queue before the past ones are dropped."""
 
 
@@ -58,8 +62,10 @@ class ProgressBoard:
         self._final_view = final_view
         self._interval_s = interval_s
         self._chats: dict[ChatKey, _ChatQueue] = {}
-        self._message_ids: dict[str, str] = {}
-        """Status messages this process created, by run, until the run's result is posted."""
+        self._message_ids: TTLCache[str, str] = TTLCache(MESSAGE_IDS_KEPT, MESSAGE_ID_TTL_S)
+        """Status messages this process created, by run, until the run's result is posted here
+        or seen delivered; bounded, for runs another process delivers without our noticing
+        (the store has the id too: this only covers a view queued before it was written)."""
         self._next_at: dict[ChatKey, float] = {}
         """When a chat whose queue is gone may have its next edit (its pace outlives it)."""
 
@@ -89,8 +95,8 @@ class ProgressBoard:
 
     @asynccontextmanager
     async def holding(self, run: Run) -> AsyncIterator[Run]:
-        """While a result is posted: no progress edit for its chat, none later for the run.
-        Yields the run with the status message id this process knows."""
+        """While a result is delivered (posted, then its status message ended): no progress
+        edit for the run. Yields the run with the status message id this process knows."""
         key = (run.chat.platform, run.chat.chat_id)
         known = self._message_ids.pop(run.id, None)
         if known and not run.progress_message_id:
@@ -102,11 +108,20 @@ class ProgressBoard:
         queue.latest.pop(run.id, None)
         queue.finished.add(run.id)
         try:
-            async with queue.lock:
-                yield run
+            yield run
         finally:
             queue.finished.discard(run.id)
             self._forget_if_idle(key, queue)
+
+    @asynccontextmanager
+    async def posting(self, run: Run) -> AsyncIterator[None]:
+        """While a result's messages are posted: no progress edit in its chat."""
+        queue = self._chats.get((run.chat.platform, run.chat.chat_id))
+        if queue is None:
+            yield
+            return
+        async with queue.lock:
+            yield
 
     def _forget_if_idle(self, key: ChatKey, queue: _ChatQueue) -> None:
         done = queue.sender is None or queue.sender.done()
@@ -158,13 +173,24 @@ class ProgressBoard:
             self._message_ids[run.id] = created
             await self._store.set_progress_message(run.id, created)
         if await self._store.is_finished(run.id):
+            # Delivered meanwhile, here or by another process: this process is done with the
+            # run, and the status message goes back to its final state.
+            self._message_ids.pop(run.id, None)
             ended = await self._store.get(run.id)
             if ended is not None:
                 final = ended.model_copy(
                     update={"progress_message_id": created or run.progress_message_id}
                 )
-                await notifier.show_final(self._final_view(final))
+                try:
+                    await notifier.end_status(self._final_view(final))
+                except SendFailed as error:
+                    log.info("run %s: final status edit failed: %s", run.id, error)
         return None
+
+    @property
+    def remembered(self) -> int:
+        """Status message ids kept for runs not delivered here yet (tests, memory)."""
+        return len(self._message_ids)
 
     async def drain(self) -> None:
         """Wait until every queued edit has been sent (tests, clean shutdown)."""

@@ -1,11 +1,13 @@
 """Run state: every status change, from a webhook, a poll, a cancel or a timeout, goes through
 `apply`, one conditional update in the database, so late, duplicate and out-of-order events
 change nothing. The terminal update, which only one caller can win, also records the cost;
-its winner then tells the `on_end` listeners (credits settled, slots freed) before the result is
-delivered, so the result can show the balance left."""
+its winner then tells the `on_end` listeners (credits settled, slots freed), and the result's
+delivery starts meanwhile: it fetches the files while the credits settle, and waits for them
+only to show the balance left."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -70,15 +72,20 @@ class RunTracker:
             return True
         log.info("run %s -> %s (%s)", run_id, run.status.value, event.source.value)
         if run.status.terminal:
-            for listener in self._end_listeners:
-                try:
-                    await listener(run)
-                except Exception:  # repaired later (FairQueue.repair); the result still goes
-                    log.exception("run %s: settling its end failed", run_id)
-        # Neither holds up the caller (a webhook's reply): a result is delivered in the
-        # background, a progress view only queued for its chat's sender.
-        await self._delivery.run_changed(run, claim)
+            # The caller (a webhook's reply) waits for the settling, not for the delivery.
+            settled = asyncio.ensure_future(self._settle(run))
+            await self._delivery.run_changed(run, claim, settled)
+            await settled
+            return True
+        await self._delivery.run_changed(run)  # only queued for its chat's sender
         return True
+
+    async def _settle(self, run: Run) -> None:
+        for listener in self._end_listeners:
+            try:
+                await listener(run)
+            except Exception:  # repaired later (FairQueue.repair); the result still goes
+                log.exception("run %s: settling its end failed", run.id)
 
     async def _current(self, run_id: str, event: RunEvent) -> Run | None:
         """The run after `event`. A progress event is laid over the cached head of the run

@@ -57,11 +57,12 @@ class ApiNotifier:
         self._signals.ring(view.run.id)
         return None
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
+        """Record the result and call back; an API request has no status message to end."""
         run = result.run
         if run.origin is None:
             log.warning("run %s has no API request to deliver to", run.id)
-            return
+            return None
         origin = run.origin
         recorded = ApiResult(
             files=tuple(self._file(file) for file in result.files),
@@ -77,11 +78,11 @@ class ApiNotifier:
         self._signals.ring(run.id)
         request = await self._requests.get(origin)
         if request is None or request.callback_url is None:
-            return
+            return None
         key = await self._keys.get(request.key_id)
         if key is None:
             log.warning("run %s: its API key is gone; no callback", run.id)
-            return
+            return None
         body = self._views.view(run, request.result or recorded, self._base)
         payload = json.dumps(body, ensure_ascii=False).encode()
         url = request.callback_url
@@ -90,9 +91,10 @@ class ApiNotifier:
             await self._sender.send(url, payload, key.signing_secret, f"run.{run.id}.result")
 
         await send_once(journal, "callback", call_back, resend_uncertain=True)
+        return None
 
-    async def show_final(self, result: RunResult) -> None:
-        self._signals.ring(result.run.id)
+    async def end_status(self, ending: RunResult) -> None:
+        self._signals.ring(ending.run.id)
 
     def _file(self, file: ResultFile) -> ApiFile:
         return ApiFile(

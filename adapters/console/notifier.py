@@ -39,7 +39,7 @@ class ConsoleNotifier:
             self._print(text)
         return view.run.progress_message_id or view.run.id
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         self._last.pop(result.run.id, None)
         words = self._words.for_chat(result.run.chat)
         lines = [words.result_summary(result.run, result.balance).replace("\n", " · ")]
@@ -56,9 +56,11 @@ class ConsoleNotifier:
 
         await send_once(journal, "result", show)
         self.result_shown.set()
+        return None  # a terminal shows lines, not messages to edit
 
-    async def show_final(self, result: RunResult) -> None:
+    async def end_status(self, ending: RunResult) -> None:
         """A terminal shows lines, not messages to edit: nothing to put right."""
+        self._last.pop(ending.run.id, None)
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

@@ -69,7 +69,7 @@ class ConsoleFront:
         content = await self.answer(line, who, attachments)
         if isinstance(content, RunShown) and self._notifier is not None:
             result = shown_here(content.result, who)
-            await self._notifier.deliver_result(result, repost_journal(result.run.id))
+            await self._notifier.post_result(result, repost_journal(result.run.id))
             return None
         return self.words.for_chat(who).render(content)
 

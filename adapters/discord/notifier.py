@@ -81,18 +81,18 @@ class DiscordNotifier:
         message_id = await self._edit(handle, run, words.progress(view), cancel)
         return str(message_id) if message_id is not None else None
 
-    async def show_final(self, result: RunResult) -> None:
-        await self._finish_status(result.run, None)
-
-    async def _finish_status(self, run: Run, posted: discord.Message | None) -> None:
-        """Best effort: the command's response in the run's final state, without buttons."""
+    async def end_status(self, ending: RunResult) -> None:
+        """Best effort: the command's response in the run's final state, without buttons (they
+        are on the result), pointing at the result when it was posted from here. A token
+        lives 15 minutes, so a failed edit is not tried again later."""
+        run = ending.run
         handle = self._tokens.usable(run.chat.message_id)
         if handle is None or not self.ready:
             return
         renderer = self._renderer.for_chat(run.chat)
         text = renderer.words.result_summary(run)
-        if posted is not None:
-            text += f"\n{renderer.phrase('finished_see_below')} {posted.jump_url}"
+        if ending.link is not None:
+            text += f"\n{renderer.phrase('finished_see_below')} {ending.link}"
         try:
             await self._edit(handle, run, text, None)
         except SendFailed as failure:
@@ -121,8 +121,8 @@ class DiscordNotifier:
 
     # -- results ---------------------------------------------------------------------------
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
-        await self._deliver(result, journal, _Delivery(result.run.id, ping=True))
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
+        return await self._deliver(result, journal, _Delivery(result.run.id, ping=True))
 
     async def repost_result(self, result: RunResult) -> None:
         """Post a finished run's result again where `result.run.chat` says (see
@@ -130,11 +130,12 @@ class DiscordNotifier:
         interaction that asked then points at it."""
         run = result.run
         delivery = _Delivery(f"{run.id}/{run.chat.message_id}", ping=False)
-        await self._deliver(result, repost_journal(run.id), delivery)
+        ending = await self._deliver(result, repost_journal(run.id), delivery)
+        await self.end_status(ending)
 
     async def _deliver(
         self, result: RunResult, journal: DeliveryJournal, delivery: _Delivery
-    ) -> None:
+    ) -> RunResult:
         self._check_ready()
         run = result.run
         words = self._renderer.for_chat(run.chat).words
@@ -151,7 +152,8 @@ class DiscordNotifier:
             message = await send_once(journal, part.key, send, resend_uncertain=True)
             if part.lead and message is not None:
                 posted = message
-        await self._finish_status(run, posted)
+        link = posted.jump_url if posted is not None else None
+        return RunResult(run=run, link=link)
 
     async def _post(
         self, run: Run, part: ResultPart, actions: tuple[Action, ...], delivery: _Delivery

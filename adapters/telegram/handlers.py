@@ -108,7 +108,7 @@ class UpdateHandlers:
         """Content as messages in the chat of `ref`, in the user's language."""
         if isinstance(content, RunShown):
             result = shown_here(content.result, ref)
-            await self._notifier.deliver_result(result, repost_journal(result.run.id))
+            await self._notifier.post_result(result, repost_journal(result.run.id))
             return
         words = self._words.for_chat(ref)
         if isinstance(content, CreditOffer):

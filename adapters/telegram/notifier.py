@@ -5,9 +5,10 @@ part of the delivery journal, so a retry resumes after the last one confirmed an
 twice (Telegram has no idempotency key: a message whose upload timed out is not sent again).
 A run that failed or was cancelled is announced once: its status message becomes the notice.
 Every request goes through the bot's pacer (pacing.py); progress edits go last in their chat.
-The status message always ends in its final state: a flood wait is sat out by the pacer, and
-any other failure of the final edit fails the delivery, which comes back for that edit alone
-(the result's messages are journaled as sent).
+The status message always ends in its final state (`end_status`, after the result is posted and
+the delivery's slot given back): a flood wait is sat out by the pacer, and any other failure of
+the final edit fails the delivery, which comes back for that edit alone (the result's messages
+are journaled as sent).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class TelegramNotifier:
 
     # -- results ---------------------------------------------------------------------------
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         self._check_ready()
         run = result.run
         words = self._words.for_chat(run.chat)
@@ -97,22 +98,23 @@ class TelegramNotifier:
         markup = keyboard(result.actions, words)
         if run.status is not RunStatus.SUCCESS:
             await self._announce(run, summary, markup, journal)
-            return
+            return None
         buttons_placed = await self._send_outputs(result, summary, markup, journal)
         if not buttons_placed and not run.progress_message_id:
             again = words.text("run.again")
             await self._part(journal, "buttons", lambda: self._text(run.chat, again, markup))
             buttons_placed = True
-        await self._finish_status(run, summary, None if buttons_placed else markup)
+        if not run.progress_message_id:
+            return None
+        return result.model_copy(
+            update={"files": (), "texts": (), "actions": () if buttons_placed else result.actions}
+        )
 
-    async def show_final(self, result: RunResult) -> None:
-        run = result.run
+    async def end_status(self, ending: RunResult) -> None:
+        run = ending.run
         words = self._words.for_chat(run.chat)
-        markup = None if run.status is RunStatus.SUCCESS else keyboard(result.actions, words)
-        try:
-            await self._finish_status(run, words.result_summary(run), markup)
-        except SendFailed as failure:
-            log.info("run %s: final status edit failed: %s", run.id, failure)
+        summary = words.result_summary(run, ending.balance)
+        await self._finish_status(run, summary, keyboard(ending.actions, words))
 
     async def _announce(
         self,

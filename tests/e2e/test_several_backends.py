@@ -85,10 +85,10 @@ class BlockedChat:
     async def show_progress(self, view: ProgressView) -> str | None:
         raise SendFailed("bot was blocked by the user", permanent=True)
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         raise SendFailed("bot was blocked by the user", permanent=True)
 
-    async def show_final(self, result: RunResult) -> None:
+    async def end_status(self, ending: RunResult) -> None:
         raise SendFailed("bot was blocked by the user", permanent=True)
 
 

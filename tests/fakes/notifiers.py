@@ -31,6 +31,12 @@ class RecordingChat:
     """While set to an unset event, every send waits for it."""
     fail_once: dict[str, SendFailed] = field(default_factory=dict)
     """Part name -> raised by the next send of that part."""
+    end_gate: asyncio.Event | None = None
+    """While set to an unset event, every final status edit waits for it."""
+    ending: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a final status edit begins."""
+    end_failure: SendFailed | None = None
+    """Raised by the next final status edit."""
 
     def hold(self, part: str) -> asyncio.Event:
         """The next send of `part` waits until the returned gate is set."""
@@ -41,13 +47,19 @@ class RecordingChat:
     async def show_progress(self, view: ProgressView) -> str | None:
         return view.run.progress_message_id or f"status-{view.run.id}"
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         for part in PARTS:
             await send_once(journal, part, lambda p=part: self._send(result.run.id, p))
-        self.finals[result.run.id] += 1
+        return result
 
-    async def show_final(self, result: RunResult) -> None:
-        self.finals[result.run.id] += 1
+    async def end_status(self, ending: RunResult) -> None:
+        self.ending.set()
+        if self.end_gate is not None:
+            await self.end_gate.wait()
+        if self.end_failure is not None:
+            failure, self.end_failure = self.end_failure, None
+            raise failure
+        self.finals[ending.run.id] += 1
 
     async def _send(self, run_id: str, part: str) -> None:
         if self.failure is not None:

@@ -10,6 +10,7 @@ from core.files import FileManager
 from core.journal import DeliveryJournal
 from core.metrics import Metrics
 from core.models import ChatRef, ProgressView, Run, RunResult, RunStatus
+from core.progress import ProgressBoard
 from tests.fakes.clock import FakeClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -27,10 +28,10 @@ class ShownProgress:
         self.shown.append((view.run.id, view.progress))
         return "message-1"
 
-    async def deliver_result(self, result: RunResult, journal: DeliveryJournal) -> None:
+    async def post_result(self, result: RunResult, journal: DeliveryJournal) -> RunResult | None:
         raise AssertionError("no result expected")
 
-    async def show_final(self, result: RunResult) -> None:
+    async def end_status(self, ending: RunResult) -> None:
         raise AssertionError("no run ended")
 
 
@@ -84,3 +85,39 @@ async def test_without_an_interval_every_latest_view_is_shown(tmp_path: Path) ->
         await delivery.run_changed(run("r1", step))
         await delivery.drain()
     assert notifier.shown == [("r1", 0.1), ("r1", 0.2), ("r1", 0.3)]
+
+
+class EndedElsewhere(NoStore):
+    """The store as another process leaves it: every run ended, and delivered there."""
+
+    async def is_finished(self, run_id: str) -> bool:
+        return True
+
+    async def get(self, run_id: str) -> Run:
+        return run(run_id, 1.0).model_copy(update={"status": RunStatus.SUCCESS})
+
+
+class PutRight(ShownProgress):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended: list[str] = []
+
+    async def end_status(self, ending: RunResult) -> None:
+        self.ended.append(ending.run.id)
+
+
+async def test_a_run_delivered_by_another_process_is_put_right_and_forgotten() -> None:
+    notifier = PutRight()
+    store = EndedElsewhere()
+    board = ProgressBoard(
+        store,  # type: ignore[arg-type]
+        {"test": notifier},
+        lambda r: RunResult(run=r),
+        0,
+    )
+    for n in range(3):
+        await board.show(run(f"r{n}", 0.5, chat=f"c{n}"))
+    await board.drain()
+    assert sorted(notifier.ended) == ["r0", "r1", "r2"]  # back in their final state
+    assert board.remembered == 0  # no status message id kept for runs delivered elsewhere
+    await board.close()

@@ -133,7 +133,7 @@ async def test_rate_limits_become_send_failed_with_retry_after(tmp_path: Path) -
         fake.fail_next("sendPhoto", retry_after=4)
         outcome = result(done_run(), result_file(tmp_path, "a.png", 0))
         with pytest.raises(SendFailed) as caught:
-            await notifier.deliver_result(outcome, MemoryPartLog().journal())
+            await notifier.post_result(outcome, MemoryPartLog().journal())
         assert caught.value.retry_after == 4
 
         fake.fail_next(
@@ -161,10 +161,13 @@ async def test_one_image_is_a_photo_with_caption_and_rerun(tmp_path: Path) -> No
         )
         run = done_run(progress_message_id=status)
         log = MemoryPartLog()
-        await notifier.deliver_result(
+        ending = await notifier.post_result(
             result(run, result_file(tmp_path, "a.png", 0)), log.journal()
         )
         assert log.parts == {"photos-0": PartState.SENT}
+        assert fake.sent("editMessageText") == []  # the status message ends in a step of its own
+        assert ending is not None
+        await notifier.end_status(ending)
         photo = fake.sent("sendPhoto")[0]
         assert (photo.chat_id, photo.thread_id, photo.reply_to) == (-100, 42, 3)
         assert photo.files["photo"].filename == "a.png"
@@ -192,7 +195,7 @@ async def test_files_go_as_album_document_video_animation_and_link(tmp_path: Pat
         )
         log = MemoryPartLog()
         outcome = result(done_run(), *files, texts=("a caption the workflow wrote",))
-        await notifier.deliver_result(outcome, log.journal())
+        await notifier.post_result(outcome, log.journal())
         assert set(log.parts) == {"photos-0", "file-0", "file-1", "file-2", "text"}
         album = fake.sent("sendMediaGroup")[0]
         assert [m["upload"].filename for m in album.media] == ["a.png", "b.png"]
@@ -210,7 +213,7 @@ async def test_files_go_as_album_document_video_animation_and_link(tmp_path: Pat
 async def test_more_than_ten_photos_are_split_into_albums(tmp_path: Path) -> None:
     async with FakeTelegram() as fake, notifier_on(fake) as notifier:
         files = tuple(result_file(tmp_path, f"p{i}.png", 0) for i in range(11))
-        await notifier.deliver_result(result(done_run(), *files), MemoryPartLog().journal())
+        await notifier.post_result(result(done_run(), *files), MemoryPartLog().journal())
         assert [len(c.media) for c in fake.sent("sendMediaGroup")] == [9, 2]
         # No status message to carry the Rerun button: a short message does.
         assert fake.sent("sendMessage")[-1].buttons == [("🔁 Rerun", "rerun:abc123")]
@@ -219,7 +222,7 @@ async def test_more_than_ten_photos_are_split_into_albums(tmp_path: Path) -> Non
 async def test_failed_run_gets_its_reason(tmp_path: Path) -> None:
     async with FakeTelegram() as fake, notifier_on(fake) as notifier:
         run = make_run(status=RunStatus.FAILED, error="Out of memory on the GPU.")
-        await notifier.deliver_result(result(run), MemoryPartLog().journal())
+        await notifier.post_result(result(run), MemoryPartLog().journal())
         notice = fake.sent("sendMessage")[0]
         assert notice.text == (
             "❌ Failed · txt2img · run abc123\nThe backend said: Out of memory on the GPU."
@@ -235,7 +238,7 @@ async def test_a_failed_run_with_a_status_message_is_announced_once_there() -> N
         run = make_run(
             status=RunStatus.CANCELLED, error="Cancelled by Ann.", progress_message_id=status
         )
-        await notifier.deliver_result(result(run), MemoryPartLog().journal())
+        await notifier.post_result(result(run), MemoryPartLog().journal())
         assert len(fake.sent("sendMessage")) == 1  # only the status message, never a copy
         final = fake.sent("editMessageText")[-1]
         assert final.text == "🚫 Cancelled · txt2img · run abc123\nCancelled by Ann."
@@ -252,9 +255,9 @@ async def test_a_retry_resumes_after_the_messages_already_sent(tmp_path: Path) -
         log = MemoryPartLog()
         fake.fail_next("sendAnimation", retry_after=3)
         with pytest.raises(SendFailed):
-            await notifier.deliver_result(result(done_run(), *files), log.journal())
+            await notifier.post_result(result(done_run(), *files), log.journal())
         assert log.parts == {"photos-0": PartState.SENT, "file-0": PartState.SENT}
-        await notifier.deliver_result(result(done_run(), *files), log.journal())
+        await notifier.post_result(result(done_run(), *files), log.journal())
         assert [len(fake.sent(m)) for m in ("sendPhoto", "sendVideo", "sendAnimation")] == [
             1,
             1,
@@ -282,11 +285,11 @@ async def test_an_upload_whose_outcome_is_unknown_is_never_sent_again(tmp_path: 
             stall = fake.accept_then_stall("sendPhoto")
             log = MemoryPartLog()
             with pytest.raises(SendFailed) as caught:
-                await notifier.deliver_result(result(done_run(), *files), log.journal())
+                await notifier.post_result(result(done_run(), *files), log.journal())
             assert caught.value.maybe_sent
             stall.release()
             assert log.parts == {"photos-0": PartState.SENDING}
-            await notifier.deliver_result(result(done_run(), *files), log.journal())
+            await notifier.post_result(result(done_run(), *files), log.journal())
         finally:
             await bot.shutdown()
         photos = [m for m in fake.messages.values() if m.get("photo")]
