@@ -16,7 +16,9 @@ from tests.e2e.harness import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.waiting import eventually
 
-LEASE_S = 3.0
+LEASE_S = 5.0
+"""A dead holder is replaced within 7/8 of this (its last grant, 3/4, and the others' next try,
+1/8); the rest is room for a loaded host to schedule the processes."""
 POLLING = "telegram:polling"
 
 
