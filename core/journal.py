@@ -9,12 +9,18 @@ message, so nothing is ever posted twice.
 
 Every write is fenced by the claim's owner token: once another process has taken the delivery
 over, the next write raises `ClaimLost` and this sender stops before its next message.
+
+A platform whose requests wait for their turn (Telegram's pacer: a second between messages in a
+chat) marks a part `sending` only when its request leaves (`leaving()`, called by the pacer), not
+before the wait: a process killed while the request waited has sent nothing, and its successor
+sends that part instead of leaving it out.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -106,33 +112,68 @@ class DeliveryJournal:
             self._parts[part] = state
 
 
+class _MarkOnLeaving:
+    """A part's `sending` mark, written once, when the first request of the part leaves."""
+
+    def __init__(self, journal: DeliveryJournal, part: str) -> None:
+        self._journal = journal
+        self._part = part
+        self.tried = False
+        self.written = False
+
+    async def write(self) -> None:
+        if self.tried:
+            return
+        self.tried = True
+        await self._journal.begin(self._part)
+        self.written = True
+
+
+_leaving: ContextVar[_MarkOnLeaving | None] = ContextVar("journal_mark_on_leaving", default=None)
+
+
+async def leaving() -> None:
+    """For a platform's pacer, right before a request leaves: write the `sending` mark of the
+    result part the request belongs to, if that part waits for it (`mark_on_leaving`)."""
+    mark = _leaving.get()
+    if mark is not None:
+        await mark.write()
+
+
 async def send_once(
     journal: DeliveryJournal,
     part: str,
     send: Callable[[], Awaitable[T]],
     *,
     resend_uncertain: bool = False,
+    mark_on_leaving: bool = False,
 ) -> T | None:
     """Send one part of a result unless the journal says it went out (or may have). Returns
     what `send` returned, or None when skipped. `resend_uncertain` only for platforms that drop
-    a repeated message themselves."""
+    a repeated message themselves; `mark_on_leaving` only for platforms whose every request
+    passes `leaving()` on its way out."""
     state = journal.state(part)
     if state is PartState.SENT or (state is PartState.SENDING and not resend_uncertain):
         return None
+    mark = _MarkOnLeaving(journal, part)
+    token = _leaving.set(mark)
     try:
-        await journal.begin(part)
+        if not mark_on_leaving:
+            await mark.write()
+        result = await send()
     except ClaimLost:
         raise
-    except Exception:
-        # The mark may be written although its answer was lost (the database restarted):
-        # nothing was sent, so take it back, or the part would never be sent.
-        await journal.undo(part)
-        raise
-    try:
-        result = await send()
     except SendFailed as failure:
-        if not failure.maybe_sent:
+        if mark.tried and not (mark.written and failure.maybe_sent):
             await journal.undo(part)
         raise
+    except Exception:
+        if mark.tried and not mark.written:
+            # The mark may be written although its answer was lost (the database restarted):
+            # nothing was sent, so take it back, or the part would never be sent.
+            await journal.undo(part)
+        raise
+    finally:
+        _leaving.reset(token)
     await journal.done(part)
     return result

@@ -183,6 +183,11 @@ class ChatPacer:
         if lane is not None:
             lane.held_until = max(lane.held_until, self._timer.monotonic() + seconds)
 
+    def waiting(self, chat: Hashable) -> list[int]:
+        """The priorities of the requests waiting for `chat`'s turn, most urgent first."""
+        lane = self._lanes.get(chat)
+        return sorted(priority for priority, _, _ in lane.waiting) if lane is not None else []
+
     @property
     def chats(self) -> int:
         """Chats whose lane is kept (tests, memory)."""

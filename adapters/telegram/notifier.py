@@ -26,7 +26,7 @@ from adapters.telegram.entities import code_entities
 from adapters.telegram.errors import is_message_gone, is_not_modified, sending
 from adapters.telegram.keyboards import cancel_keyboard, keyboard
 from adapters.telegram.limits import CAPTION_MAX, UPLOAD_MAX_BYTES, fit_text, split_text
-from adapters.telegram.pacing import in_background
+from adapters.telegram.pacing import TelegramPacer, in_background
 from adapters.telegram.result_plan import ResultPlan, SendAs, plan_result
 from core.chat.text_render import TextRenderer
 from core.errors import SendFailed
@@ -43,6 +43,8 @@ class TelegramNotifier:
         self, bot: Bot, words: TextRenderer, upload_max_bytes: int = UPLOAD_MAX_BYTES
     ) -> None:
         self._bot = bot
+        self._paced = isinstance(getattr(bot, "rate_limiter", None), TelegramPacer)
+        """Every request passes the pacer, which journals a part `sending` as it leaves."""
         self._words = words
         self._upload_max = upload_max_bytes
         self.ready = False
@@ -185,7 +187,7 @@ class TelegramNotifier:
             async with sending(f"{part} of a result"):
                 await send()
 
-        await send_once(journal, part, attempt)
+        await send_once(journal, part, attempt, mark_on_leaving=self._paced)
 
     async def _file(
         self,

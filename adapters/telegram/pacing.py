@@ -17,6 +17,9 @@ error goes back to the caller (a delivery then comes back when Telegram said). P
 (`in_background()`) go after everything else in their chat and are not retried: a newer view
 replaces them anyway; when the overall rate is busy they are refused at once, as a `RetryAfter`
 of the pacer's own (`core.pacing.Busy`), so results get the room.
+
+A result part is journaled `sending` when its request leaves the pacer, not before its wait
+(core/journal.py `leaving`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from telegram.ext import BaseRateLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from adapters.telegram.errors import retry_seconds
+from core.journal import leaving
 from core.pacing import BACKGROUND, EDIT, NEW, Busy, ChatPacer, Rate, Timer
 
 PER_CHAT = Rate(1, 1.0)
@@ -115,6 +119,7 @@ class TelegramPacer(BaseRateLimiter[None]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint.lower() not in PACED:
+            await leaving()
             return await callback(*args, **kwargs)
         chat = str(chat_id)
         rates = (PER_CHAT, PER_GROUP) if is_group(chat) else (PER_CHAT,)
@@ -128,6 +133,7 @@ class TelegramPacer(BaseRateLimiter[None]):
             async for attempt in retrying:
                 with attempt:
                     async with self.pacer.turn(chat, rates, priority):
+                        await leaving()  # a result part is marked `sending` only now
                         try:
                             return await callback(*args, **kwargs)
                         except RetryAfter as error:
