@@ -1,9 +1,12 @@
-"""A store read that is cut off (a timeout, a cancelled task) while its cursor waits for more
+"""A database call cut off by the bot's own bound ends at that bound, with the server frozen.
+
+A store read that is cut off (a timeout, a cancelled task) while its cursor waits for more
 documents from a database that stopped answering ends at once: the caller does not wait for
 the driver to close the cursor on the server (adapters/mongo/cursor_reads.py). The embedded
 server is frozen with SIGSTOP the moment it has sent the first batch, so the cancellation
 lands on the `getMore`; what the database was sent is seen through PyMongo's command
-monitoring (https://pymongo.readthedocs.io/en/stable/api/pymongo/monitoring.html)."""
+monitoring (https://pymongo.readthedocs.io/en/stable/api/pymongo/monitoring.html). A lease's
+heartbeat (one command per call) comes back within its renewal interval the same way."""
 
 from __future__ import annotations
 
@@ -19,7 +22,11 @@ from pymongo import monitoring
 
 from adapters.mongo.database import create_client
 from adapters.mongo.embedded import EmbeddedMongo
+from adapters.mongo.leases import MongoLeaseStore
 from adapters.mongo.runs import MongoRunStore
+from core.clock import SystemClock
+from core.leadership import LeaseKeeper
+from core.lease import LeaseTiming
 from tests.contract.embedded_procs import Processes
 from tests.contract.runs_data import make_run
 from tests.fakes.waiting import eventually
@@ -44,17 +51,18 @@ class Freezer(monitoring.CommandListener):
         self.ended.append(event.command_name)
         if self.armed and event.command_name == "find":
             self.armed = False
-            os.kill(self.server_pid, signal.SIGSTOP)
-            while _state(self.server_pid) != "T":  # stopped before the getMore is sent
-                pass
+            freeze(self.server_pid)  # before the getMore is sent
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         if event.database_name == self.database:
             self.ended.append(event.command_name)
 
 
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+def freeze(pid: int) -> None:
+    """SIGSTOP, returning once the process is stopped (state T in /proc/<pid>/stat)."""
+    os.kill(pid, signal.SIGSTOP)
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        pass
 
 
 class Heartbeats(monitoring.ServerHeartbeatListener):
@@ -122,6 +130,38 @@ async def test_a_read_cut_off_mid_cursor_does_not_wait_for_the_frozen_server(
 
         await eventually(cursor_closed)  # the driver's clean-up, in the background
         assert len(await store.recent(250)) == 250
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_a_lease_heartbeat_to_a_frozen_server_ends_within_its_renewal_interval(
+    tmp_path: Path, procs: Processes
+) -> None:
+    server = EmbeddedMongo(tmp_path / "mongo")
+    uri = await server.start()
+    assert server.server_pid is not None
+    procs.track(server.server_pid, server.keeper_pid)
+    client = create_client(uri)
+    HEARTBEATS.port = int(uri.rsplit(":", 1)[1].split("/")[0])
+    HEARTBEATS.failures = 0
+    timing = LeaseTiming(2)  # renewed every 0.5 s
+    try:
+        store = MongoLeaseStore(client[FREEZER.database])
+        keeper = LeaseKeeper(store, "sweeps", "me", SystemClock(), timing)
+        await keeper.beat()
+        grant = keeper.grant
+        assert keeper.held and grant is not None
+        freeze(server.server_pid)
+        try:
+            await keeper.beat()  # the renewal goes unanswered: given up at its bound
+            assert HEARTBEATS.failures == 0  # long before the driver gave the server up
+            assert keeper.grant == grant  # not lost, only not renewed
+        finally:
+            os.kill(server.server_pid, signal.SIGCONT)
+        await keeper.beat()
+        assert keeper.held and keeper.grant is not None and keeper.grant.until > grant.until
+        await keeper.release()
     finally:
         await client.close()
         await server.stop()
