@@ -4,10 +4,11 @@ ends the caller's wait at once, whatever the driver does on its way out.
 PyMongo's async cursor (4.20) answers a cancellation that lands while it waits for a `getMore`
 by closing itself first: it sends `killCursors` and awaits the answer
 (https://www.mongodb.com/docs/manual/reference/command/killCursors/), then re-raises. Against a
-database that stopped answering, `asyncio.timeout(1.5)` around such a read ended after 13.5 s
-(when the driver's monitor gave the server up) or after `socketTimeoutMS`; the client's
-`timeoutMS` does not bound that cleanup. A single command (`find_one`, `update_one`, a cursor's
-first batch) ends at the caller's bound: it has no server cursor to close.
+database that stopped answering, `asyncio.timeout(1.5)` around such a read ended after
+9-13.5 s (when the driver's monitor gave the server up) or after `socketTimeoutMS`
+(bench/cancel_bench.py); the client's `timeoutMS` does not bound that cleanup either. A single
+command (`find_one`, `update_one`, a cursor's first batch) ends at the caller's bound: it has
+no server cursor to close.
 
 Here the read runs in a task; the caller awaits it through `asyncio.shield`
 (https://docs.python.org/3/library/asyncio-task.html#shielding-from-cancellation), so a
