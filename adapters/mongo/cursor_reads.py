@@ -2,8 +2,8 @@
 ends the caller's wait at once, whatever the driver does on its way out.
 
 PyMongo's async cursor (4.20) answers a cancellation that lands while it waits for a `getMore`
-by closing itself first: it sends `killCursors` and awaits the answer
-(https://www.mongodb.com/docs/manual/reference/command/killCursors/), then re-raises. Against a
+by closing itself first (https://pymongo.readthedocs.io/en/stable/api/pymongo/asynchronous/cursor.html,
+`close`): it sends `killCursors` and awaits the answer, then re-raises. Against a
 database that stopped answering, `asyncio.timeout(1.5)` around such a read ended after
 9-13.5 s (when the driver's monitor gave the server up) or after `socketTimeoutMS`
 (bench/cancel_bench.py); the client's `timeoutMS` does not bound that cleanup either. A single
