@@ -12,6 +12,8 @@ from pathlib import Path
 from pymongo import monitoring
 
 from adapters.mongo.database import RUNS, WAITING_INDEX
+from core.models import ChatRef
+from tests.contract.runs_data import make_run
 from tests.e2e.api_rig import Api, api_bot
 
 RUNS_PATH = "/api/v1/workflows/txt2img/runs"
@@ -103,3 +105,15 @@ async def test_pollers_of_waiting_runs_share_one_read_of_the_line(
         assert await places(api, tokens, waiting) == moved  # at once, no second passed
         line = await api.container.queue.line()
         assert {place.run.id: place.place for place in line} == moved
+
+        # A run another instance recorded meanwhile is not in this one's line yet: its GET
+        # reads the line again, and shows the place it has.
+        elsewhere = make_run(
+            chat=ChatRef(platform="api", chat_id="ben", user_id="ben"),
+            created_at=api.world.clock.now(),
+        )
+        await api.container.runs_store.insert(elsewhere)
+        reads = READS.count
+        status, view, _ = await api.call("GET", f"/api/v1/runs/{elsewhere.id}", tokens[ben[1]])
+        assert (status, view["queue_position"]) == (200, 4)  # behind ann's 3rd and ben's two
+        assert READS.count - reads == 1
