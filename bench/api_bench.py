@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,10 @@ from core.clock import SystemClock
 from core.models import EventSource, RunEvent, RunStatus
 
 
-async def engine(uri: str, data: Path) -> tuple[Container, Any, str]:
+async def engine(
+    uri: str, data: Path, prepare: Callable[[Container], None] | None = None
+) -> tuple[Container, Any, str]:
+    """The bot with its API; `prepare` may change the container before the API is built."""
     settings = Settings.model_construct(
         **{
             **Settings().model_dump(),
@@ -64,6 +68,8 @@ async def engine(uri: str, data: Path) -> tuple[Container, Any, str]:
         }
     )
     container = await build_container(settings, backends=[InstantBackend()], clock=SystemClock())
+    if prepare is not None:
+        prepare(container)
     api = api_platform(container)
     container.delivery.add_notifier(api.notifier)
     server = await container.start_http(api.routes())

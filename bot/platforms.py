@@ -117,7 +117,7 @@ def api_platform(container: Container, callback_sleep: Sleep = asyncio.sleep) ->
         ),
         catalog=container.catalog,
         prices=container.prices,
-        line=container.queue.line,
+        line=container.queue.place_of,
         clock=container.clock,
         config=api_config(settings, container.files.outputs_dir),
         callback_sleep=callback_sleep,

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -25,6 +24,7 @@ from core.credits import charge_for
 from core.dispatch import Dispatcher
 from core.fair_order import fair_order
 from core.limits import RunLimits
+from core.line_snapshot import Place, SharedLine
 from core.models import Run
 from core.ports import AccountStore, Clock, DeploymentSlots, RunStore
 from core.quotes import Quoter
@@ -47,13 +47,6 @@ process that ended it settles within moments)."""
 
 class LineDisplay(Protocol):
     async def show_waiting(self, run: Run, place: int, starts_in_s: float | None) -> None: ...
-
-
-@dataclass(frozen=True)
-class Place:
-    run: Run
-    place: int
-    starts_in_s: float | None
 
 
 def shown_place(place: int) -> int:
@@ -114,6 +107,9 @@ class FairQueue:
         """Runs this process is handing to the dispatcher now."""
         self._background: set[asyncio.Task[None]] = set()
         self._shown: dict[str, tuple[int, int | None]] = {}
+        self._line = SharedLine(self._read_line, clock=clock, limit=SCAN_LIMIT)
+        """The line as last read, for pollers (`place_of`); dropped whenever this process
+        changes the queue."""
 
     # -- pumping -------------------------------------------------------------------------------
 
@@ -124,10 +120,14 @@ class FairQueue:
         next pass. A caller that is cancelled leaves the submits running."""
         self._asked += 1
         wanted = self._asked
+        self._line.drop()  # a run was recorded or ended: readers read the line again
         async with self._lock:
             if self._covered < wanted:
                 self._covered = self._asked
-                await self._pass()
+                try:
+                    await self._pass()
+                finally:
+                    self._line.drop()
         if run_id is None:
             waits = list(self._submitting.values())
         else:
@@ -203,6 +203,7 @@ class FairQueue:
             await self._hand_over(run, candidates)
         finally:
             self._submitting.pop(run.id, None)
+            self._line.drop()
 
     async def _hand_over(self, run: Run, candidates: list[DeploymentRef]) -> None:
         try:
@@ -228,17 +229,32 @@ class FairQueue:
         )
         await self._gate.give(run.id)
         self._shown.pop(run.id, None)
+        self._line.drop()
         self.pump_soon()
 
     # -- places in line ------------------------------------------------------------------------
 
     async def line(self, user: str | None = None) -> list[Place]:
-        """Waiting runs in the order they will go (only `user`'s when given), with estimates."""
+        """Waiting runs in the order they will go (only `user`'s when given), with estimates,
+        read now."""
+        snapshot = await self._line.fresh()
+        return [p for p in snapshot.places if user is None or p.run.chat.user_key == user]
+
+    async def place_of(self, run: Run) -> Place | None:
+        """`run`'s place in line and estimate, from the line as read at most a second ago by
+        this process (however many ask); None when it does not wait in our queue. A waiting
+        run missing from a complete snapshot was recorded since: the line is read again."""
+        snapshot = await self._line.recent()
+        found = snapshot.by_run.get(run.id)
+        if found is None and snapshot.complete:
+            found = (await self._line.fresh()).by_run.get(run.id)
+        return found
+
+    async def _read_line(self) -> list[Place]:
         waiting = await self._store.waiting(SCAN_LIMIT)
         running = await self._accounts.running_counts({r.chat.user_key for r in waiting})
         ordered = fair_order(waiting, running)
-        places = self._places(ordered, await self._accounts.running_total())
-        return [p for p in places if user is None or p.run.chat.user_key == user]
+        return self._places(ordered, await self._accounts.running_total())
 
     def _places(self, ordered: Sequence[Run], running_now: int) -> list[Place]:
         parallel = max(1, running_now)

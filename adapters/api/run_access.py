@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from adapters.api.errors import not_found
 from core.api_keys import ApiKey
 from core.api_requests import ApiRequestStore, ApiResult
-from core.fair_queue import Place
+from core.line_snapshot import Place
 from core.models import Run, RunStatus
 from core.ports import RunStore
 
-Line = Callable[[str], Awaitable[list[Place]]]
-"""The waiting runs of one user, in the order they will go (`FairQueue.line`)."""
+Line = Callable[[Run], Awaitable[Place | None]]
+"""A waiting run's place in line (`FairQueue.place_of`: from a line read at most a second ago,
+shared by every poller)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,6 @@ class RunAccess:
             result = request.result if request else None
         place = None
         if run.status is RunStatus.PENDING and run.submit_started_at is None:
-            places = await self._line(key.user_key)
-            place = next((p.place for p in places if p.run.id == run.id), None)
+            found = await self._line(run)
+            place = None if found is None else found.place
         return RunState(run, result, place)

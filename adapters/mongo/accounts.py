@@ -26,6 +26,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import ACCOUNTS, LEDGER, Collection, Database, Document
 from core.ledger import Balance, LedgerEntry, LedgerKind, Refusal
 
@@ -236,7 +237,7 @@ class MongoAccountStore:
         account = await self._accounts.find_one({"_id": user}, {"journal": 1})
         pending = list(account.get("journal", [])) if account else []
         cursor = self._ledger.find({"user": user}).sort([("at", -1)]).limit(limit)
-        copied = [doc async for doc in cursor]
+        copied = [doc for doc in await read_all(cursor)]
         # Oldest first, so entries of the same instant keep the order they were made in.
         entries = {doc.get("key", doc.get("_id")): doc for doc in [*reversed(copied), *pending]}
         ordered = sorted(enumerate(entries.values()), key=lambda p: (p[1]["at"], p[0]))
@@ -244,27 +245,27 @@ class MongoAccountStore:
 
     async def running_counts(self, users: Many[str]) -> dict[str, int]:
         cursor = self._accounts.find({"_id": {"$in": list(users)}}, {"running": 1})
-        return {str(doc["_id"]): len(doc.get("running", [])) async for doc in cursor}
+        return {str(doc["_id"]): len(doc.get("running", [])) for doc in await read_all(cursor)}
 
     async def running_total(self) -> int:
         pipeline: list[Document] = [
             {"$match": {"running.0": {"$exists": True}}},
             {"$group": {"_id": None, "n": {"$sum": {"$size": "$running"}}}},
         ]
-        rows = await (await self._accounts.aggregate(pipeline)).to_list()
+        rows = await read_all(await self._accounts.aggregate(pipeline))
         return int(rows[0]["n"]) if rows else 0
 
     async def admitted_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         cursor = self._accounts.find({"active.at": {"$lt": before}}, {"active": 1}).limit(limit)
         found = []
-        async for doc in cursor:
+        for doc in await read_all(cursor):
             found += [(str(doc["_id"]), a["run"]) for a in doc["active"] if a["at"] < before]
         return found[:limit]
 
     async def slots_before(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         cursor = self._accounts.find({"running.at": {"$lt": before}}, {"running": 1}).limit(limit)
         found = []
-        async for doc in cursor:
+        for doc in await read_all(cursor):
             found += [(str(doc["_id"]), s["run"]) for s in doc["running"] if s["at"] < before]
         return found[:limit]
 
@@ -274,7 +275,7 @@ class MongoAccountStore:
         entries off each account. Three commands, however many accounts: the job no longer
         stalls the database with two round trips per account."""
         unflushed = {"journal.at": {"$type": "date"}}
-        accounts = await self._accounts.find(unflushed, {"journal": 1}).limit(limit).to_list()
+        accounts = await read_all(self._accounts.find(unflushed, {"journal": 1}).limit(limit))
         docs = [
             {"_id": e["key"], **{k: v for k, v in e.items() if k != "key"}}
             for account in accounts

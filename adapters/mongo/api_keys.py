@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import API_KEYS, Collection, Database, Document
 from core.api_keys import ApiKey
 
@@ -42,7 +43,7 @@ class MongoApiKeyStore:
 
     async def all(self) -> list[ApiKey]:
         cursor = self._keys.find({}).sort([("created_at", 1), ("_id", 1)])
-        return [_key(doc) async for doc in cursor]
+        return [_key(doc) for doc in await read_all(cursor)]
 
 
 def _key(doc: Document) -> ApiKey:

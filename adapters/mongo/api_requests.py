@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import API_IDEMPOTENCY, API_REQUESTS, Collection, Database, Document
 from core.api_requests import ApiRequest, ApiResult, IdempotencyClaim
 
@@ -57,7 +58,8 @@ class MongoApiRequestStore:
         cursor = self._requests.find(
             {"_id": {"$in": origins}, "result": {"$exists": True}}, {"result": 1}
         )
-        return {str(doc["_id"]): ApiResult.model_validate(doc["result"]) async for doc in cursor}
+        docs = await read_all(cursor)
+        return {str(doc["_id"]): ApiResult.model_validate(doc["result"]) for doc in docs}
 
     async def record_result(self, origin: str, result: ApiResult) -> None:
         await self._requests.update_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import CATALOG, Collection, Database
 from core.workflow import Discovery
 
@@ -18,7 +19,7 @@ class MongoCatalogStore:
         """Snapshots by backend; one that no longer fits the model (an older version's) is
         skipped: the next discovery replaces it."""
         found: dict[str, Discovery] = {}
-        async for doc in self._snapshots.find({"kind": _KIND}):
+        for doc in await read_all(self._snapshots.find({"kind": _KIND})):
             try:
                 found[doc["backend"]] = Discovery.model_validate(doc["discovery"])
             except (KeyError, ValidationError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import Collection as MongoCollection
 from adapters.mongo.database import Document
 from adapters.mongo.run_codec import document_to_run
@@ -97,7 +98,7 @@ class DeliveryClaims:
             {"delivery": _CLAIMED, "delivery_lease_until": {"$lt": now}},
         ):
             cursor = self._runs.find({**due, **served}).sort("delivery_due_at", 1).limit(limit)
-            async for doc in cursor:
+            for doc in await read_all(cursor):
                 found.setdefault(doc["_id"], document_to_run(doc))
         ordered = sorted(found.values(), key=lambda run: run.delivery_due_at or now)
         return ordered[:limit]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import DEPLOYMENT_SLOTS, Collection, Database
 
 
@@ -39,6 +40,6 @@ class MongoDeploymentSlots:
     async def held_before(self, before: datetime, limit: int) -> list[str]:
         cursor = self._slots.find({"running.at": {"$lt": before}}).limit(limit)
         found = []
-        async for doc in cursor:
+        for doc in await read_all(cursor):
             found += [slot["run"] for slot in doc["running"] if slot["at"] < before]
         return found[:limit]

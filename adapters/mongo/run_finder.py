@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import RUNS, Collection, Database, Document
 from adapters.mongo.run_codec import document_to_run
 from core.models import Run
@@ -26,7 +27,7 @@ class MongoRunFinder:
             query["chat.platform"] = platform
             query["chat.user_id"] = user_id
         cursor = self._runs.find(query).sort([("created_at", -1)]).limit(limit)
-        return [document_to_run(doc) async for doc in cursor]
+        return [document_to_run(doc) for doc in await read_all(cursor)]
 
     async def page(
         self, user_key: str, after: tuple[datetime, str] | None, limit: int
@@ -40,7 +41,7 @@ class MongoRunFinder:
                 {"created_at": created, "_id": {"$lt": run_id}},
             ]
         cursor = self._runs.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
-        return [document_to_run(doc) async for doc in cursor]
+        return [document_to_run(doc) for doc in await read_all(cursor)]
 
 
 def _after(prefix: str) -> str:

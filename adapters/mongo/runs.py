@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import RUNS, WAITING_INDEX, Database, Document
 from adapters.mongo.database import Collection as MongoCollection
 from adapters.mongo.delivery_claims import DeliveryClaims
@@ -99,7 +100,7 @@ class MongoRunStore(DeliveryClaims):
             .limit(limit)
         )
         durations = []
-        async for doc in cursor:
+        for doc in await read_all(cursor):
             start = doc.get("queued_at") or doc.get("started_at") or doc.get("submitted_at")
             if start is not None and doc.get("ended_at") is not None:
                 durations.append(max(0.0, (doc["ended_at"] - start).total_seconds()))
@@ -232,8 +233,8 @@ class MongoRunStore(DeliveryClaims):
         cursor = self._runs.find(query).sort(sort).limit(limit)
         if hint is not None:
             cursor = cursor.hint(hint)
-        return [document_to_run(doc) async for doc in cursor]
+        return [document_to_run(doc) for doc in await read_all(cursor)]
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[Document]:
         cursor = await self._runs.aggregate(pipeline)
-        return await cursor.to_list()
+        return await read_all(cursor)

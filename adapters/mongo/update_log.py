@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import UPDATES, Collection, Database
 from core.inbound import Arrival, UpdateClaim, UpdateEntry
 
@@ -94,7 +95,7 @@ class MongoUpdateLog:
             .sort("until", -1)
             .limit(1)
         )
-        async for doc in cursor:
+        for doc in await read_all(cursor):
             until: datetime = doc["until"]
             return until
         return None
@@ -107,5 +108,5 @@ class MongoUpdateLog:
         )
         return [
             UpdateEntry(str(doc["_id"]), str(doc["chat"]), int(doc["seq"]), doc.get("payload", {}))
-            async for doc in cursor
+            for doc in await read_all(cursor)
         ]

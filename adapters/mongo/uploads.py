@@ -6,6 +6,7 @@ through TTL indexes. The description is written last: an upload is readable only
 
 from __future__ import annotations
 
+from adapters.mongo.cursor_reads import read_all
 from adapters.mongo.database import UPLOAD_CHUNKS, UPLOADS, Collection, Database, Document
 from core.uploads import Upload
 
@@ -41,7 +42,7 @@ class MongoUploadStore:
         if upload is None:
             return None
         cursor = self._chunks.find({"upload": upload_id}).sort([("n", 1)])
-        data = b"".join([bytes(doc["data"]) async for doc in cursor])
+        data = b"".join([bytes(doc["data"]) for doc in await read_all(cursor)])
         return data if len(data) == upload.size else None
 
 

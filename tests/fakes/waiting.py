@@ -15,8 +15,10 @@ async def eventually(
     busy database is itself load).
 
     The deadline is also checked between checks: a cancellation that reaches a check in the
-    middle of a database call may not come out of it (the fault soak once waited 32 s in a
-    1.5 s `eventually`), and then only this ends the wait."""
+    middle of a database call may not come out of it at once (the fault soak once waited 32 s
+    in a 1.5 s `eventually`: PyMongo closes a cursor cut off mid-read by awaiting its
+    `killCursors` first; the stores' reads no longer wait for it, adapters/mongo/cursor_reads.py,
+    but a check may read the database by other means)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     async with asyncio.timeout(within):

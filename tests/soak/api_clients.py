@@ -30,8 +30,8 @@ from tests.fakes.balancer import AVOID, UPSTREAM
 RETRY_S = 0.25
 """A client's pause before it sends a failed request again."""
 FOLLOW_EVERY_S = 1.0
-"""How often a client following a run with GET asks again: each GET of a run still waiting
-reads the whole queue (its place in line), a load on the database the soak shares."""
+"""How often a client following a run with GET asks again (a run still waiting shows its place
+in line: each instance reads the queue for it at most once a second, however many ask)."""
 
 
 @dataclass(frozen=True)
