@@ -49,6 +49,9 @@ class RunTracker:
             maxsize=HEAD_CACHE_SIZE, ttl=HEAD_CACHE_TTL_S
         )
         self._end_listeners: list[EndListener] = []
+        self._cancelling: dict[str, str] = {}
+        """Run id -> why, while its cancel is asked of the backend: the backend's own
+        `cancelled` event (a webhook that may come before the answer) carries the reason."""
 
     def on_end(self, listener: EndListener) -> None:
         """Called once per run, by the process whose update recorded its end."""
@@ -60,6 +63,9 @@ class RunTracker:
         """Record an event if it moves the run forward, then show the change. True if applied.
         `next_poll_at`: when to poll next if it is not over (default: a quiet delay from now)."""
         now = self._clock.now()
+        reason = self._cancelling.get(run_id)
+        if reason and event.status is RunStatus.CANCELLED and not event.error:
+            event = event.model_copy(update={"error": reason})
         terminal = event.status.terminal
         next_poll = None if terminal else next_poll_at or now + self._policy.quiet_poll_delay
         claim = Claim.new(now + self._policy.delivery_lease) if terminal else None
@@ -116,8 +122,10 @@ class RunTracker:
             raise NotAllowed("cancel_not_owner")
         if run.status.terminal:
             raise UserFacingError("run_already_ended", run=run_id, status=run.status.value)
+        reason = f"Cancelled by {by.user_name or by.user_key}."
         if run.backend_run_id:
             address = RunAddress(run.deployment_id, run.backend_run_id)
+            self._cancelling[run_id] = reason
             try:
                 await self._backends.get(run.backend).cancel(address)
             except RunNotFound:
@@ -125,11 +133,9 @@ class RunTracker:
             except BackendError as error:
                 log.warning("run %s: cancel failed: %s", run_id, error)
                 raise UserFacingError("cancel_refused") from error
+            finally:
+                self._cancelling.pop(run_id, None)
         await self.end(
-            run_id,
-            run.backend_run_id or "",
-            RunStatus.CANCELLED,
-            EventSource.CANCEL,
-            f"Cancelled by {by.user_name or by.user_key}.",
+            run_id, run.backend_run_id or "", RunStatus.CANCELLED, EventSource.CANCEL, reason
         )
         return await self._store.get(run_id) or run

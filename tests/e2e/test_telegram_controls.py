@@ -9,12 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from adapters.simulator import Route
 from adapters.simulator import app as simulator_app
 from core.models import DeliveryState, RunStatus
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, telegram_bot
 from tests.fakes.telegram_kit import result_buttons
+from tests.fakes.waiting import eventually
 
 ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
 BUILTINS = [
@@ -65,6 +67,37 @@ async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> No
         notice = fake.history(5, status.result["message_id"]).final
         assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
         assert notice.buttons == result_buttons(run.id)
+
+
+async def test_who_cancelled_is_said_when_the_backends_webhook_beats_its_answer(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """ComfyDeploy cancels the run, sends its `cancelled` webhook, then answers: the run's end
+    is recorded from the webhook, and still says who cancelled it."""
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        command = fake.send_text(5, USER_ID, "/txt2img a slow one width=32 height=32")
+        await tg.wait_handled(1)
+        run = await tg.run_for(command)
+        await tg.advance(run)
+        status = fake.sent("sendMessage", 5)[0]
+        status_message = fake.messages[(5, status.result["message_id"])]
+        answer = w.sim.faults.hold_reply(Route.CANCEL)
+
+        fake.press_button(USER_ID, status_message, f"cancel:{run.id}")
+
+        async def ended_by_the_webhook() -> bool:
+            return (await tg.run_for(command)).status is RunStatus.CANCELLED
+
+        await eventually(ended_by_the_webhook, within=10, every=0.02)
+        answer.set()
+        await tg.wait_handled(2)
+        await tg.engine.settle()
+        notice = fake.history(5, status.result["message_id"]).final
+        assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
 
 
 async def test_failed_run_says_why(mongo_uri: str, tmp_path: Path) -> None:
