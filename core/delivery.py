@@ -96,6 +96,8 @@ class DeliveryService:
         self._slots = asyncio.Semaphore(policy.max_concurrent)
         self._turns = ChatTurns()
         self._active: dict[str, asyncio.Task[bool]] = {}
+        self._queued: set[str] = set()
+        """Claimed deliveries waiting for their chat's turn or a slot: a stop hands them on."""
         self._stopping = False
 
     def add_notifier(self, notifier: ChatNotifier) -> None:
@@ -161,7 +163,9 @@ class DeliveryService:
         keeper = asyncio.create_task(self._keep(run_id, claim, journal))
         try:
             async with self._progress.holding(run) as shown:
+                self._queued.add(run_id)
                 async with self._turns.turn((run.chat.platform, run.chat.chat_id)), self._slots:
+                    self._queued.discard(run_id)
                     ending = await self._post(notifier, shown, journal, settled)
                 if ending is not None:  # the slot is free again; the claim is still held
                     await notifier.end_status(ending)
@@ -176,6 +180,7 @@ class DeliveryService:
             await self._give_back(run, claim, error)
             return False
         finally:
+            self._queued.discard(run_id)
             keeper.cancel()
         await self._finish(run, claim)
         return True
@@ -310,9 +315,14 @@ class DeliveryService:
             await asyncio.gather(*active, return_exceptions=True)
 
     async def stop(self, grace_s: float) -> None:
-        """Take no new deliveries; let running ones finish within `grace_s`, then give the rest
-        back (their claims released, so another process takes them at once)."""
+        """Take no new deliveries; give back at once those still waiting for their chat's turn
+        or a slot, let the ones posting finish within `grace_s`, then give the rest back (their
+        claims released, so another process takes them at once)."""
         self._stopping = True
+        for run_id in self._queued:  # not posting yet: the next process takes them now
+            waiting = self._active.get(run_id)
+            if waiting is not None:
+                waiting.cancel()
         active = list(self._active.values())
         if active:
             _, late = await asyncio.wait(active, timeout=grace_s)

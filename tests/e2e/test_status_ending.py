@@ -92,3 +92,43 @@ async def test_a_process_gone_between_result_and_final_edit_leaves_the_edit_to_a
     assert stuck.messages_of(run.id) == list(PARTS)
     assert taker.posted == []  # b posted nothing again: it only ended the status message
     assert (stuck.finals[run.id], taker.finals[run.id]) == (0, 1)
+
+
+async def test_a_stop_hands_on_at_once_the_results_still_waiting_for_their_chat(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """Results queued behind one another in a chat are not posted by a stopping process: it
+    finishes the one being posted and gives the others back at once, to be posted once by
+    another process."""
+    stopping, taker = RecordingChat(), RecordingChat()
+    async with world(mongo_uri, tmp_path) as w, w.engine(notifiers=[taker], http=False) as b:
+        async with w.engine(notifiers=[stopping]) as a:
+            runs = [await start(a, f"result {n}") for n in range(3)]
+            gate = stopping.hold("head")
+            for run in runs:
+                await finish(w, run)
+            await stopping.reached["head"].wait()  # the first is posting; two wait
+
+            async def both_wait() -> bool:
+                states = [await delivery_of(a, run) for run in runs[1:]]
+                return states == [DeliveryState.CLAIMED] * 2
+
+            await eventually(both_wait)
+            stop = asyncio.create_task(a.container.delivery.stop(30))
+
+            async def handed_on() -> bool:
+                states = [await delivery_of(a, run) for run in runs[1:]]
+                return DeliveryState.CLAIMED not in states
+
+            await eventually(handed_on)  # while the first is still held
+            assert not stop.done()
+            gate.set()
+            await stop
+        assert await b.container.delivery.deliver_due() == 2
+        await b.settle()
+        for run in runs:
+            assert await delivery_of(b, run) is DeliveryState.DELIVERED
+    assert stopping.messages_of(runs[0].id) == list(PARTS)
+    for run in runs[1:]:
+        assert stopping.messages_of(run.id) == []
+        assert taker.messages_of(run.id) == list(PARTS)
