@@ -11,11 +11,13 @@ import pytest
 
 from adapters.simulator import Route
 from adapters.simulator import app as simulator_app
-from core.models import DeliveryState, RunStatus
+from core.models import DeliveryState, Run, RunStatus
 from tests.e2e.harness import world
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, telegram_bot
+from tests.fakes.telegram_calls import Call
+from tests.fakes.telegram_e2e import ADMIN_ID, USER_ID, WEBHOOK_PATH, TelegramBot, telegram_bot
 from tests.fakes.telegram_kit import result_buttons
+from tests.fakes.telegram_objects import JsonDict
 from tests.fakes.waiting import eventually
 
 ADMINS = frozenset({"console:local", f"telegram:{ADMIN_ID}"})
@@ -37,17 +39,22 @@ MENU = [*BUILTINS, "img2img", "txt2img", "upscale"]
 ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban", "grant", "refund"]
 
 
+async def a_running_run(tg: TelegramBot, fake: FakeTelegram) -> tuple[JsonDict, Run, Call]:
+    """A slow run under way in chat 5: its command, the run, and its status message's send."""
+    command = fake.send_text(5, USER_ID, "/txt2img a slow one width=32 height=32")
+    await tg.wait_handled(1)
+    run = await tg.run_for(command)
+    await tg.advance(run)
+    return command, run, fake.sent("sendMessage", 5)[0]
+
+
 async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> None:
     async with (
         FakeTelegram() as fake,
         world(mongo_uri, tmp_path) as w,
         telegram_bot(w, fake) as tg,
     ):
-        command = fake.send_text(5, USER_ID, "/txt2img a slow one width=32 height=32")
-        await tg.wait_handled(1)
-        run = await tg.run_for(command)
-        await tg.advance(run)
-        status = fake.sent("sendMessage", 5)[0]
+        command, run, status = await a_running_run(tg, fake)
         status_message = fake.messages[(5, status.result["message_id"])]
 
         # Someone else's run reads as no run at all, whether typed or pressed.
@@ -79,11 +86,7 @@ async def test_who_cancelled_is_said_when_the_backends_webhook_beats_its_answer(
         world(mongo_uri, tmp_path) as w,
         telegram_bot(w, fake) as tg,
     ):
-        command = fake.send_text(5, USER_ID, "/txt2img a slow one width=32 height=32")
-        await tg.wait_handled(1)
-        run = await tg.run_for(command)
-        await tg.advance(run)
-        status = fake.sent("sendMessage", 5)[0]
+        command, run, status = await a_running_run(tg, fake)
         status_message = fake.messages[(5, status.result["message_id"])]
         answer = w.sim.faults.hold_reply(Route.CANCEL)
 
