@@ -21,6 +21,7 @@ import pytest_asyncio
 from openapi_spec_validator import validate
 from PIL import Image
 
+from adapters.mongo.database import API_REQUESTS
 from core.credits import format_credits
 from core.models import DeliveryState, RunStatus
 from core.workflow import Deployment, DeploymentRef, InputSpec, InputType, Workflow
@@ -129,6 +130,39 @@ async def test_a_text_workflow_from_request_to_result(api: Api) -> None:
     assert page["runs"][0]["outputs"] == run["outputs"]
 
 
+async def test_an_output_no_longer_on_disk_is_sent_to_the_backends_copy(api: Api) -> None:
+    token = await api.key("late-reader")
+    accepted = await started(api, token, "txt2img", {"prompt": "a fading fox"})
+    finished = await api.finish(accepted["id"])
+    assert finished.delivery is DeliveryState.DELIVERED
+    _, view, _ = await api.call("GET", f"/api/v1/runs/{finished.id}", token)
+    (output,) = view["outputs"]
+    saved = sorted((api.world.settings.data_dir / "outputs" / finished.id).iterdir())
+    assert len(saved) == 1
+    saved[0].unlink()  # swept by retention, or another process's disk
+
+    path = f"/api/v1/runs/{finished.id}/outputs/0"
+    status, _, headers = await api.call("GET", path, token)
+    assert (status, headers["Location"]) == (302, output["source_url"])
+    async with api.http.get(output["url"], headers=api.auth(token)) as followed:
+        assert followed.status == 200 and followed.content_type == "image/png"
+        assert str(followed.url) == output["source_url"]
+
+    assert finished.origin is not None
+    await api.container.db[API_REQUESTS].update_one(
+        {"_id": finished.origin}, {"$set": {"result.files.0.source_url": None}}
+    )
+    status, answer, _ = await api.call("GET", path, token)
+    assert status == 410
+    assert answer == {
+        "error": {
+            "code": "output_gone",
+            "message": f"Output 0 of run {finished.id} is gone.",
+            "problems": [],
+        }
+    }
+
+
 async def test_an_image_workflow_with_an_upload(api: Api) -> None:
     token = await api.key("image-flow")
     form = aiohttp.FormData()
@@ -149,8 +183,21 @@ async def test_an_image_workflow_with_an_upload(api: Api) -> None:
     status, view, _ = await api.call("GET", f"/api/v1/runs/{run.id}", token)
     assert view["status"] == "success" and len(view["outputs"]) == 1
 
-    other = await api.key("image-thief")
+    linked = "https://images.example.com/cat.png"  # the backend fetches it, not the bot
+    by_url = await started(api, token, "img2img", {"input_image": linked, "prompt": "by link"})
+    stored = await api.run(by_url["id"])
+    assert stored.inputs["input_image"] == linked and stored.inputs["prompt"] == "by link"
+    status, cancelled, _ = await api.call("POST", f"/api/v1/runs/{stored.id}/cancel", token)
+    assert status == 200 and cancelled["inputs"]["input_image"] == linked
     path = "/api/v1/workflows/img2img/runs"
+    status, refused, _ = await api.call(
+        "POST", path, token, body={"input_image": "ftp://x", "prompt": "by ftp"}
+    )
+    assert status == 422 and [p["input"] for p in refused["error"]["problems"]] == [
+        "input_image"
+    ]
+
+    other = await api.key("image-thief")
     status, refused, _ = await api.call(
         "POST", path, other, body={"input_image": upload["id"], "prompt": "mine now"}
     )
