@@ -34,6 +34,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    answered: int
+    """The status the receiver answered with."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -49,9 +51,10 @@ class Receiver:
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
-        self.received.append(Received(request.path, dict(request.headers), await request.read()))
-        self.arrived.set()
         status, headers = self.replies.pop(0) if self.replies else (200, {})
+        body = await request.read()
+        self.received.append(Received(request.path, dict(request.headers), body, status))
+        self.arrived.set()
         return web.Response(status=status, headers=headers, text="ok")
 
     def at(self, path: str) -> list[Received]:

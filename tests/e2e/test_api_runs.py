@@ -301,6 +301,38 @@ async def test_the_event_stream_follows_the_run_to_its_result(api: Api) -> None:
     assert again == [("result", result)]
 
 
+async def first_event(api: Api, token: str, run_id: str) -> tuple[str, dict[str, Any]]:
+    """Connect to the run's event stream, read one event, hang up."""
+    events = stream(api, token, run_id)
+    try:
+        return await asyncio.wait_for(anext(events), 5)
+    finally:
+        await events.aclose()
+
+
+async def test_a_stream_reopened_mid_run_starts_with_the_run_as_it_is_now(api: Api) -> None:
+    token = await api.key("reconnecter")
+    accepted = await started(api, token, "txt2img", {"prompt": "an interrupted fox"})
+    run = await api.run(accepted["id"])
+    assert run.backend_run_id is not None
+    kind, data = await first_event(api, token, run.id)
+    assert (kind, data["status"], data["progress"]) == ("status", "not-started", 0)
+
+    while (await api.world.sim.advance(run.backend_run_id)) != "running":
+        pass
+    await api.world.sim.advance(run.backend_run_id)  # a little further along
+    await api.settle()
+    now = await api.run(run.id)
+    assert now.status.value == "running" and 0 < now.progress < 1
+
+    kind, data = await first_event(api, token, run.id)
+    assert (kind, data["status"], data["progress"]) == ("status", "running", round(now.progress, 4))
+    _, polled, _ = await api.call("GET", f"/api/v1/runs/{run.id}", token)
+    assert data == polled
+    finished = await api.finish(run.id)
+    assert finished.status is RunStatus.SUCCESS
+
+
 async def test_the_callback_is_called_once_despite_a_duplicated_webhook(api: Api) -> None:
     issued = await api.issue("caller-back")
     token, secret = issued.token, issued.key.signing_secret
@@ -344,6 +376,48 @@ async def test_a_failing_callback_is_retried_honouring_retry_after(api: Api) -> 
     assert len(calls) == 3 and len({c.body for c in calls}) == 1
     waits = api.callback_waits[waits_before:]
     assert waits[0] == 7 and len(waits) == 2
+
+
+async def test_a_callback_whose_send_failed_is_sent_again_by_delivery(api: Api) -> None:
+    issued = await api.issue("down-receiver")
+    path = f"/cb/{issued.key.id}"
+    api.receiver.replies = [(500, {})] * 3  # one send's every try
+    body = {"prompt": "later then", "callback_url": api.receiver.url + path}
+    accepted = await started(api, issued.token, "txt2img", body)
+    unsent = await api.finish(accepted["id"])
+    assert unsent.delivery is DeliveryState.PENDING
+    assert [call.answered for call in api.receiver.at(path)] == [500, 500, 500]
+    _, polled, _ = await api.call("GET", f"/api/v1/runs/{unsent.id}", issued.token)
+    assert polled["final"] is True  # recorded before the callback: polling sees it
+
+    api.world.clock.advance(60)  # past delivery's backoff
+    assert await api.container.delivery.deliver_due() >= 1
+    await api.settle()
+    calls = api.receiver.at(path)
+    assert [call.answered for call in calls] == [500, 500, 500, 200]
+    assert len({call.body for call in calls}) == 1
+    assert (await api.run(unsent.id)).delivery is DeliveryState.DELIVERED
+    api.world.clock.advance(3600)
+    await api.container.delivery.deliver_due()
+    await api.settle()
+    assert len(api.receiver.at(path)) == 4
+
+
+async def test_a_callback_refused_with_a_400_is_not_sent_again(api: Api) -> None:
+    issued = await api.issue("refusing-receiver")
+    path = f"/cb/{issued.key.id}"
+    api.receiver.replies = [(400, {})]
+    body = {"prompt": "not wanted", "callback_url": api.receiver.url + path}
+    accepted = await started(api, issued.token, "txt2img", body)
+    ended = await api.finish(accepted["id"])
+    assert [call.answered for call in api.receiver.at(path)] == [400]
+    assert ended.delivery is DeliveryState.ABANDONED
+    api.world.clock.advance(3600)
+    await api.container.delivery.deliver_due()
+    await api.settle()
+    assert len(api.receiver.at(path)) == 1
+    _, polled, _ = await api.call("GET", f"/api/v1/runs/{ended.id}", issued.token)
+    assert polled["status"] == "success" and len(polled["outputs"]) == 1
 
 
 async def test_the_openapi_document_is_valid_and_follows_the_catalog(api: Api) -> None:
