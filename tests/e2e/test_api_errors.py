@@ -1,13 +1,16 @@
 """The HTTP run API refusing what it must, each with the one error shape and its status: keys
 (401, 403), ownership (404), bodies (400, 413, 422 with every problem in chat's words), credits
-(402), the queue cap and the rate limit (429 with Retry-After), conflicts (409), and callback
-URLs to private addresses (422, with CALLBACK_ALLOW_PRIVATE at its default). Also: cancelling,
-pages of runs, and the `comfybot apikey` commands. One bot serves the module; each test has keys
-of its own."""
+(402), the queue cap and the rate limit (429 with Retry-After), conflicts (409), callback
+URLs to private addresses (422, with CALLBACK_ALLOW_PRIVATE at its default), no deployment
+(503), a cancel the backend refused (502), a fault of ours (500 with a reference), messages in
+the caller's language, hidden workflows. Also: cancelling, pages of runs, and the `comfybot
+apikey` commands. One bot serves the module; each test has keys of its own."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,21 +20,43 @@ import pytest
 import pytest_asyncio
 
 from adapters.console.session import console_words
+from adapters.mongo.database import API_REQUESTS
+from adapters.simulator.faults import Route
 from bot import cli
 from core.notices import Problem
+from core.workflow import InputSpec, InputType, Workflow
 from tests.e2e.api_rig import Api, api_bot, png
+from tests.fakes.backend import MemoryBackend
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 RUNS = "/api/v1/workflows/txt2img/runs"
 
 
+ORPHANS = MemoryBackend(
+    "orphans",
+    workflows=[
+        Workflow(
+            name="orphan",
+            command="orphan",
+            inputs=(InputSpec(name="subject", type=InputType.TEXT, required=True),),
+        )
+    ],
+)
+"""Offers a workflow, and no deployment to run it on."""
+HIDDEN = "workflows:\n  upscale:\n    hidden: true\n"
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def api(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
     tmp_path: Path = tmp_path_factory.mktemp("api_errors")
+    catalog_file = tmp_path / "hiding.catalog.yaml"
+    catalog_file.write_text(HIDDEN)
     async with api_bot(
         mongo_uri,
         tmp_path,
+        extra_backends=[ORPHANS],
+        catalog_file=catalog_file,
         max_running_per_user=1,
         max_queued_per_user=1,
         rate_limit_per_user=4,
@@ -270,3 +295,91 @@ async def test_apikey_commands_create_list_and_revoke(
     assert code == 1 and "no active key" in err
     code, _, err = await comfybot("apikey", "create", "Bad Name!")
     assert code == 1 and "no key name" in err
+
+
+async def test_a_workflow_with_no_deployment_is_503(api: Api) -> None:
+    token = await api.key("orphaned")
+    path = "/api/v1/workflows/orphan/runs"
+    status, answer, _ = await api.call("POST", path, token, body={"subject": "a fox"})
+    assert status == 503
+    assert error_of(answer) == {
+        "code": "no_deployment",
+        "message": "orphan has no deployment to run on right now.",
+        "problems": [],
+    }
+    assert (await api.container.runs_store.recent(5, user_key="api:orphaned")) == []
+
+
+async def test_a_cancel_the_backend_refuses_is_502(api: Api) -> None:
+    token = await api.key("stubborn")
+    status, run, _ = await api.call("POST", RUNS, token, body={"prompt": "keep going"})
+    assert status == 202
+    await api.settle()
+    cancel = f"/api/v1/runs/{run['id']}/cancel"
+    api.world.sim.faults.fail_next(Route.CANCEL, 403, count=10)
+    try:
+        status, answer, _ = await api.call("POST", cancel, token)
+    finally:
+        api.world.sim.faults.clear()
+    assert (status, error_of(answer)["code"]) == (502, "cancel_refused")
+    assert error_of(answer)["message"] == "The backend did not accept the cancel; try again."
+    assert (await api.run(run["id"])).status.terminal is False
+    status, cancelled, _ = await api.call("POST", cancel, token)
+    assert status == 200 and cancelled["status"] == "cancelled"
+
+
+async def test_an_unexpected_failure_is_500_with_a_reference_to_the_log(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await api.key("unlucky")
+    status, run, _ = await api.call("POST", RUNS, token, body={"prompt": "x"})
+    assert status == 202
+    assert (await api.call("POST", f"/api/v1/runs/{run['id']}/cancel", token))[0] == 200
+    stored = await api.run(run["id"])
+    await api.container.db[API_REQUESTS].update_one(  # a record this version cannot read
+        {"_id": stored.origin}, {"$set": {"result": "garbled"}}
+    )
+    with caplog.at_level(logging.ERROR, logger="adapters.api.errors"):
+        status, answer, _ = await api.call("GET", f"/api/v1/runs/{run['id']}", token)
+    assert status == 500
+    error = error_of(answer)
+    assert error["code"] == "internal" and error["problems"] == []
+    found = re.fullmatch(
+        r"Something went wrong on our side \(ref ([0-9a-f]{8})\)\.", error["message"]
+    )
+    assert found is not None and "garbled" not in error["message"]
+    (logged,) = [r for r in caplog.records if found.group(1) in r.getMessage()]
+    assert logged.exc_info is not None
+
+
+async def test_messages_come_in_the_callers_language(api: Api) -> None:
+    token = await api.key("russian")
+    status, answer, _ = await api.call(
+        "POST",
+        RUNS,
+        token,
+        body={"prompt": "лиса", "steps": 99},
+        headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"},
+    )
+    assert status == 422
+    (problem,) = error_of(answer)["problems"]
+    assert problem == {"input": "steps", "message": "`steps` должен быть от 1 до 50, а не 99."}
+    status, answer, _ = await api.call(
+        "POST", "/api/v1/workflows/nope/runs", token, body={}, headers={"Accept-Language": "ru"}
+    )
+    assert (status, error_of(answer)["message"]) == (404, "Сценария с именем nope нет.")
+
+
+async def test_hidden_workflows_are_neither_listed_nor_documented(api: Api) -> None:
+    token = await api.key("looker")
+    assert api.container.catalog.view.get("upscale") is not None  # known, but hidden
+    status, listing, _ = await api.call("GET", "/api/v1/workflows", token)
+    assert status == 200
+    assert {w["name"] for w in listing["workflows"]} == {"txt2img", "img2img", "orphan"}
+    status, document, _ = await api.call("GET", "/api/v1/openapi.json")
+    assert status == 200
+    assert not [p for p in document["paths"] if "upscale" in p]
+    assert not [name for name in document["components"]["schemas"] if "upscale" in name]
+    assert "/api/v1/workflows/txt2img/runs" in document["paths"]
+    status, answer, _ = await api.call("POST", "/api/v1/workflows/upscale/runs", token, body={})
+    assert (status, error_of(answer)["code"]) == (404, "unknown_workflow")

@@ -1,7 +1,9 @@
 """The HTTP run API from a client's side, against the real server, engine and simulator: a text
-and an image workflow from request to result, idempotent retries, the event stream to the
-result, the callback once despite a duplicated webhook, and the OpenAPI document following the
-catalog. One bot serves the whole module (CALLBACK_ALLOW_PRIVATE on, for the local receiver)."""
+and an image workflow from request to result (images by upload or URL), outputs gone from disk,
+idempotent retries, the event stream to the result and reopened mid-run, the callback once
+despite a duplicated webhook and again after a failed send, and the OpenAPI document following
+the catalog. One bot serves the whole module (CALLBACK_ALLOW_PRIVATE on, for the local
+receiver)."""
 
 from __future__ import annotations
 
@@ -193,9 +195,7 @@ async def test_an_image_workflow_with_an_upload(api: Api) -> None:
     status, refused, _ = await api.call(
         "POST", path, token, body={"input_image": "ftp://x", "prompt": "by ftp"}
     )
-    assert status == 422 and [p["input"] for p in refused["error"]["problems"]] == [
-        "input_image"
-    ]
+    assert status == 422 and [p["input"] for p in refused["error"]["problems"]] == ["input_image"]
 
     other = await api.key("image-thief")
     status, refused, _ = await api.call(
@@ -326,7 +326,11 @@ async def test_a_stream_reopened_mid_run_starts_with_the_run_as_it_is_now(api: A
     assert now.status.value == "running" and 0 < now.progress < 1
 
     kind, data = await first_event(api, token, run.id)
-    assert (kind, data["status"], data["progress"]) == ("status", "running", round(now.progress, 4))
+    assert (kind, data["status"], data["progress"]) == (
+        "status",
+        "running",
+        round(now.progress, 4),
+    )
     _, polled, _ = await api.call("GET", f"/api/v1/runs/{run.id}", token)
     assert data == polled
     finished = await api.finish(run.id)
