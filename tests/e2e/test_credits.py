@@ -194,3 +194,31 @@ async def test_a_rerun_is_charged_to_whoever_pressed_it(mongo_uri: str, tmp_path
         assert again.credits is not None
         assert await balance_of(bot, BOB) == (100_000 - again.credits.held, again.credits.held)
         assert await balance_of(bot, ALICE) == alice_after
+
+
+async def test_a_hundred_commands_at_once_against_credits_for_ten(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path, new_user_credits=0.0) as w, w.engine() as bot:
+        await bot.say("/balance", who=BOB)
+        await bot.say(f"/grant {BOB.user_key} 100")
+        probe = await run_for(w, bot, "/txt2img a probe width=32 height=32", who=BOB)
+        assert probe.credits is not None and probe.credits.held > 0
+        held = probe.credits.held  # Alice's runs are quoted the same (no history yet)
+        await bot.say("/balance", who=ALICE)
+        granted = await bot.say(f"/grant {ALICE.user_key} {format_credits(10 * held)}")
+        assert granted is not None and "got" in granted.text
+
+        lines = [f"/txt2img fox {n} width=32 height=32" for n in range(100)]
+        replies = await asyncio.gather(*(bot.front.say(line, ALICE) for line in lines))
+        await bot.settle()
+        refused = [r for r in replies if r is not None]
+        assert len(refused) == 90
+        assert all(r.text.startswith("Not enough credits") for r in refused)
+        runs = [r for r in await bot.container.runs_store.recent(200) if r.chat == ALICE]
+        assert len(runs) == 10 and all(r.credits and r.credits.held == held for r in runs)
+        assert await balance_of(bot, ALICE) == (0, 10 * held)
+        entries = await bot.container.accounts.statement(ALICE.user_key, 200)
+        assert sum(e.available for e in entries) == 0
+        assert sum(e.reserved for e in entries) == 10 * held
+        assert [e.kind for e in entries].count(LedgerKind.RESERVE) == 10
