@@ -9,6 +9,8 @@ import asyncio
 import math
 from pathlib import Path
 
+import pytest
+
 from core.credits import format_credits
 from core.ledger import LedgerKind
 from core.models import ChatRef, EventSource, Run, RunEvent, RunStatus
@@ -117,8 +119,11 @@ async def test_failed_cancelled_and_timed_out_runs_are_refunded(
         ]
 
 
+@pytest.mark.parametrize(
+    "status", [RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.TIMEOUT, RunStatus.CANCELLED]
+)
 async def test_duplicate_late_webhooks_and_two_processes_settle_once(
-    mongo_uri: str, tmp_path: Path
+    mongo_uri: str, tmp_path: Path, status: RunStatus
 ) -> None:
     async with (
         world(mongo_uri, tmp_path, shared_clock=True) as w,
@@ -131,9 +136,10 @@ async def test_duplicate_late_webhooks_and_two_processes_settle_once(
         w.clock.advance(30)
         end = RunEvent(
             backend_run_id=run.backend_run_id,
-            status=RunStatus.SUCCESS,
+            status=status,
             source=EventSource.WEBHOOK,
             ended_at=w.clock.now(),
+            error=None if status is RunStatus.SUCCESS else "the backend's words",
         )
         # The same end reaches both processes at once, and then again, late.
         applied = await asyncio.gather(
@@ -146,10 +152,19 @@ async def test_duplicate_late_webhooks_and_two_processes_settle_once(
             await bot.settle()
             await bot.container.queue.repair()
         ended = await one.container.runs_store.get(run.id)
-        assert ended is not None and ended.cost_usd is not None
+        assert ended is not None and ended.status is status and ended.cost_usd is not None
         charge = math.ceil(round(ended.cost_usd * CENTS_PER_USD, 6))
+        if status is not RunStatus.SUCCESS:
+            charge = 0  # CHARGE_FAILED_RUNS=false: all of the hold back
         assert await balance_of(one, ALICE) == (100_000 - charge, 0)
-        assert (await kinds(one, ALICE)).count(LedgerKind.SETTLE) == 1
+        settled = [
+            e
+            for e in await one.container.accounts.statement(ALICE.user_key, 50)
+            if e.kind is LedgerKind.SETTLE
+        ]
+        assert [(e.available, e.reserved) for e in settled] == [
+            (run.credits.held - charge, -run.credits.held)
+        ]
 
 
 async def test_without_enough_credits_nothing_is_queued(mongo_uri: str, tmp_path: Path) -> None:
@@ -222,3 +237,22 @@ async def test_a_hundred_commands_at_once_against_credits_for_ten(
         assert sum(e.available for e in entries) == 0
         assert sum(e.reserved for e in entries) == 10 * held
         assert [e.kind for e in entries].count(LedgerKind.RESERVE) == 10
+
+
+async def test_a_run_the_bot_timed_out_itself_is_refunded(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path, shared_clock=True) as w, w.engine() as bot:
+        run = await run_for(w, bot, "/txt2img a stuck fox width=32 height=32")
+        assert run.backend_run_id is not None and run.credits is not None
+        await w.sim.advance(run.backend_run_id)  # running, and never heard of again
+        w.clock.advance(w.settings.run_timeout_seconds + 1)
+        assert await bot.container.watch.expire_overdue() == 1
+        await bot.settle()
+        ended = await bot.container.runs_store.get(run.id)
+        assert ended is not None and ended.status is RunStatus.TIMEOUT
+        assert await balance_of(bot, ALICE) == (100_000, 0)
+        settled = [
+            e
+            for e in await bot.container.accounts.statement(ALICE.user_key, 50)
+            if e.kind is LedgerKind.SETTLE
+        ]
+        assert [(e.available, e.reserved) for e in settled] == [(run.credits.held, -run.credits.held)]
