@@ -256,3 +256,36 @@ async def test_a_run_the_bot_timed_out_itself_is_refunded(mongo_uri: str, tmp_pa
             if e.kind is LedgerKind.SETTLE
         ]
         assert [(e.available, e.reserved) for e in settled] == [(run.credits.held, -run.credits.held)]
+
+
+@pytest.mark.parametrize(("multiplier", "credit_usd"), [(2.0, 0.02), (3.0, 0.01)])
+async def test_prices_follow_the_multiplier_the_credit_value_and_the_reserve_factor(
+    mongo_uri: str, tmp_path: Path, multiplier: float, credit_usd: float
+) -> None:
+    pricing = {
+        "price_multiplier": multiplier,
+        "credit_usd": credit_usd,
+        "max_reserve_factor": 2.0,
+        "charge_failed_runs": True,
+    }
+    cents_per_usd = multiplier / credit_usd * 100
+    async with world(mongo_uri, tmp_path, shared_clock=True, **pricing) as w, w.engine() as bot:
+        run = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        assert run.credits is not None and run.rate_usd_per_s
+        quoted = math.ceil(round(60 * run.rate_usd_per_s * cents_per_usd, 6))
+        assert (run.credits.quoted, run.credits.held) == (quoted, 2 * quoted)
+        assert await balance_of(bot, ALICE) == (100_000 - 2 * quoted, 2 * quoted)
+
+        await finish_after(w, bot, run, 40)
+        charged = math.ceil(round(40 * run.rate_usd_per_s * cents_per_usd, 6))
+        assert await balance_of(bot, ALICE) == (100_000 - charged, 0)
+
+        failed = await run_for(w, bot, "/txt2img a FAIL fox width=32 height=32")
+        assert failed.credits is not None
+        ended = await finish_after(w, bot, failed, 20)
+        assert ended.status is RunStatus.FAILED and ended.cost_usd is not None
+        assert ended.cost_usd == pytest.approx(20 * run.rate_usd_per_s)
+        failed_charge = math.ceil(round(ended.cost_usd * cents_per_usd, 6))
+        assert 0 < failed_charge < failed.credits.held  # CHARGE_FAILED_RUNS: its GPU time
+        assert await balance_of(bot, ALICE) == (100_000 - charged - failed_charge, 0)
+        assert f"💰 {format_credits(failed_charge)} credits" in bot.seen()
