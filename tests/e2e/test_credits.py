@@ -289,3 +289,20 @@ async def test_prices_follow_the_multiplier_the_credit_value_and_the_reserve_fac
         assert 0 < failed_charge < failed.credits.held  # CHARGE_FAILED_RUNS: its GPU time
         assert await balance_of(bot, ALICE) == (100_000 - charged - failed_charge, 0)
         assert f"💰 {format_credits(failed_charge)} credits" in bot.seen()
+
+
+async def test_the_catalogs_expected_seconds_is_the_quote(mongo_uri: str, tmp_path: Path) -> None:
+    catalog = tmp_path / "priced.catalog.yaml"
+    catalog.write_text("workflows:\n  txt2img:\n    expected_seconds: 25\n")
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True, catalog_file=catalog) as w,
+        w.engine() as bot,
+    ):
+        run = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        assert run.credits is not None and run.rate_usd_per_s
+        quoted = math.ceil(round(25 * run.rate_usd_per_s * CENTS_PER_USD, 6))
+        assert run.credits.quoted == quoted  # 25 s, not the default 60
+        await finish_after(w, bot, run, 40)
+        # A history of 40 s does not override what the catalog declares.
+        second = await run_for(w, bot, "/txt2img another fox width=32 height=32")
+        assert second.credits is not None and second.credits.quoted == quoted
