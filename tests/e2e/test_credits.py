@@ -306,3 +306,19 @@ async def test_the_catalogs_expected_seconds_is_the_quote(mongo_uri: str, tmp_pa
         # A history of 40 s does not override what the catalog declares.
         second = await run_for(w, bot, "/txt2img another fox width=32 height=32")
         assert second.credits is not None and second.credits.quoted == quoted
+
+
+async def test_balance_shows_what_is_held_while_a_run_goes(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path, shared_clock=True) as w, w.engine() as bot:
+        run = await run_for(w, bot, "/txt2img a fox width=32 height=32")
+        assert run.credits is not None
+        held = format_credits(run.credits.held)
+        going = await bot.say("/balance", who=ALICE)
+        assert going is not None
+        assert f"You have {format_credits(100_000 - run.credits.held)} credits" in going.text
+        assert f"⏳ {held} more are held for runs still going." in going.text
+        assert f"held for run {run.id}" in going.text
+
+        await finish_after(w, bot, run, 30)
+        done = await bot.say("/balance", who=ALICE)
+        assert done is not None and "held for runs still going" not in done.text
