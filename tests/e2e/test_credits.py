@@ -255,7 +255,8 @@ async def test_a_run_the_bot_timed_out_itself_is_refunded(mongo_uri: str, tmp_pa
             for e in await bot.container.accounts.statement(ALICE.user_key, 50)
             if e.kind is LedgerKind.SETTLE
         ]
-        assert [(e.available, e.reserved) for e in settled] == [(run.credits.held, -run.credits.held)]
+        held = run.credits.held
+        assert [(e.available, e.reserved) for e in settled] == [(held, -held)]
 
 
 @pytest.mark.parametrize(("multiplier", "credit_usd"), [(2.0, 0.02), (3.0, 0.01)])
@@ -322,3 +323,20 @@ async def test_balance_shows_what_is_held_while_a_run_goes(mongo_uri: str, tmp_p
         await finish_after(w, bot, run, 30)
         done = await bot.say("/balance", who=ALICE)
         assert done is not None and "held for runs still going" not in done.text
+
+
+async def test_unused_credits_expire_after_credit_expiry_days(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path, credit_expiry_days=30) as w, w.engine() as bot:
+        assert "expire idle credits" in [job.name for job in bot.container.jobs()]
+        await bot.say("/balance", who=ALICE)
+        w.clock.advance(30 * 86_400 - 1)
+        assert await bot.container.credit_expiry.expire() == 0
+        w.clock.advance(2)
+        assert await bot.container.credit_expiry.expire() == 1
+        assert await bot.container.credit_expiry.expire() == 0
+        assert await balance_of(bot, ALICE) == (0, 0)
+        reply = await bot.say("/balance", who=ALICE)
+        assert reply is not None and "You have 0.00 credits" in reply.text
+        assert "-1000.00 credits expired (unused)" in reply.text
