@@ -52,6 +52,7 @@ from core.costs import CostService
 from core.credits import CENTS, CreditPolicy
 from core.delivery import DeliveryPolicy, DeliveryService
 from core.dispatch import Dispatcher
+from core.expiry import CreditExpiry
 from core.fair_queue import FairQueue
 from core.files import FileManager
 from core.ingress import WebhookIngress
@@ -277,7 +278,13 @@ class Container:
             Job("reload catalog", reload_every, self.catalog.reload),
             Job("delete old outputs", 3600, self._purge_outputs),
             Job("refresh prices", 3600, self.costs.refresh),
+            Job("expire idle credits", 3600, lead(self.credit_expiry.expire)),
         ]
+
+    @property
+    def credit_expiry(self) -> CreditExpiry:
+        """Idle balances expiring after CREDIT_EXPIRY_DAYS (0: never)."""
+        return CreditExpiry(self.accounts, self.settings.credit_expiry_days, self.clock)
 
     def leading(self, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
         """`work` done only by the holder of the sweeps, checked each time."""

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     max_reserve_factor: float = Field(default=1.5, ge=1)
     charge_failed_runs: bool = False
     new_user_credits: float = Field(default=10, ge=0)
+    credit_expiry_days: float = Field(default=0, ge=0)
     default_expected_seconds: float = Field(default=60, gt=0)
     credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
     max_running_per_user: int = Field(default=2, gt=0)

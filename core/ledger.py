@@ -26,6 +26,8 @@ class LedgerKind(StrEnum):
     """A run ended: its charge taken from the hold, the rest given back."""
     PAYMENT_REFUND = "payment_refund"
     """A purchase refunded: its credits taken back (down to zero at most)."""
+    EXPIRY = "expiry"
+    """CREDIT_EXPIRY_DAYS without any entry and nothing held: what was left is gone."""
 
 
 class LedgerEntry(Frozen):

@@ -12,8 +12,10 @@ repeated after a crash is harmless) and then removes them from the journal.
 What makes each change happen once:
 - a run's hold, its slots and its settlement are keyed by run id in the `holds`, `active` and
   `running` arrays: admitting pushes only if the run is not there, finishing pulls only if it is;
-- any other cause (a welcome, a grant, a purchase, a refund) is remembered in `applied`.
-Caps are array lengths: `active.<n-1>` missing means fewer than n runs active.
+- any other cause (a welcome, a grant, a purchase, a refund, an expiry) is remembered in
+  `applied`.
+Caps are array lengths: `active.<n-1>` missing means fewer than n runs active. `last_entry_at`
+is when the account's latest ledger entry was made (for CREDIT_EXPIRY_DAYS).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class MongoAccountStore:
             "applied": [f"welcome:{user}"],
             "journal": journal,
             "created_at": now,
+            "last_entry_at": now,
         }
         # A duplicate key: another process opened it at the same moment.
         with contextlib.suppress(DuplicateKeyError):
@@ -99,6 +102,7 @@ class MongoAccountStore:
                 user, f"reserve:{run_id}", LedgerKind.RESERVE, now, -hold, hold, run_id=run_id
             )
             update["$push"].update(holds={"run": run_id, "amount": hold, "at": now}, journal=entry)
+            update["$set"] = {"last_entry_at": now}
         for _ in range(ADMIT_TRIES):
             if (await self._accounts.update_one(query, update)).matched_count:
                 return None
@@ -123,6 +127,7 @@ class MongoAccountStore:
                 user, f"release:{run_id}", LedgerKind.RELEASE, now, held, -held, run_id=run_id
             )
             update["$push"] = {"journal": entry}
+            update["$set"]["last_entry_at"] = now
         result = await self._accounts.update_one({"_id": user, "active.run": run_id}, update)
         return result.modified_count == 1
 
@@ -159,6 +164,7 @@ class MongoAccountStore:
                 run_id=run_id,
             )
             update["$push"] = {"journal": entry}
+            update["$set"]["last_entry_at"] = now
         result = await self._accounts.update_one({"_id": user, "active.run": run_id}, update)
         if result.modified_count:
             return True
@@ -188,7 +194,11 @@ class MongoAccountStore:
         entry = _entry(user, key, kind, now, amount, payment_id=payment_id, by=by)
         result = await self._accounts.update_one(
             {"_id": user, "applied": {"$ne": key}},
-            {"$inc": {"available": amount}, "$push": {"applied": key, "journal": entry}},
+            {
+                "$inc": {"available": amount},
+                "$push": {"applied": key, "journal": entry},
+                "$set": {"last_entry_at": now},
+            },
         )
         return result.modified_count == 1
 
@@ -214,10 +224,47 @@ class MongoAccountStore:
             )
             result = await self._accounts.update_one(
                 {"_id": user, "available": available, "applied": {"$ne": key}},
-                {"$inc": {"available": -taken}, "$push": {"applied": key, "journal": entry}},
+                {
+                    "$inc": {"available": -taken},
+                    "$push": {"applied": key, "journal": entry},
+                    "$set": {"last_entry_at": now},
+                },
             )
             if result.modified_count:
                 return taken, amount - taken
+
+    async def expire_idle(self, idle_since: datetime, now: datetime, limit: int) -> int:
+        """Empty up to `limit` accounts whose latest ledger entry is older than `idle_since` and
+        that hold nothing for a run: one `expiry` entry each, keyed by the user and the time of
+        that latest entry, so one idle stretch expires once however often this runs. Accounts
+        made before `last_entry_at` existed get it now: their idle time starts here."""
+        await self._accounts.update_many(
+            {"last_entry_at": {"$exists": False}}, {"$set": {"last_entry_at": now}}
+        )
+        idle: Document = {
+            "last_entry_at": {"$lt": idle_since},
+            "available": {"$gt": 0},
+            "reserved": 0,
+            "active.0": {"$exists": False},
+        }
+        cursor = self._accounts.find(idle, {"available": 1, "last_entry_at": 1}).limit(limit)
+        expired = 0
+        for doc in await read_all(cursor):
+            user, amount, last = str(doc["_id"]), int(doc["available"]), doc["last_entry_at"]
+            key = f"expiry:{user}:{last.isoformat()}"
+            entry = _entry(user, key, LedgerKind.EXPIRY, now, -amount)
+            # Unchanged since it was read (no entry, no hold, the same balance), or left alone.
+            unchanged = {**idle, "_id": user, "last_entry_at": last, "available": amount}
+            result = await self._accounts.update_one(
+                {**unchanged, "applied": {"$ne": key}},
+                {
+                    "$inc": {"available": -amount},
+                    "$push": {"applied": key, "journal": entry},
+                    "$set": {"last_entry_at": now},
+                },
+            )
+            expired += result.modified_count
+        return expired
 
     async def balance(self, user: str) -> Balance:
         account = await self._accounts.find_one(

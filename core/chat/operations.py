@@ -234,6 +234,10 @@ UserOperation = (
 AdminOperation = RefreshCatalog | ShowStats | Redeliver | Ban | Unban | Grant | RefundPayment
 Operation = UserOperation | AdminOperation
 ADMIN_OPERATIONS = (RefreshCatalog, ShowStats, Redeliver, Ban, Unban, Grant, RefundPayment)
+PLACE_MODERATION = (RefreshCatalog, Ban, Unban)
+"""What a place's own administrators (a Discord member with Manage Server) may do besides
+users: moderation only. Money (grants, payment refunds), everybody's runs and stats, and
+posting any run's result again stay with the bot's admins (ADMIN_IDS)."""
 
 
 def needs_admin(operation: Operation) -> bool:
@@ -241,6 +245,11 @@ def needs_admin(operation: Operation) -> bool:
     if isinstance(operation, ListRuns):
         return operation.everyone
     return isinstance(operation, ADMIN_OPERATIONS)
+
+
+def place_moderation(operation: Operation) -> bool:
+    """An admin command a place's administrator may use too (see PLACE_MODERATION)."""
+    return isinstance(operation, PLACE_MODERATION)
 
 
 def from_origin(operation: Operation, origin: str) -> Operation:

@@ -66,6 +66,7 @@ from core.chat.operations import (
     Unban,
     UnknownCommand,
     needs_admin,
+    place_moderation,
 )
 from core.chat.result_actions import ResultActions
 from core.chat.run_desk import RunDesk, SaveOutputs
@@ -173,15 +174,18 @@ class ChatService:
         can_resend: bool = False,
     ) -> Content:
         """`place_admin`: the platform vouches that the user administers the place the command
-        came from (a Discord member with Manage Server in that guild): an admin for this call.
+        came from (a Discord member with Manage Server in that guild): they may moderate
+        (`place_moderation`: refresh, ban, unban), nothing more: no grants or refunds, no other
+        users' runs or stats, and the rate limit applies to them as to anyone.
         `can_resend`: the platform will send this command again if told to (TryAgainLater is
         raised then, rather than an apology shown, when the store stays out of reach)."""
         try:
             await self._remember(chat)
             if await self._users.is_banned(chat.user_key):
                 raise NotAllowed("banned")
-            admin = place_admin or self.is_admin(chat)
-            if needs_admin(operation) and not admin:
+            admin = self.is_admin(chat)
+            moderating = place_admin and place_moderation(operation)
+            if needs_admin(operation) and not (admin or moderating):
                 raise NotAllowed("admin_only")
             if not admin and not isinstance(operation, PAYMENT_EVENTS):
                 pace, wait_s = await self._pacer.check(chat.user_key)
@@ -189,7 +193,7 @@ class ChatService:
                     return Silent()
                 if pace is Pace.SLOW_DOWN:
                     raise UserFacingError("slow_down", seconds=wait_s)
-            return await self._answer_retrying(operation, chat, admin)
+            return await self._answer_retrying(operation, chat, admin or moderating)
         except InvalidInput as invalid:
             command = self.book.command_for(invalid.workflow)
             return Problems(command=command, problems=invalid.problems)

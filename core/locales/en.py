@@ -308,6 +308,7 @@ MESSAGES: dict[str, str] = {
     "ledger.release": "hold given back, run {run}",
     "ledger.settle": "run {run} ended",
     "ledger.payment_refund": "payment refunded",
+    "ledger.expiry": "credits expired (unused)",
     "usage.title": "Your last runs and what they cost:",
     "usage.credits": "{credits} credits",
     "usage.line": "{run} · {workflow} · {status} · {price}",

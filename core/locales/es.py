@@ -318,6 +318,7 @@ MESSAGES: dict[str, str] = {
     "ledger.release": "retención devuelta, ejecución {run}",
     "ledger.settle": "la ejecución {run} terminó",
     "ledger.payment_refund": "pago reembolsado",
+    "ledger.expiry": "créditos caducados (sin uso)",
     "usage.title": "Tus últimas ejecuciones y lo que costaron:",
     "usage.credits": "{credits} créditos",
     "usage.line": "{run} · {workflow} · {status} · {price}",

@@ -320,6 +320,7 @@ MESSAGES: dict[str, str] = {
     "ledger.release": "удержание возвращено, запуск {run}",
     "ledger.settle": "запуск {run} завершён",
     "ledger.payment_refund": "платёж возвращён",
+    "ledger.expiry": "кредиты сгорели (не использовались)",
     "usage.title": "Ваши последние запуски и их стоимость:",
     "usage.credits": "{credits} кредитов",
     "usage.line": "{run} · {workflow} · {status} · {price}",

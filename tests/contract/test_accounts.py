@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
+from core.expiry import CreditExpiry, IdleAccounts
 from core.ledger import LedgerKind, Refusal
 from core.ports import AccountStore, DeploymentSlots, RateLimiter
 from core.rate_limit import Pace
+from tests.fakes.clock import FakeClock
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ALICE = "console:alice"
+DAY = 86_400
 
 
 async def ledger_matches(store: AccountStore, user: str) -> None:
@@ -172,3 +176,42 @@ async def test_a_flood_is_told_once_then_ignored(rate_limiter: RateLimiter) -> N
     assert paces == [Pace.OK] * 3 + [Pace.SLOW_DOWN, Pace.IGNORED, Pace.IGNORED]
     assert await rate_limiter.hit(ALICE, 3, "202612011201", expires) is Pace.OK
     assert await rate_limiter.hit("console:bob", 3, "202612011200", expires) is Pace.OK
+
+
+async def test_idle_credits_expire_once_and_never_under_a_hold(
+    account_store: AccountStore,
+) -> None:
+    clock = FakeClock(NOW)
+    expiry = CreditExpiry(cast(IdleAccounts, account_store), 30, clock)
+    bob = "console:bob"
+    await account_store.open(ALICE, 1000, clock.now())
+    await account_store.open(bob, 1000, clock.now())
+    assert await account_store.admit(bob, "bobs-run", 100, 5, clock.now()) is None
+    clock.advance(29 * DAY)
+    assert await expiry.expire() == 0  # not idle long enough
+    await account_store.credit(ALICE, "grant:1", LedgerKind.GRANT, 500, clock.now(), by="root")
+    clock.advance(29 * DAY)
+    assert await expiry.expire() == 0  # the grant started her idle time again
+    clock.advance(2 * DAY)
+    assert await expiry.expire() == 1  # Alice; Bob's run still holds credits
+    assert (await account_store.balance(ALICE)).available == 0
+    assert (await account_store.balance(bob)).available == 900
+    [expired, *_] = await account_store.statement(ALICE, 10)
+    assert (expired.kind, expired.available) == (LedgerKind.EXPIRY, -1500)
+    clock.advance(60 * DAY)
+    assert await expiry.expire() == 0  # nothing left of hers; once per idle stretch
+    await ledger_matches(account_store, ALICE)
+
+    assert await account_store.finish(bob, "bobs-run", 100, 40, clock.now())
+    clock.advance(30 * DAY + 1)
+    assert await expiry.expire() == 1
+    assert (await account_store.balance(bob)).available == 0
+    await ledger_matches(account_store, bob)
+
+
+async def test_credits_never_expire_with_no_expiry_days(account_store: AccountStore) -> None:
+    clock = FakeClock(NOW)
+    await account_store.open(ALICE, 1000, clock.now())
+    clock.advance(3650 * DAY)
+    assert await CreditExpiry(cast(IdleAccounts, account_store), 0, clock).expire() == 0
+    assert (await account_store.balance(ALICE)).available == 1000

@@ -121,11 +121,17 @@ async def test_image_input_is_checked_uploaded_and_used(bot: Engine) -> None:
 
 
 async def test_admin_commands(bot: Engine) -> None:
-    for command in ("/refresh", "/stats", "/runs all", "/ban someone"):
+    await bot.say("/balance", who=STRANGER)  # their account, with NEW_USER_CREDITS
+    before = await bot.container.accounts.balance(STRANGER.user_key)
+    money = ("/grant console:stranger 50", "/grant @S 50", "/refund some-charge-id")
+    for command in ("/refresh", "/stats", "/runs all", "/ban someone", *money):
         refused = await bot.say(command, who=STRANGER)
         assert (
             refused is not None and refused.text == "Not allowed: that command is for admins only."
         )
+    assert await bot.container.accounts.balance(STRANGER.user_key) == before
+    statement = await bot.container.accounts.statement(STRANGER.user_key, 10)
+    assert [entry.kind.value for entry in statement] == ["welcome"]
     refreshed = await bot.say("/refresh")
     assert refreshed is not None and "3 workflows" in refreshed.text
     banned = await bot.say("/ban stranger")

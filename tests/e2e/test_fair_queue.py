@@ -111,3 +111,18 @@ async def test_only_allowed_users_and_chats_may_run(mongo_uri: str, tmp_path: Pa
         assert [r.chat.user_key for r in await bot.container.runs_store.recent(5)] == [
             ALICE.user_key
         ]
+
+
+async def test_anyone_may_run_in_an_allowed_chat_and_only_there(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    allowed = {"allowed_users": frozenset(), "allowed_chats": frozenset({"console:lab"})}
+    stranger_here = ChatRef(platform="console", chat_id="lab", user_id="carol", user_name="C")
+    stranger_away = stranger_here.model_copy(update={"chat_id": "elsewhere"})
+    async with world(mongo_uri, tmp_path, **allowed) as w, w.engine() as bot:
+        refused = await bot.say("/txt2img a fox width=32 height=32", who=stranger_away)
+        assert refused is not None and "limited to certain users and chats" in refused.text
+        assert await bot.container.runs_store.recent(5) == []
+        assert await bot.say("/txt2img a fox width=32 height=32", who=stranger_here) is None
+        [run] = await bot.container.runs_store.recent(5)
+        assert run.chat.chat_id == "lab" and run.chat.user_key == "console:carol"

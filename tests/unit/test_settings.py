@@ -144,6 +144,20 @@ def test_admin_ids_comma_list_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None
     assert load_settings().admin_ids == frozenset({"telegram:12345", "discord:987654321"})
 
 
+def test_allow_lists_are_comma_lists_of_platform_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (load_settings().allowed_users, load_settings().allowed_chats) == (set(), set())
+    monkeypatch.setenv("ALLOWED_USERS", "telegram:12345 , discord:987654321,,telegram:12345")
+    monkeypatch.setenv("ALLOWED_CHATS", "telegram:-1001234567890, discord:555")
+    settings = load_settings()
+    assert settings.allowed_users == frozenset({"telegram:12345", "discord:987654321"})
+    assert settings.allowed_chats == frozenset({"telegram:-1001234567890", "discord:555"})
+    monkeypatch.setenv("ALLOWED_CHATS", "telegram:-100123, 555")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("ALLOWED_CHATS: ")
+    assert "'555' is not platform:id" in str(caught.value)
+
+
 def test_secrets_are_secret_strings_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     values = {
         "COMFYDEPLOY_API_KEY": "cd-key-0123456789abcdef",
