@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from core.chat.content import BalanceCard, CreditOffer, QueueView, UsageList
 from core.credits import format_credits
-from core.ledger import LedgerEntry
+from core.ledger import LedgerEntry, LedgerKind
 from core.notices import Cmd
 
 if TYPE_CHECKING:
@@ -36,7 +36,10 @@ class CreditText:
         return "\n".join(lines)
 
     def _entry(self, entry: LedgerEntry) -> str:
-        change = entry.available + entry.reserved
+        # A hold only moves credits within the account: show what it took from (or gave back
+        # to) the spendable balance. Every other entry shows what it changed in all.
+        moves = entry.kind in (LedgerKind.RESERVE, LedgerKind.RELEASE)
+        change = entry.available if moves else entry.available + entry.reserved
         amount = format_credits(change)
         if change > 0:
             amount = f"+{amount}"

@@ -318,7 +318,7 @@ async def test_balance_shows_what_is_held_while_a_run_goes(mongo_uri: str, tmp_p
         assert going is not None
         assert f"You have {format_credits(100_000 - run.credits.held)} credits" in going.text
         assert f"⏳ {held} more are held for runs still going." in going.text
-        assert f"held for run {run.id}" in going.text
+        assert f"-{held} held for run {run.id}" in going.text
 
         await finish_after(w, bot, run, 30)
         done = await bot.say("/balance", who=ALICE)
