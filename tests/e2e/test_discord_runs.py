@@ -138,6 +138,7 @@ async def test_an_attachment_option_is_checked_from_its_bytes(
             assert reply.content == (
                 "• That file is not an image I can use (PNG, JPEG, WebP or GIF)."
             )
+            assert await dc.engine.container.runs_store.recent(10) == []  # nothing ran
             good = fake.slash_command(
                 "img2img",
                 {"prompt": "in ink", "input_image": UploadFile(png_bytes(), "cat.png")},
