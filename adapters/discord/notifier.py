@@ -85,22 +85,20 @@ class DiscordNotifier:
         """Best effort: the command's response in the run's final state, without buttons (they
         are on the result), pointing at the result when it was posted from here. A run that
         did not succeed is announced once, by its channel message (which pings the user and
-        says why): the response then only names the ending and points there. A token lives
+        says why): the response then only points there. A token lives
         15 minutes, so a failed edit is not tried again later."""
         run = ending.run
         handle = self._tokens.usable(run.chat.message_id)
         if handle is None or not self.ready:
             return
         renderer = self._renderer.for_chat(run.chat)
-        pointer = renderer.phrase("finished_see_below")
-        if ending.link is not None:
-            pointer += f" {ending.link}"
+        link = f" {ending.link}" if ending.link is not None else ""
         if run.status is RunStatus.SUCCESS:
             text = renderer.words.result_summary(run, ending.balance)
-            if ending.link is not None:
-                text += f"\n{pointer}"
+            if link:
+                text += f"\n{renderer.phrase('finished_see_below')}{link}"
         else:
-            text = f"{renderer.words.runs.head(run, run.status)}\n{pointer}"
+            text = renderer.phrase("ended_see_below") + link
         try:
             await self._edit(handle, run, text, None)
         except SendFailed as failure:

@@ -244,9 +244,9 @@ async def test_a_failed_run_is_announced_once_in_the_backends_words(
             assert notice.mention_ids == [lab.ann.id]
             assert notice.content.startswith(f"<@{lab.ann.id}> ❌ Failed · txt2img · run {run.id}")
             status = fake.interactions.original(record)
-            head = f"❌ Failed · txt2img · run {run.id}\nThe result is in the channel. "
-            assert status.content.startswith(head) and status.content.endswith(f"/{notice.id}")
+            pointer = "It ended: why is said in the channel. https://discord.com/channels/"
+            assert status.content.startswith(pointer) and status.content.endswith(f"/{notice.id}")
             said = f"The backend said: {error}"
             everything = [m.content for m in dc.posted(lab.channel)] + [status.content]
             assert sum(text.count(said) for text in everything) == 1
-            assert sum(text.count("❌ Failed") for text in everything) == 2
+            assert sum(text.count("❌ Failed") for text in everything) == 1
