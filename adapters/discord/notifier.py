@@ -40,7 +40,7 @@ from core.actions import Action, ActionKind
 from core.chat.reposts import repost_journal
 from core.errors import SendFailed
 from core.journal import DeliveryJournal, send_once
-from core.models import ProgressView, ResultFile, Run, RunResult
+from core.models import ProgressView, ResultFile, Run, RunResult, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,22 @@ class DiscordNotifier:
 
     async def end_status(self, ending: RunResult) -> None:
         """Best effort: the command's response in the run's final state, without buttons (they
-        are on the result), pointing at the result when it was posted from here. A token
-        lives 15 minutes, so a failed edit is not tried again later."""
+        are on the result), pointing at the result when it was posted from here. A run that
+        did not succeed is announced once, by its channel message (which pings the user and
+        says why): the response then only points there. A token lives
+        15 minutes, so a failed edit is not tried again later."""
         run = ending.run
         handle = self._tokens.usable(run.chat.message_id)
         if handle is None or not self.ready:
             return
         renderer = self._renderer.for_chat(run.chat)
-        text = renderer.words.result_summary(run)
-        if ending.link is not None:
-            text += f"\n{renderer.phrase('finished_see_below')} {ending.link}"
+        link = f" {ending.link}" if ending.link is not None else ""
+        if run.status is RunStatus.SUCCESS:
+            text = renderer.words.result_summary(run, ending.balance)
+            if link:
+                text += f"\n{renderer.phrase('finished_see_below')}{link}"
+        else:
+            text = renderer.phrase("ended_see_below") + link
         try:
             await self._edit(handle, run, text, None)
         except SendFailed as failure:
@@ -140,7 +146,7 @@ class DiscordNotifier:
         run = result.run
         words = self._renderer.for_chat(run.chat).words
         parts = plan_result(
-            f"<@{run.chat.user_id}> {words.result_summary(run)}",
+            f"<@{run.chat.user_id}> {words.result_summary(run, result.balance)}",
             result.files,
             result.texts,
             self._upload_limit(run.chat.chat_id),
@@ -153,7 +159,7 @@ class DiscordNotifier:
             if part.lead and message is not None:
                 posted = message
         link = posted.jump_url if posted is not None else None
-        return RunResult(run=run, link=link)
+        return RunResult(run=run, link=link, balance=result.balance)
 
     async def _post(
         self, run: Run, part: ResultPart, actions: tuple[Action, ...], delivery: _Delivery

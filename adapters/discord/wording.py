@@ -66,18 +66,22 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
     "en": {
         "admin_group": "Admin: refresh the catalog, stats, runs, bans",
         "finished_see_below": "The result is in the channel.",
+        "ended_see_below": "It ended: why is said in the channel.",
     },
     "ru": {
         "admin_group": "Админ: обновить каталог, статистика, запуски, блокировки",
         "finished_see_below": "Результат — в канале.",
+        "ended_see_below": "Запуск завершён: причина — в канале.",
     },
     "es": {
         "admin_group": "Admin: actualizar el catálogo, estadísticas, ejecuciones, bloqueos",
         "finished_see_below": "El resultado está en el canal.",
+        "ended_see_below": "Terminó: el motivo está en el canal.",
     },
 }
 """What only Discord says: the `/comfy` group's description (the group exists on Discord only),
-and the line under a command's response once its result was posted in the channel."""
+and the line a command's response ends with once its result (or why it failed or was cancelled)
+was posted in the channel."""
 
 
 class DiscordSyntax:

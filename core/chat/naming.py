@@ -14,6 +14,18 @@ def slug(raw: str, invalid: re.Pattern[str], max_len: int, fallback: str) -> str
     return name[:max_len].rstrip("_") or fallback
 
 
+def option_name(raw: str, invalid: re.Pattern[str], max_len: int, fallback: str) -> str:
+    """An option's name: `raw` lowercased, and nothing else when that is a valid name; else
+    every character outside the alphabet becomes `_` and it is cut to `max_len`. A name with
+    nothing left but `_` (e.g. `日本` -> `__`) is `fallback` instead, which names the input
+    no better but is readable (and made unique like any other)."""
+    lowered = raw.lower()
+    if lowered and len(lowered) <= max_len and invalid.search(lowered) is None:
+        return lowered
+    name = invalid.sub("_", lowered)[:max_len]
+    return name if name.strip("_") else fallback
+
+
 def unique(name: str, taken: set[str], max_len: int) -> str:
     """`name`, or `name_2`, `name_3` … (cut to fit) when it is taken; the caller records it."""
     if name not in taken:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.chat.naming import fit, slug, unique
+from core.chat.naming import fit, option_name, unique
 from core.workflow import InputSpec, InputType, Workflow
 
 
@@ -90,14 +90,15 @@ def compile_options(workflow: Workflow, rules: OptionRules) -> tuple[OptionSpec,
 
 
 def _option_names(inputs: tuple[InputSpec, ...], rules: OptionRules) -> dict[str, str]:
-    """Input name -> option name; collisions get `_2`, `_3` … in input order."""
+    """Input name -> option name (core/chat/naming.py: `option_name`); collisions get `_2`,
+    `_3` … in input order."""
     if rules.invalid is None:
         return {spec.name: spec.name for spec in inputs}
     taken: set[str] = set()
     names: dict[str, str] = {}
     for spec in inputs:
         name = unique(
-            slug(spec.name, rules.invalid, rules.max_name, "input"), taken, rules.max_name
+            option_name(spec.name, rules.invalid, rules.max_name, "input"), taken, rules.max_name
         )
         taken.add(name)
         names[spec.name] = name

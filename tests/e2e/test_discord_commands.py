@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.models import RunStatus
 from core.workflow import Deployment, DeploymentRef, InputSpec, InputType, Workflow
 from tests.e2e.harness import world
 from tests.fakes.backend import MemoryBackend
@@ -211,3 +212,102 @@ async def test_help_and_lists_in_discords_words(mongo_uri: str, tmp_path: Path) 
             assert (await dc.reply(unknown, 5)).content == "I know no run nosuchrun of yours."
             bare = fake.slash_command("show", {"run": " "}, channel=lab.channel, user=lab.ann)
             assert (await dc.reply(bare, 6)).content == "Usage: `/show run:`"
+
+
+async def test_status_and_cancel_by_run_id_on_a_running_run(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            record = fake.slash_command(
+                "txt2img",
+                {"prompt": "a heron", "width": 32, "height": 32},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            await dc.wait_handled(1)
+            run = await dc.run_for(record)
+            for _ in range(3):  # queued, started, running 20 %
+                await dc.advance(run)
+
+            asked = fake.slash_command(
+                "status", {"run": run.id}, channel=lab.channel, user=lab.ann
+            )
+            status = await dc.reply(asked, 2)
+            assert status.ephemeral
+            assert status.content == (
+                f"⚙️ Running · txt2img · run {run.id}\n▰▰▱▱▱▱▱▱▱▱ 20%\nExecuting KSampler"
+            )
+
+            cancel = fake.slash_command(
+                "cancel", {"run": run.id}, channel=lab.channel, user=lab.ann
+            )
+            answer = await dc.reply(cancel, 3)
+            assert answer.ephemeral and answer.content == f"Run {run.id}: 🚫 Cancelled."
+            await w.sim.drain_webhooks()
+            await dc.engine.settle()
+            assert (await dc.run_for(record)).status is RunStatus.CANCELLED
+            [notice] = dc.posted(lab.channel)
+            assert notice.content.startswith(
+                f"<@{lab.ann.id}> 🚫 Cancelled · txt2img · run {run.id}"
+            )
+            assert notice.mention_ids == [lab.ann.id]
+
+            after = fake.slash_command(
+                "status", {"run": run.id}, channel=lab.channel, user=lab.ann
+            )
+            ended = await dc.reply(after, 4)
+            assert ended.content.startswith(f"🚫 Cancelled · txt2img · run {run.id}")
+
+
+async def test_an_admin_unbans_and_the_user_is_answered_again(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        admin, stranger = fake.add_user("admin"), fake.add_user("stranger")
+        fake.add_member(lab.guild, admin)
+        fake.add_member(lab.guild, stranger)
+        w.settings = w.settings.model_copy(
+            update={"admin_ids": frozenset({f"discord:{admin.id}"})}
+        )
+        async with discord_bot(w, fake) as dc:
+            who = {"user": f"<@{stranger.id}>"}
+            ban = fake.slash_command("comfy ban", who, channel=lab.channel, user=admin)
+            assert (await dc.reply(ban, 1)).content == f"discord:{stranger.id} is now banned."
+            banned = fake.slash_command("workflows", channel=lab.channel, user=stranger)
+            assert (await dc.reply(banned, 2)).content == "You are not allowed to use this bot."
+
+            refused = fake.slash_command("comfy unban", who, channel=lab.channel, user=lab.ann)
+            assert "admins only" in (await dc.reply(refused, 3)).content
+            unban = fake.slash_command("comfy unban", who, channel=lab.channel, user=admin)
+            assert (
+                await dc.reply(unban, 4)
+            ).content == f"discord:{stranger.id} may use the bot again."
+            welcome = fake.slash_command("workflows", channel=lab.channel, user=stranger)
+            embed = (await dc.reply(welcome, 5)).data["embeds"][0]
+            assert embed["title"] == "Workflows:" and "`/txt2img`" in embed["description"]
+
+
+async def test_help_lists_the_admin_group_to_an_admin(mongo_uri: str, tmp_path: Path) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        admin = fake.add_user("admin")
+        fake.add_member(lab.guild, admin)
+        w.settings = w.settings.model_copy(
+            update={"admin_ids": frozenset({f"discord:{admin.id}"})}
+        )
+        async with discord_bot(w, fake) as dc:
+            asked = fake.slash_command("help", channel=lab.channel, user=admin)
+            description = (await dc.reply(asked, 1)).data["embeds"][0]["description"]
+            for row in (
+                "`/comfy refresh` — Admin: discover the workflows again",
+                "`/comfy stats` — Admin: runs and costs",
+                "`/comfy runs` — Admin: everybody's last runs",
+                "`/comfy ban` — Admin: ban a user",
+                "`/comfy unban` — Admin: lift a ban",
+            ):
+                assert row in description
+            other = fake.slash_command("help", channel=lab.channel, user=lab.ann)
+            assert "/comfy" not in (await dc.reply(other, 2)).data["embeds"][0]["description"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.models import RunStatus
+from core.credits import charge_for, format_credits
+from core.models import EventSource, RunEvent, RunStatus
 from tests.e2e.harness import world
 from tests.fakes.discord_api import FakeDiscord, UploadFile
 from tests.fakes.discord_e2e import MESSAGES, ORIGINAL, Lab, discord_bot
@@ -137,6 +138,7 @@ async def test_an_attachment_option_is_checked_from_its_bytes(
             assert reply.content == (
                 "• That file is not an image I can use (PNG, JPEG, WebP or GIF)."
             )
+            assert await dc.engine.container.runs_store.recent(10) == []  # nothing ran
             good = fake.slash_command(
                 "img2img",
                 {"prompt": "in ink", "input_image": UploadFile(png_bytes(), "cat.png")},
@@ -179,3 +181,72 @@ async def test_in_a_dm_a_batch_comes_in_one_message_and_too_large_files_as_links
             assert linked.filenames == []
             assert "Too large to send here:" in linked.content and w.sim.root_url in linked.content
             assert linked.custom_ids == [f"reroll:{run.id}", f"same:{run.id}", f"recipe:{run.id}"]
+
+
+async def test_a_result_shows_its_run_time_price_and_the_balance_left(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        world(mongo_uri, tmp_path, shared_clock=True, new_user_credits=10.0) as w,
+        FakeDiscord(clock=w.clock) as fake,
+    ):
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            record = fake.slash_command(
+                "txt2img",
+                {"prompt": "a fox", "width": 32, "height": 32},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            await dc.wait_handled(1)
+            run = await dc.run_for(record)
+            assert run.backend_run_id is not None
+            await dc.advance(run)
+            w.clock.advance(40)
+            await dc.finish(run)
+            ended = await dc.run_for(record)
+            charge = charge_for(ended)
+            balance = await dc.engine.container.accounts.balance(ended.chat.user_key)
+            assert charge > 0 and balance.available == 1000 - charge
+            left = format_credits(1000 - charge)
+            facts = f"⏱ 40.0s · 💰 {format_credits(charge)} credits · {left} left"
+            [result] = dc.posted(lab.channel)
+            assert facts in result.content
+            status = fake.interactions.original(record)
+            assert facts in status.content
+
+
+async def test_a_failed_run_is_announced_once_in_the_backends_words(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
+        lab = Lab.build(fake)
+        async with discord_bot(w, fake) as dc:
+            record = fake.slash_command(
+                "txt2img",
+                {"prompt": "a fox", "width": 32, "height": 32},
+                channel=lab.channel,
+                user=lab.ann,
+            )
+            await dc.wait_handled(1)
+            run = await dc.run_for(record)
+            assert run.backend_run_id is not None
+            error = "Error executing KSampler: CUDA out of memory (tried to allocate 2 GiB)"
+            failed = RunEvent(
+                backend_run_id=run.backend_run_id,
+                status=RunStatus.FAILED,
+                source=EventSource.WEBHOOK,
+                error=error,
+            )
+            await dc.engine.container.tracker.apply(run.id, failed)
+            await dc.engine.settle()
+            [notice] = dc.posted(lab.channel)
+            assert notice.mention_ids == [lab.ann.id]
+            assert notice.content.startswith(f"<@{lab.ann.id}> ❌ Failed · txt2img · run {run.id}")
+            status = fake.interactions.original(record)
+            pointer = "It ended: why is said in the channel. https://discord.com/channels/"
+            assert status.content.startswith(pointer) and status.content.endswith(f"/{notice.id}")
+            said = f"The backend said: {error}"
+            everything = [m.content for m in dc.posted(lab.channel)] + [status.content]
+            assert sum(text.count(said) for text in everything) == 1
+            assert sum(text.count("❌ Failed") for text in everything) == 1

@@ -76,16 +76,24 @@ def test_names_follow_discords_rules_and_collide_into_suffixes_in_input_order() 
         "x" * 40,
         "x" * 40 + "y",
         "日本",
+        "__seed__",
+        "Steps",
+        "steps",
+        "cfg scale!",
     ]
     found = options(flow(PROMPT, *(InputSpec(name=n, type=InputType.TEXT) for n in raw)))
     names = {o.input: o.name for o in found}
     assert all(DISCORD_NAME.match(o.name) for o in found), names
     assert names["negativePrompt"] == "negativeprompt"
     assert names["Negative Prompt"] == "negative_prompt"
-    assert names["négative-prompt"] == "negative-prompt"
+    assert names["négative-prompt"] == "n_gative-prompt"  # other characters become `_`
     assert names["x" * 40] == "x" * 32
     assert names["x" * 40 + "y"] == "x" * 30 + "_2"
-    assert names["日本"] == "input"
+    assert names["日本"] == "input"  # nothing but `_` left: the fallback
+    assert names["__seed__"] == "__seed__"  # already valid: kept as it is
+    assert names["Steps"] == "steps"  # valid once lowercased: only lowercased
+    assert names["steps"] == "steps_2"  # collisions in input order
+    assert names["cfg scale!"] == "cfg_scale_"
     assert len(set(names.values())) == len(names)
 
 
