@@ -15,8 +15,9 @@ from tests.fakes.discord_e2e import ORIGINAL, Lab, discord_bot
 
 PROMPT = {"prompt": "a heron", "width": 32, "height": 32}
 INTERVAL_S = DeliveryPolicy().progress_interval_s
-SLACK_S = 0.05
-"""Real time between the sender's wake-up and the request reaching the fake."""
+SLACK_S = 0.5
+"""Real time between the sender's wake-up and the request reaching the fake, on a loaded host:
+an edit that arrived late makes the gap after it look shorter by as much."""
 
 
 async def test_a_burst_of_progress_is_one_edit_per_interval_and_a_429_is_retried(
