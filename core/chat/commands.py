@@ -8,7 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.chat.naming import fit, slug, unique
-from core.chat.options import OptionRules, OptionSpec, builtin_option, compile_options
+from core.chat.options import (
+    OptionRules,
+    OptionSpec,
+    builtin_option,
+    compile_options,
+    takes_every_required_input,
+)
 from core.workflow import Workflow
 
 
@@ -108,7 +114,7 @@ def compile_commands(workflows: Iterable[Workflow], rules: CommandRules) -> list
     specs = list(BUILTIN_COMMANDS)
     taken = set(RESERVED)
     for workflow in sorted(workflows, key=lambda w: w.name):
-        if workflow.hidden:
+        if workflow.hidden or not takes_every_required_input(workflow, rules.options):
             continue
         name = unique(
             sanitize_name(workflow.command or workflow.name, rules), taken, rules.max_name

@@ -77,6 +77,20 @@ def builtin_option(name: str, required: bool = True) -> OptionSpec:
 
 
 def compile_options(workflow: Workflow, rules: OptionRules) -> tuple[OptionSpec, ...]:
+    options = _all_options(workflow, rules)
+    if rules.max_options is not None:
+        options = options[: rules.max_options]
+    return tuple(options)
+
+
+def takes_every_required_input(workflow: Workflow, rules: OptionRules) -> bool:
+    """Whether the platform's option limit leaves room for every required input: a command
+    that could never be given one of them could never run, so it is left off that platform."""
+    required = sum(1 for option in _all_options(workflow, rules) if option.required)
+    return rules.max_options is None or required <= rules.max_options
+
+
+def _all_options(workflow: Workflow, rules: OptionRules) -> list[OptionSpec]:
     main = workflow.main_text_input
     names = _option_names(workflow.inputs, rules)
     options = [_option(spec, names[spec.name], spec is main, rules) for spec in workflow.inputs]
@@ -84,9 +98,7 @@ def compile_options(workflow: Workflow, rules: OptionRules) -> tuple[OptionSpec,
         options.sort(key=lambda option: option.input != main.name)
     if rules.required_first:
         options.sort(key=lambda option: not option.required)
-    if rules.max_options is not None:
-        options = options[: rules.max_options]
-    return tuple(options)
+    return options
 
 
 def _option_names(inputs: tuple[InputSpec, ...], rules: OptionRules) -> dict[str, str]:
@@ -113,9 +125,17 @@ def _option(spec: InputSpec, name: str, is_main: bool, rules: OptionRules) -> Op
         input=spec.name,
         kind=_KIND_OF_INPUT[spec.type],
         required=spec.required or (is_main and rules.main_required),
-        description=fit(spec.description or spec.label or spec.name, rules.max_description),
+        description=fit(_described(spec), rules.max_description),
         min=spec.min,
         max=spec.max,
         choices=choices,
         autocomplete=too_many and len(choices or ()) > (rules.max_choices or 0),
     )
+
+
+def _described(spec: InputSpec) -> str:
+    """The first of description, label and name with any text: a blank one would be empty."""
+    for text in (spec.description, spec.label):
+        if text and text.strip():
+            return text
+    return spec.name

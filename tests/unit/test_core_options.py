@@ -128,10 +128,12 @@ def test_descriptions_are_1_to_100_characters() -> None:
     long = InputSpec(name="long", type=InputType.TEXT, description="word " * 60)
     bare = InputSpec(name="bare", type=InputType.TEXT)
     labelled = InputSpec(name="lab", type=InputType.TEXT, label="Nice label")
-    found = {o.name: o.description for o in options(flow(PROMPT, long, bare, labelled))}
+    blank = InputSpec(name="blank", type=InputType.TEXT, description=" \n ", label="  ")
+    found = {o.name: o.description for o in options(flow(PROMPT, long, bare, labelled, blank))}
     assert all(1 <= len(d) <= 100 for d in found.values())
     assert found["long"].endswith("…")
     assert found["bare"] == "bare" and found["lab"] == "Nice label"
+    assert found["blank"] == "blank"
 
 
 def test_discord_command_names_and_descriptions_follow_its_rules() -> None:
@@ -142,3 +144,13 @@ def test_discord_command_names_and_descriptions_follow_its_rules() -> None:
     specs = [s for s in compile_commands(flows, DISCORD_RULES) if s.workflow]
     assert [s.name for s in specs] == ["flux-dev", "flux-dev_2"]
     assert all(1 <= len(s.description) <= 100 for s in specs)
+
+
+def test_a_workflow_needing_more_than_25_inputs_gets_no_discord_command() -> None:
+    required = [InputSpec(name=f"req{i}", type=InputType.INTEGER, required=True) for i in range(25)]
+    crowded = Workflow(name="crowded", command="crowded", inputs=(PROMPT, *required))
+    roomy = Workflow(name="roomy", command="roomy", inputs=(PROMPT, *required[:24]))
+    on_discord = [s.workflow for s in compile_commands([crowded, roomy], DISCORD_RULES)]
+    assert "roomy" in on_discord and "crowded" not in on_discord
+    on_telegram = [s.workflow for s in compile_commands([crowded, roomy], TELEGRAM_RULES)]
+    assert {"roomy", "crowded"} <= set(on_telegram)
