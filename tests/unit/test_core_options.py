@@ -147,7 +147,9 @@ def test_discord_command_names_and_descriptions_follow_its_rules() -> None:
 
 
 def test_a_workflow_needing_more_than_25_inputs_gets_no_discord_command() -> None:
-    required = [InputSpec(name=f"req{i}", type=InputType.INTEGER, required=True) for i in range(25)]
+    required = [
+        InputSpec(name=f"req{i}", type=InputType.INTEGER, required=True) for i in range(25)
+    ]
     crowded = Workflow(name="crowded", command="crowded", inputs=(PROMPT, *required))
     roomy = Workflow(name="roomy", command="roomy", inputs=(PROMPT, *required[:24]))
     on_discord = [s.workflow for s in compile_commands([crowded, roomy], DISCORD_RULES)]
