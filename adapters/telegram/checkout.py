@@ -25,6 +25,7 @@ from core.chat.operations import CheckPurchase, CompletePurchase
 from core.chat.service import ChatService
 from core.chat.text_render import TextRenderer
 from core.models import ChatRef
+from core.notices import Cmd
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,9 @@ def _refusal(content: Content, words: TextRenderer) -> str | None:
         if content.ok:
             return None
         return (
-            words.notice(content.reason) if content.reason else words.text("purchase_unavailable")
+            words.notice(content.reason)
+            if content.reason
+            else words.text("purchase_unavailable", buy=Cmd("buy"))
         )
     if isinstance(content, Message):  # banned, or the core failed: it says which
         return words.notice(content.notice)

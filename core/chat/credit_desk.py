@@ -114,7 +114,9 @@ class CreditDesk:
             case CheckPurchase(payload=payload, amount=amount, currency=currency):
                 if offered(self._packs, payload, amount, currency):
                     return PurchaseVerdict(ok=True)
-                return PurchaseVerdict(ok=False, reason=Notice.of("purchase_unavailable"))
+                return PurchaseVerdict(
+                    ok=False, reason=Notice.of("purchase_unavailable", buy=Cmd("buy"))
+                )
             case CompletePurchase():
                 return await self._complete(operation, chat)
             case Grant(user=target, credits=typed, origin=origin):

@@ -276,7 +276,7 @@ MESSAGES: dict[str, str] = {
     ),
     "slow_down": "Too many commands: wait {seconds} s, then try again.",
     "buy_unavailable": "Credits cannot be bought here; ask an admin.",
-    "purchase_unavailable": "That pack is not on sale any more; send /buy for the current ones.",
+    "purchase_unavailable": "That pack is not on sale any more; {buy} shows the current ones.",
     "purchase_mismatch": (
         "This payment does not match an offer; an admin will look at it ({payment})."
     ),

@@ -282,7 +282,7 @@ MESSAGES: dict[str, str] = {
     ),
     "slow_down": "Demasiados comandos: espera {seconds} s y vuelve a intentarlo.",
     "buy_unavailable": "Aquí no se pueden comprar créditos; pregunta a un administrador.",
-    "purchase_unavailable": "Ese paquete ya no está a la venta; envía /buy para ver los actuales.",
+    "purchase_unavailable": "Ese paquete ya no está a la venta; {buy} muestra los actuales.",
     "purchase_mismatch": (
         "Este pago no coincide con ninguna oferta; un administrador lo revisará ({payment})."
     ),

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from core.ledger import LedgerKind
-from core.locales import messages_for
 from core.payments import parse_packs
 from tests.e2e.harness import World, world
 from tests.fakes.telegram_api import Call, FakeTelegram
@@ -196,7 +195,7 @@ async def test_a_pack_no_longer_on_sale_is_refused(mongo_uri: str, tmp_path: Pat
 
             (query,) = fake.stars.pre_checkouts.values()
             assert query.ok is False and query.in_time
-            assert query.error_message == messages_for("ru")["purchase_unavailable"]
+            assert query.error_message == "Этот пакет больше не продаётся; текущие покажет /buy."
             assert fake.stars.charges == {}
             assert await tg.engine.container.accounts.balance(USER) == before
 
