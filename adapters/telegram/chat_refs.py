@@ -45,6 +45,14 @@ def private_ref(user: User) -> ChatRef:
     )
 
 
+def direct_ref(chat: ChatRef) -> ChatRef:
+    """The private chat with the user of `chat` (Telegram gives it the user's id), for an
+    answer meant for them only; it replies to nothing (the command is in another chat)."""
+    return chat.model_copy(
+        update={"chat_id": chat.user_id, "thread_id": None, "message_id": None, "group": False}
+    )
+
+
 def send_target(chat: ChatRef, reply: bool = True) -> dict[str, Any]:
     """Keyword arguments that put a new message in the chat and topic of `chat`, replying to the
     command message (still sent if that message was deleted)."""

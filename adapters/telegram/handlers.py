@@ -1,6 +1,11 @@
 """Update handlers, kept thin: translate the update into one operation, make one core call,
 render the content in the user's language (https://core.telegram.org/bots/api#user:
-`language_code`)."""
+`language_code`).
+
+Content private to the asker (their balance, usage, queue, runs) asked for in a group goes to
+their private chat, and the group is only told so; a user who never opened a private chat with
+the bot cannot be written to there (403), so the group tells them to open one first, with a
+deep link to it (https://core.telegram.org/bots/features#deep-linking)."""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ import logging
 
 from telegram import Bot, Message, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.telegram.chat_refs import PLATFORM, chat_ref, send_target
+from adapters.telegram.chat_refs import PLATFORM, chat_ref, direct_ref, send_target
 from adapters.telegram.entities import code_entities
 from adapters.telegram.invoices import send_offer
 from adapters.telegram.keyboards import keyboard
@@ -115,9 +120,42 @@ class UpdateHandlers:
             await send_offer(bot, ref, content, words)
             return
         reply = words.render(content)
-        if reply is not None:
-            whole = isinstance(content, Notice | Problems)
-            await _send_reply(bot, ref, reply, words, whole=whole)
+        if reply is None:
+            return
+        if reply.private and ref.group:
+            await _send_privately(bot, ref, reply, words)
+            return
+        whole = isinstance(content, Notice | Problems)
+        await _send_reply(bot, ref, reply, words, whole=whole)
+
+
+async def _send_privately(bot: Bot, ref: ChatRef, reply: TextReply, words: TextRenderer) -> None:
+    """The reply in the user's private chat; in the group, a note that it went there, or, when
+    the user never started the bot, how to (never the reply itself)."""
+    try:
+        await _send_reply(bot, direct_ref(ref), reply, words)
+    except Forbidden as refused:
+        log.info("could not answer %s privately: %s", ref.user_key, refused.message)
+        link = _deep_link(bot)
+        note = (
+            words.text("private.closed", link=link)
+            if link
+            else words.text("private.closed_no_link")
+        )
+    else:
+        note = words.text("private.sent")
+    await _send_reply(bot, ref, TextReply(note), words, whole=True)
+
+
+def _deep_link(bot: Bot) -> str | None:
+    """A link that opens the private chat with the bot, its Start button ready
+    (https://core.telegram.org/bots/features#deep-linking); None before the bot knows its
+    own username."""
+    try:
+        username = bot.username
+    except RuntimeError:  # not initialized: getMe not called yet
+        return None
+    return f"https://t.me/{username}?start=private" if username else None
 
 
 async def _send_reply(

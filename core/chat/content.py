@@ -19,7 +19,10 @@ from core.workflow import InputSpec
 class Content:
     actions: tuple[Action, ...] = ()
     private: bool = False
-    """Meant for the asker only (an ephemeral reply where the platform has them)."""
+    """Meant for the asker only: a user's own money and runs (balance, usage, queue, their run
+    list). Discord answers the asker ephemerally anyway; Telegram, asked in a group, sends it
+    to the user's private chat and tells the group so; a private chat or the console is the
+    asker's alone already."""
 
 
 @dataclass(frozen=True, kw_only=True)

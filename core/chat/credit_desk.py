@@ -1,7 +1,8 @@
 """Credits in chat: `/balance`, `/usage`, `/queue`, `/buy` and the payments it leads to, and the
 admins' `/grant` and `/refund`. Every change of a balance is one ledger entry whose key is its
 cause (the admin's message, the platform's charge id), so a command or a payment reported
-twice changes nothing the second time, and says nothing either."""
+twice changes nothing the second time, and says nothing either. A balance, its usage and
+one's queue are the asker's own business: that content is `private`."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ class CreditDesk:
                 return UsageList(
                     runs=tuple((run, charge_for(run)) for run in runs),
                     charging=self._policy.enabled,
+                    private=True,
                 )
             case ShowQueue():
                 return await self._queue_view(chat)
@@ -146,6 +148,7 @@ class CreditDesk:
             waiting=tuple(LinePlace(p.run, p.place, p.starts_in_s) for p in places),
             running=running,
             limits=(self._limits.max_running_per_user, self._limits.max_queued_per_user),
+            private=True,
         )
 
     async def _complete(self, purchase: CompletePurchase, chat: ChatRef) -> Content:

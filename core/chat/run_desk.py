@@ -86,7 +86,8 @@ class RunDesk:
                 user = None if everyone else chat.user_key
                 runs = tuple(await self._store.recent(limit, user_key=user))
                 shows = tuple(Action(ActionKind.SHOW, run.id) for run in runs)
-                return RunList(runs=runs, everyone=everyone, actions=shows)
+                # One's own runs, from every chat, with their prompts: for the asker only.
+                return RunList(runs=runs, everyone=everyone, actions=shows, private=not everyone)
         raise TypeError(f"not an operation on runs: {operation!r}")
 
     def _view(self, run: Run) -> RunView:

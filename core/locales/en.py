@@ -319,6 +319,15 @@ MESSAGES: dict[str, str] = {
     "queue.running": "Running ({count} of {limit}):",
     "queue.waiting": "Waiting ({count}):",
     "queue.limits": "At most {running} of your runs go at once; {waiting} more may wait.",
+    "private.sent": "That answer is for you only: I sent it to you in a private chat.",
+    "private.closed": (
+        "That answer is for you only, and I cannot write to you privately yet: open a private "
+        "chat with me first ({link}), then ask again."
+    ),
+    "private.closed_no_link": (
+        "That answer is for you only, and I cannot write to you privately yet: open a private "
+        "chat with me first, then ask again."
+    ),
     "buy.title": "You have {balance} credits. Credit packs:",
     "buy.pack": "• {credits} credits for {price} ⭐",
     "invoice.title": "{credits} credits",

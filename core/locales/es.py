@@ -331,6 +331,15 @@ MESSAGES: dict[str, str] = {
     "queue.limits": (
         "Van a la vez como mucho {running} de tus ejecuciones; {waiting} más pueden esperar."
     ),
+    "private.sent": "Esa respuesta es solo para ti: te la envié en un chat privado.",
+    "private.closed": (
+        "Esa respuesta es solo para ti y aún no puedo escribirte en privado: abre primero un "
+        "chat privado conmigo ({link}) y vuelve a preguntar."
+    ),
+    "private.closed_no_link": (
+        "Esa respuesta es solo para ti y aún no puedo escribirte en privado: abre primero un "
+        "chat privado conmigo y vuelve a preguntar."
+    ),
     "buy.title": "Tienes {balance} créditos. Paquetes de créditos:",
     "buy.pack": "• {credits} créditos por {price} ⭐",
     "invoice.title": "{credits} créditos",

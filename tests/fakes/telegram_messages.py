@@ -1,7 +1,9 @@
 """Bot API handlers that send messages: text, photos, documents, videos, albums.
 
 Each builds the message Telegram would return and records it, enforcing Telegram's limits
-(text and caption length, file sizes, callback data, replies to missing messages).
+(text and caption length, file sizes, callback data, replies to missing messages), and refusing
+with 403 a private chat whose user never started the bot: a bot cannot start a conversation, the
+user must open it (https://core.telegram.org/bots/features#deep-linking).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class MessageMethods(FakeTelegramState):
         chat_id = call.chat_id
         if not isinstance(chat_id, int):
             raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.not_started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         thread_id = call.thread_id
         reply_to = self.messages.get((chat_id, call.reply_to)) if call.reply_to else None
         if call.reply_to and reply_to is None and not _allows_missing_reply(call.params):

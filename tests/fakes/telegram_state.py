@@ -66,6 +66,9 @@ class FakeTelegramState:
         self.messages: dict[tuple[int, int], JsonDict] = {}
         self.history_book = HistoryBook()
         self.users: dict[int, JsonDict] = {}
+        self.not_started: set[int] = set()
+        """Users who never opened a private chat with the bot (`never_started`): the bot may
+        not write to them there until they do."""
         self.flood = None if limits is None else FloodControl(limits, self.clock)
         self.flood_429s: Counter[int | str | None] = Counter()
         """Every 429 sent (flood control's and `fail_next`'s), per chat_id of the request."""

@@ -45,6 +45,11 @@ class UserActions(FakeTelegramState):
         self.users[user_id] = user
         return user
 
+    def never_started(self, user_id: int) -> None:
+        """`user_id` never opened a private chat with the bot: until they write to it there,
+        a message the bot sends them is refused with 403."""
+        self.not_started.add(user_id)
+
     def send_text(
         self,
         chat_id: int,
@@ -122,6 +127,8 @@ class UserActions(FakeTelegramState):
         **content: Any,
     ) -> JsonDict:
         sender = self.user(user_id, user_name)
+        if chat_id == user_id:
+            self.not_started.discard(user_id)  # writing to the bot opens the private chat
         chat = chat_json(chat_id, sender, forum=thread_id is not None)
         message = message_json(
             self._next_message_id(chat_id),
