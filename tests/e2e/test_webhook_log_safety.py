@@ -15,9 +15,7 @@ from tests.e2e.test_webhook_robustness import _body, _post
 FORGED = "x\nINFO run 1 delivered to telegram:1\x1b[2J"
 
 
-@pytest.mark.parametrize(
-    "run_id", [FORGED, "a" * 5000, "../../etc/passwd", "run id with spaces"]
-)
+@pytest.mark.parametrize("run_id", [FORGED, "a" * 5000, "../../etc/passwd", "run id with spaces"])
 async def test_an_unauthenticated_malformed_run_id_is_not_logged_raw(
     mongo_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, run_id: str
 ) -> None:
