@@ -45,17 +45,20 @@ async def run_doctor(settings: Settings) -> list[str]:
         if not ok:
             problems.append(f"{what}: {detail}")
 
+    missing = missing_files(settings)
     for what, path in (
         ("catalog file", settings.catalog_file),
         ("routing file", settings.routing_file),
     ):
+        if any(problem.endswith(f" {path} does not exist") for problem in missing):
+            continue  # named once, below, as the setting that points nowhere
         try:
             load_catalog_file(path) if what == "catalog file" else load_routing_file(path)
             state = "read" if path.exists() else "absent (defaults)"
             report(True, what, f"{path} {state}")
         except SettingsError as error:
             report(False, what, str(error))
-    found = [*missing_files(settings), data_dir_problem(settings), port_problem(settings)]
+    found = [*missing, data_dir_problem(settings), port_problem(settings)]
     for problem in filter(None, found):
         setting, _, detail = problem.partition(": ")
         report(False, setting.lower(), detail)

@@ -13,7 +13,7 @@ from pymongo.errors import AutoReconnect
 
 from core.credits import charge_for
 from core.ledger import LedgerKind
-from core.models import PartState
+from core.models import DeliveryState, PartState
 from tests.e2e.harness import world
 from tests.e2e.test_credits import ALICE, balance_of, kinds
 from tests.fakes.telegram_api import FakeTelegram
@@ -124,3 +124,40 @@ async def test_a_photo_whose_sending_mark_lost_its_answer_is_sent_once(
         assert await tg.engine.container.delivery.deliver_due() == 1
         await tg.engine.settle()
         assert len(fake.sent("sendPhoto", CHAT)) == 1
+
+
+async def test_a_result_whose_delivered_mark_failed_is_not_posted_again(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """The photo went out but the database is away when the delivery is recorded: the claim
+    runs out, and whoever takes it next finds every message sent and only records it."""
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        command = fake.send_text(CHAT, USER_ID, "/txt2img a fox width=32 height=32")
+        await tg.wait_handled(1)
+        run = await tg.run_for(command)
+        store = tg.engine.container.runs_store
+        real_finish = store.finish_delivery
+        away = [True]
+
+        async def database_away(run_id: str, owner: str, now: Any) -> bool:
+            if away[0]:
+                raise AutoReconnect("the database restarts")
+            return await real_finish(run_id, owner, now)
+
+        store.finish_delivery = database_away  # type: ignore[method-assign]
+        await tg.finish(run)
+        assert len(fake.sent("sendPhoto", CHAT)) == 1
+        stored = await store.get(run.id)
+        assert stored is not None and stored.delivery is DeliveryState.CLAIMED
+        away[0] = False
+        w.clock.advance(tg.engine.container.settings.delivery_lease_seconds + 1)
+        assert await tg.engine.container.delivery.deliver_due() == 1
+        await tg.engine.settle()
+        assert len(fake.sent("sendPhoto", CHAT)) == 1
+        delivered = await store.get(run.id)
+        assert delivered is not None and delivered.delivery is DeliveryState.DELIVERED
+        assert delivered.delivery_parts == {"photos-0": PartState.SENT}

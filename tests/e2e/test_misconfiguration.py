@@ -137,3 +137,37 @@ async def test_catalog_with_a_refused_key_says_so_and_fails(
     assert code == 1
     assert out.strip() == "[]"
     assert "comfydeploy:" in err and "401" in err and SECRET_KEY not in err
+
+
+async def test_doctor_names_an_unreachable_database_a_busy_port_a_missing_file_and_no_key(
+    sim: SimulatorServer, mongo_uri: str, tmp_path: Path
+) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    busy_port = busy.getsockname()[1]
+    nowhere = tmp_path / "nowhere.yaml"
+    env = {
+        **environment(sim, mongo_uri, tmp_path),
+        "MONGODB_URI": f"mongodb://admin:{SECRET_KEY}@127.0.0.1:{closed_port()}/",
+        "MONGODB_TIMEOUT_SECONDS": "0.5",
+        "HTTP_PORT": str(busy_port),
+        "ROUTING_FILE": str(nowhere),
+    }
+    del env["COMFYDEPLOY_API_KEY"]
+    try:
+        code, out, err = await comfybot("doctor", env=env, cwd=tmp_path)
+    finally:
+        busy.close()
+    assert code == 1, out + err
+    expected = [
+        f"BAD routing_file: {nowhere} does not exist",
+        f"BAD http_port: 127.0.0.1:{busy_port} is already in use",
+        "BAD database: MONGODB_URI does not answer",
+        "BAD backend: no backend is configured",
+    ]
+    for line in expected:
+        assert len([seen for seen in out.splitlines() if seen.startswith(line)]) == 1, out
+    assert str(nowhere) not in out.replace(expected[0], "")  # not also "ok ... absent"
+    assert "4 problem(s)" in out and "all good" not in out
+    assert SECRET_KEY not in out + err and "Traceback" not in err

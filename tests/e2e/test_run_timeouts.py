@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.simulator import Route, SimulatorServer
+from bot.scheduler import Job
 from core.models import RunStatus
 from tests.e2e.harness import world
 from tests.fakes.waiting import eventually
@@ -77,3 +78,42 @@ async def test_a_run_the_backend_forgot_is_billed_only_until_it_last_spoke(
     assert lost.rate_usd_per_s is not None
     billed = lost.rate_usd_per_s * (w.settings.poll_interval_seconds + 10)
     assert lost.cost_usd == pytest.approx(billed, abs=1e-6)  # not three hours of it
+
+
+async def test_reconcile_waiting_on_the_backend_holds_up_neither_jobs_nor_the_heartbeat(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    """The sweeps' holder polls every unfinished run at its start; while the backend sits on
+    those polls, the other jobs run and the lease is renewed (no other process takes over)."""
+    async with (
+        world(mongo_uri, tmp_path, public_base_url=None) as w,
+        w.engine(http=False, settle=False) as bot,
+    ):
+        await bot.say("/txt2img left unfinished width=32 height=32")
+        container = bot.container
+        gate = w.sim.faults.hold(Route.GET_RUN, count=None)
+        ran_while_held = asyncio.Event()
+
+        async def probe() -> None:
+            if w.sim.faults.waiting[Route.GET_RUN] >= 1:
+                ran_while_held.set()
+
+        try:
+            container.start_scheduler(extra=[Job("probe", 0.05, probe)])
+            async with asyncio.timeout(30):
+                await w.sim.faults.wait_held(Route.GET_RUN)
+            leases = container.db["leases"]
+            before = await leases.find_one({"_id": "sweeps"})
+            assert before is not None and container.sweeps.held
+            w.clock.advance(container.lease_timing.renew_every_s)
+
+            async def renewed() -> bool:
+                now = await leases.find_one({"_id": "sweeps"})
+                return now is not None and now["until"] > before["until"]
+
+            await eventually(renewed, within=30)
+            async with asyncio.timeout(30):
+                await ran_while_held.wait()
+            assert container.sweeps.held and w.sim.faults.waiting[Route.GET_RUN] >= 1
+        finally:
+            gate.set()
