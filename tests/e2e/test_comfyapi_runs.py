@@ -18,6 +18,7 @@ from tests.e2e.harness import world
 from tests.fakes.attachments import BytesAttachment, png
 from tests.fakes.comfyui_files import colour_for
 from tests.fakes.comfyui_stack import ComfyApiStack
+from tests.fakes.waiting import eventually
 
 
 @pytest.fixture
@@ -46,8 +47,12 @@ async def test_a_prompt_becomes_an_image_in_the_chat(
         # The job was created under our label, with our run in its idempotency key.
         assert rig.stack.comfy.prompts[0].prompt_id == run.backend_run_id
         await streaming(rig, backend, run)
-        await bot.settle()  # the status message is drawn by the delivery's progress queue
-        assert "⏳ Queued" in bot.seen()
+
+        async def drawn_queued() -> bool:  # the stream's first state reaches the chat through
+            await bot.settle()  # ingress and the delivery's progress queue, on their own tasks
+            return "⏳ Queued" in bot.seen()
+
+        await eventually(drawn_queued)
 
         await rig.stack.comfy.step()
         await rig.stack.comfy.step()
