@@ -85,9 +85,23 @@ class Dispatcher:
         `gate`, the first deployment's slot is the caller's and each fallback takes its own.
         False when nothing began: the run is no longer pending or another process has it."""
         try:
+            if self._media_lost(run, workflow):
+                # Recorded while its first backend was down, and this process has restarted
+                # since: the user's file is gone, and the graph's own image must not stand in.
+                log.error("run %s: its media were never uploaded and are gone", run.id)
+                await self._tracker.end(
+                    run.id, "", RunStatus.FAILED, EventSource.SUBMIT, "submit.unreachable"
+                )
+                return True
             return await self._try_each(run, workflow, candidates, gate)
         finally:
             self._media.drop(run.id)
+
+    def _media_lost(self, run: Run, workflow: Workflow) -> bool:
+        """A required image input with neither an uploaded value nor held bytes."""
+        if self._media.holds(run.id):
+            return False
+        return any(spec.required and spec.name not in run.inputs for spec in workflow.image_inputs)
 
     async def _try_each(
         self,

@@ -212,3 +212,36 @@ async def test_stats_split_by_backend(mongo_uri: str, tmp_path: Path, two: Two) 
             assert "Runs: 2" in stats.text
             assert "  comfyapi: 1 runs, free" in stats.text
             assert f"  runcomfy: 1 runs, ${cost:.4f}" in stats.text
+
+
+async def test_an_image_lost_in_a_restart_before_any_upload_is_not_replaced(
+    mongo_uri: str, tmp_path: Path, two: Two
+) -> None:
+    """The first backend was down when the run was recorded, the run waited, and the bot
+    restarted: the user's image is gone, so the run fails rather than run the graph's own."""
+    route = tmp_path / "routing.yaml"
+    route.write_text(
+        f"routes:\n  txt2img:\n    deployments: [{{id: '{RUNCOMFY_TXT2IMG}'}}]\n"
+        f"  img2img:\n    deployments: [{{id: 'comfyapi:img2img'}}]\n"
+        f"    fallback: ['{RUNCOMFY_IMG2IMG}']\n"
+    )
+    async with world(mongo_uri, tmp_path, routing_file=route, max_running_per_user=1) as w:
+        async with w.engine(backends=[two.comfyapi(), two.runcomfy()]) as first:
+            await first.say("/txt2img a lighthouse")  # takes the user's one slot
+            busy = await first.last_run()
+            assert busy.backend == "runcomfy" and busy.backend_run_id is not None
+            await two.comfy.stack.comfy.go_down()
+            w.clock.advance(1)
+            picture = png((16, 16), (0, 0, 250))
+            await first.say("/img2img make it blue", images=[BytesAttachment(picture)])
+            waiting = await first.last_run()
+            assert waiting.workflow == "img2img" and waiting.status is RunStatus.PENDING
+            assert "image" not in waiting.inputs  # not uploaded anywhere yet
+        async with w.engine(backends=[two.comfyapi(), two.runcomfy()]) as second:
+            await two.rc.finish(busy.backend_run_id)
+            await second.settle()
+            lost = await second.container.runs_store.get(waiting.id)
+            assert lost is not None and lost.status is RunStatus.FAILED
+            assert lost.error == "submit.unreachable"
+        assert len(two.rc.requests.all()) == 1  # the txt2img run only
+        assert two.comfy.stack.comfy.prompts == []
