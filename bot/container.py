@@ -61,6 +61,7 @@ from core.launcher import RunLauncher
 from core.leadership import LeaseKeeper, only_while_held
 from core.lease import LeaseTiming
 from core.limits import RunLimits
+from core.media_hold import MediaHold
 from core.metrics import Metrics
 from core.models import Run
 from core.payments import PaymentGateway
@@ -492,6 +493,7 @@ async def _build(
         metrics=metrics,
     )
     router = Router(routing_file, registry.default.name)
+    media = MediaHold()
     dispatcher = Dispatcher(
         store=runs_store,
         backends=registry,
@@ -501,6 +503,7 @@ async def _build(
         signer=signer,
         clock=clock,
         policy=policy,
+        media=media,
     )
     credit_policy = _credit_policy(settings)
     limits = _limits(settings)
@@ -527,6 +530,7 @@ async def _build(
         repair_after=timedelta(seconds=settings.queue_repair_after_seconds),
     )
     tracker.on_end(queue.run_ended)
+    tracker.on_end(media.run_ended)
     gateways: dict[str, PaymentGateway] = {}
     credit_desk = CreditDesk(
         accounts=accounts,
@@ -553,6 +557,7 @@ async def _build(
         delivery=delivery,
         clock=clock,
         policy=policy,
+        media=media,
     )
     watch = RunWatch(
         tracker=tracker,

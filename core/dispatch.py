@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.backends import BackendRegistry
 from core.costs import CostService
-from core.errors import BackendError, BackendUnavailable, OutcomeUnknown
+from core.errors import BackendError, BackendUnavailable, FileRejected, OutcomeUnknown
+from core.media_hold import MediaHold
 from core.models import EventSource, Run, RunStatus, Submission, SubmitAttempt
 from core.policy import RunPolicy
-from core.ports import Clock, Job, RunAddress, RunStore
+from core.ports import Clock, Job, RunAddress, RunStore, WorkflowBackend
 from core.routing import Router
 from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
@@ -50,7 +51,9 @@ class Dispatcher:
         signer: WebhookSigner,
         clock: Clock,
         policy: RunPolicy,
+        media: MediaHold | None = None,
     ) -> None:
+        self._media = media if media is not None else MediaHold()
         self._store = store
         self._backends = backends
         self._router = router
@@ -61,9 +64,12 @@ class Dispatcher:
         self._policy = policy
 
     def candidates_for(self, run: Run, workflow: Workflow) -> list[DeploymentRef]:
-        """Where the run may go now; uploaded files live on one backend, so a run with media
-        stays on the backend it was recorded for."""
+        """Where the run may go now. A run whose media bytes this process holds may go to any
+        backend (they are uploaded where it is tried); otherwise its uploaded files live on one
+        backend, and it stays on the backend it was recorded for."""
         candidates = self._router.candidates(workflow)
+        if self._media.holds(run.id):
+            return candidates
         if any(spec.name in run.inputs for spec in workflow.image_inputs):
             candidates = [ref for ref in candidates if ref.backend == run.backend]
         return candidates
@@ -78,22 +84,57 @@ class Dispatcher:
         """Try each deployment until one accepts the run; end the run when none does. With a
         `gate`, the first deployment's slot is the caller's and each fallback takes its own.
         False when nothing began: the run is no longer pending or another process has it."""
+        try:
+            if self._media_lost(run, workflow):
+                # Recorded while its first backend was down, and this process has restarted
+                # since: the user's file is gone, and the graph's own image must not stand in.
+                log.error("run %s: its media were never uploaded and are gone", run.id)
+                await self._tracker.end(
+                    run.id, "", RunStatus.FAILED, EventSource.SUBMIT, "submit.unreachable"
+                )
+                return True
+            return await self._try_each(run, workflow, candidates, gate)
+        finally:
+            self._media.drop(run.id)
+
+    def _media_lost(self, run: Run, workflow: Workflow) -> bool:
+        """A required image input with neither an uploaded value nor held bytes."""
+        if self._media.holds(run.id):
+            return False
+        return any(spec.required and spec.name not in run.inputs for spec in workflow.image_inputs)
+
+    async def _try_each(
+        self,
+        run: Run,
+        workflow: Workflow,
+        candidates: list[DeploymentRef],
+        gate: DeploymentGate | None,
+    ) -> bool:
         owner = secrets.token_hex(8)
         error: BackendError | None = None
         for index, ref in enumerate(candidates):
             if index and gate is not None and not await gate.take(ref, run.id):
                 continue
-            attempt = self._attempt(ref, workflow)
+            backend = self._backends.get(ref.backend)
+            try:
+                inputs = await self._inputs_on(run, backend)
+            except (BackendUnavailable, FileRejected) as failed:
+                log.warning("run %s: media upload to %s failed: %s", run.id, ref.key, failed)
+                if isinstance(failed, BackendUnavailable):
+                    error = failed
+                if gate is not None:
+                    await gate.give(run.id)
+                continue
+            attempt = self._attempt(ref, workflow, inputs)
             if not await self._store.begin_submit(run.id, owner, attempt, self._clock.now()):
                 log.info("run %s: no longer pending, or submitted by another process", run.id)
                 if gate is not None:
                     await gate.give(run.id)
                 return index > 0
-            backend = self._backends.get(ref.backend)
             job = Job(
                 run_id=run.id,
                 deployment_id=ref.id,
-                inputs=run.inputs,
+                inputs=inputs,
                 specs=workflow.inputs,
                 webhook_url=self._signer.url_for(backend.webhook_path, run.id),
             )
@@ -129,13 +170,22 @@ class Dispatcher:
         )
         return True
 
-    def _attempt(self, ref: DeploymentRef, workflow: Workflow) -> SubmitAttempt:
+    async def _inputs_on(self, run: Run, backend: WorkflowBackend) -> dict[str, Any]:
+        """The run's inputs with its held media as `backend` knows them (uploaded there)."""
+        if not self._media.holds(run.id):
+            return dict(run.inputs)
+        return {**run.inputs, **await self._media.uploaded(run.id, backend)}
+
+    def _attempt(
+        self, ref: DeploymentRef, workflow: Workflow, inputs: dict[str, Any]
+    ) -> SubmitAttempt:
         deployment = self._costs.deployment(ref, workflow)
         return SubmitAttempt(
             backend=ref.backend,
             deployment_id=ref.id,
             gpu=deployment.gpu,
             rate_usd_per_s=self._costs.rate_for(deployment),
+            inputs=inputs,
         )
 
     async def record(self, run_id: str, attempt: SubmitAttempt, backend_id: str) -> None:
@@ -144,7 +194,7 @@ class Dispatcher:
         now = self._clock.now()
         submission = Submission(
             backend_run_id=backend_id,
-            **attempt.model_dump(),
+            **attempt.model_dump(exclude={"inputs"}),
             submitted_at=now,
             next_poll_at=now + self._policy.quiet_poll_delay,
         )
@@ -184,6 +234,7 @@ class Dispatcher:
             deployment_id=run.deployment_id,
             gpu=run.gpu,
             rate_usd_per_s=run.rate_usd_per_s,
+            inputs=run.inputs,
         )
 
     async def settle_pending(self, limit: int = 100) -> int:

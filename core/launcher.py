@@ -15,10 +15,18 @@ from core.admission import Admission
 from core.backends import BackendRegistry
 from core.catalog import Catalog
 from core.costs import CostService
-from core.errors import FileRejected, InvalidInput, UnknownRun, UnknownWorkflow, UserFacingError
+from core.errors import (
+    BackendUnavailable,
+    FileRejected,
+    InvalidInput,
+    UnknownRun,
+    UnknownWorkflow,
+    UserFacingError,
+)
 from core.fair_queue import FairQueue
 from core.files import FileManager
-from core.models import ChatRef, OutputKind, Run
+from core.media_hold import MediaHold
+from core.models import ChatRef, OutputKind, Run, UploadedFile
 from core.notices import Problem
 from core.policy import RunPolicy
 from core.ports import Clock, RunFollower, RunStore
@@ -47,8 +55,10 @@ class RunLauncher:
         clock: Clock,
         policy: RunPolicy,
         draw: Draw = draw_seed,
+        media: MediaHold | None = None,
     ) -> None:
         self._draw = draw
+        self._media = media if media is not None else MediaHold()
         self._store = store
         self._catalog = catalog
         self._router = router
@@ -84,10 +94,6 @@ class RunLauncher:
         candidates = self._router.candidates(workflow)
         if not candidates:
             raise UserFacingError("no_deployment", workflow=workflow.name)
-        if request.media:
-            # Uploaded files live on one backend: the run may only fall back within it.
-            backend = candidates[0].backend
-            candidates = [ref for ref in candidates if ref.backend == backend]
         return await self._record(
             workflow, values, request.chat, None, candidates, request.origin, request.media
         )
@@ -103,10 +109,10 @@ class RunLauncher:
                 problems.append(_too_large(name, limit))
         return problems
 
-    async def _upload(
-        self, workflow: Workflow, media: Mapping[str, Attachment], backend_name: str
-    ) -> dict[str, str]:
-        backend = self._backends.get(backend_name)
+    async def _checked(
+        self, workflow: Workflow, media: Mapping[str, Attachment]
+    ) -> dict[str, UploadedFile]:
+        """Each file read (within the size cap) and checked by its bytes."""
         checked = {}
         problems = []
         for name, attachment in media.items():
@@ -117,7 +123,19 @@ class RunLauncher:
                 problems.append(Problem.of(rejected.notice.key, name, **rejected.notice.params))
         if problems:
             raise InvalidInput(workflow.name, problems)
-        return {name: await backend.upload(file) for name, file in checked.items()}
+        return checked
+
+    async def _upload_first(self, run_id: str, backend_name: str) -> dict[str, str]:
+        """The held media uploaded to the first backend to try, so a run that waits across a
+        restart still has them there; when that backend is down, the queue uploads them to
+        whichever deployment it tries (a fallback on another backend too)."""
+        try:
+            return await self._media.uploaded(run_id, self._backends.get(backend_name))
+        except BackendUnavailable as down:
+            log.warning(
+                "run %s: upload to %s failed (%s); left to the queue", run_id, backend_name, down
+            )
+            return {}
 
     async def rerun(
         self,
@@ -209,7 +227,8 @@ class RunLauncher:
         terms = await self._admission.admit(run_id, chat, workflow, rate)
         try:
             if media:
-                values.update(await self._upload(workflow, media, first.backend))
+                self._media.keep(run_id, await self._checked(workflow, media))
+                values.update(await self._upload_first(run_id, first.backend))
             now = self._clock.now()
             run = Run(
                 id=run_id,
@@ -227,18 +246,22 @@ class RunLauncher:
                 credits=terms,
             )
         except BaseException:
+            self._media.drop(run_id)
             await self._admission.release(chat, run_id)
             raise
         try:
             recorded = await self._store.insert(run)
         except Exception:
             if not await self._recorded_after_all(run_id, chat):
+                self._media.drop(run_id)
                 raise
             recorded = True
         if not recorded:
             # The same request (same origin), recorded by another process just now; or ours,
             # written by a first attempt whose answer was lost.
             existing = await self._store.by_origin(origin) if origin else None
+            if existing is None or existing.id != run_id:
+                self._media.drop(run_id)
             if existing is None:
                 await self._admission.release(chat, run_id)
                 raise RuntimeError(f"run {run.id} was refused but no run has its origin")

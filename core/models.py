@@ -243,6 +243,8 @@ class SubmitAttempt(Frozen):
     deployment_id: str
     gpu: str | None
     rate_usd_per_s: float | None
+    inputs: dict[str, Any]
+    """The run's inputs as this backend takes them (its media uploaded there)."""
 
 
 class BackendTotals(Frozen):

@@ -5,6 +5,7 @@ on it (retry waits recorded, never slept) and moves runs along when a test asks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -12,13 +13,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from adapters.comfyapi import ComfyApiBackend, ComfyApiClient
+from adapters.comfyapi.streams import Followed
 from adapters.comfydeploy import ComfyDeployBackend, ComfyDeployClient
 from adapters.runcomfy import RunComfyBackend, RunComfyClient
 from adapters.simulator import SimulatorServer
+from core.models import RunStatus
 from core.ports import WorkflowBackend
 from tests.fakes.comfyui_graphs import img2img, txt2img
 from tests.fakes.comfyui_stack import ComfyApiStack
 from tests.fakes.runcomfy_api import FakeRunComfy
+
+WAIT_LIMIT = 10.0
 
 
 class Rig(Protocol):
@@ -34,6 +39,15 @@ class Rig(Protocol):
 
     async def finish(self, backend_run_id: str) -> None:
         """Move the run to its end (a cancel asked for takes effect)."""
+        ...
+
+    async def listening(self, backend_run_id: str) -> None:
+        """Return once the backend's own events of this run will reach comfybot."""
+        ...
+
+    async def heard(self, backend_run_id: str, end: bool) -> None:
+        """Return once comfybot's ingress was handed the events sent so far (up to the run's
+        end when `end`)."""
         ...
 
 
@@ -57,6 +71,12 @@ class ComfyDeployRig:
     async def finish(self, backend_run_id: str) -> None:
         await self.sim.finish(backend_run_id)
 
+    async def listening(self, backend_run_id: str) -> None:
+        return None  # webhooks: sent as the run moves
+
+    async def heard(self, backend_run_id: str, end: bool) -> None:
+        await self.sim.drain_webhooks()
+
 
 class ComfyApiRig:
     unknown_run_id = "00000000-0000-4000-8000-00000000beef"
@@ -75,6 +95,30 @@ class ComfyApiRig:
         if backend_run_id not in self.stack.comfy.history:
             await self.stack.comfy.finish(backend_run_id)
 
+    async def listening(self, backend_run_id: str) -> None:
+        """The run's event stream is open, and the proxy's ComfyUI socket for the job is
+        connected (ComfyUI sends a job's events to its own socket only)."""
+        await self._followed(backend_run_id, lambda f: f.handed >= 1)
+
+        def connected() -> bool:
+            mine = [r for r in self.stack.comfy.hub.all if r.sid == backend_run_id]
+            return bool(mine) and bool(mine[-1].feature_flags) and not mine[-1].closed
+
+        await self.stack.comfy.wait_until(connected)
+
+    async def heard(self, backend_run_id: str, end: bool) -> None:
+        def far_enough(f: Followed) -> bool:
+            if end:
+                return f.done
+            return f.last is not None and f.last.status.rank >= RunStatus.STARTED.rank
+
+        await self._followed(backend_run_id, far_enough)
+
+    async def _followed(self, backend_run_id: str, until: Callable[[Followed], bool]) -> None:
+        assert isinstance(self.backend, ComfyApiBackend)
+        async with asyncio.timeout(WAIT_LIMIT):
+            await self.backend.streams.wait(backend_run_id, until)
+
 
 class RunComfyRig:
     unknown_run_id = "00000000-0000-4000-8000-00000000beef"
@@ -90,6 +134,12 @@ class RunComfyRig:
 
     async def finish(self, backend_run_id: str) -> None:
         await self.rc.finish(backend_run_id)
+
+    async def listening(self, backend_run_id: str) -> None:
+        return None  # webhooks with intermediate status: sent as the request moves
+
+    async def heard(self, backend_run_id: str, end: bool) -> None:
+        await self.rc.drain_webhooks()
 
 
 @contextlib.asynccontextmanager

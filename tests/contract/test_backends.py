@@ -16,6 +16,7 @@ from core.output_hosts import OutputHosts
 from core.ports import Job, RunAddress
 from core.workflow import InputType, Workflow
 from tests.contract.backend_rigs import Rig
+from tests.e2e.harness import world
 from tests.fakes.attachments import png
 
 
@@ -120,3 +121,34 @@ async def test_an_uploaded_image_is_a_value_for_an_image_input(backend_rig: Rig)
         UploadedFile(filename="photo.png", mime="image/png", data=png())
     )
     assert isinstance(again, str) and again
+
+
+async def test_the_backends_own_events_move_the_stored_run(
+    backend_rig: Rig, mongo_uri: str, tmp_path: Path
+) -> None:
+    """Webhooks (ComfyDeploy, RunComfy) or the event stream (Comfy API) reach the engine's
+    ingress and move the run as stored to running, then to its end: the fake clock never
+    moves, so no poll ever comes due (webhooks that end a run are confirmed with the API;
+    that is no poll)."""
+    extra = " ".join(f"{k}={v}" for k, v in backend_rig.extra_inputs.items())
+    async with world(mongo_uri, tmp_path) as w, w.engine(backends=[backend_rig.backend]) as bot:
+        assert await bot.say(f"/txt2img a red fox {extra}") is None
+        run = await bot.last_run()
+        assert run.backend == backend_rig.backend.name
+        rid = run.backend_run_id
+        assert rid is not None
+        await backend_rig.listening(rid)
+
+        await backend_rig.start(rid)
+        await backend_rig.heard(rid, end=False)
+        await bot.settle()
+        running = await bot.last_run()
+        assert RunStatus.STARTED.rank <= running.status.rank and not running.status.terminal
+        assert "⚙️ Started" in bot.seen() or "⚙️ Running" in bot.seen()
+
+        await backend_rig.finish(rid)
+        await backend_rig.heard(rid, end=True)
+        await bot.settle()
+        done = await bot.last_run()
+        assert done.status is RunStatus.SUCCESS and done.outputs
+        assert bot.seen().count("✅ Done") == 1

@@ -15,11 +15,13 @@ from adapters.runcomfy import RunComfyBackend, RunComfyClient
 from core.models import RunStatus
 from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, streaming, write_workflows
 from tests.e2e.harness import Engine, world
+from tests.fakes.attachments import BytesAttachment, png
 from tests.fakes.comfyui_stack import ComfyApiStack
 from tests.fakes.runcomfy_api import FakeRunComfy
-from tests.fakes.runcomfy_catalog import TXT2IMG_DEPLOYMENT_ID
+from tests.fakes.runcomfy_catalog import IMG2IMG_DEPLOYMENT_ID, TXT2IMG_DEPLOYMENT_ID
 
 RUNCOMFY_TXT2IMG = f"runcomfy:{TXT2IMG_DEPLOYMENT_ID}"
+RUNCOMFY_IMG2IMG = f"runcomfy:{IMG2IMG_DEPLOYMENT_ID}"
 
 
 @dataclass
@@ -48,9 +50,9 @@ async def two(tmp_path: Path) -> AsyncIterator[Two]:
         yield Two(rc, ComfyApiRig(stack, write_workflows(tmp_path / "workflows")), [])
 
 
-def routing(tmp_path: Path, first: str, fallback: str) -> Path:
+def routing(tmp_path: Path, first: str, fallback: str, workflow: str = "txt2img") -> Path:
     path = tmp_path / "routing.yaml"
-    path.write_text(f"routes:\n  txt2img:\n    deployments: [{{id: '{first}'}}]\n"
+    path.write_text(f"routes:\n  {workflow}:\n    deployments: [{{id: '{first}'}}]\n"
                     f"    fallback: ['{fallback}']\n")  # fmt: skip
     return path
 
@@ -117,6 +119,56 @@ async def test_a_self_hosted_comfyui_that_is_down_hands_over_to_runcomfy(
         assert two.comfy.stack.comfy.prompts == []
 
 
+async def test_an_image_run_falls_back_from_a_self_hosted_comfyui_to_runcomfy(
+    mongo_uri: str, tmp_path: Path, two: Two
+) -> None:
+    route = routing(tmp_path, "comfyapi:img2img", RUNCOMFY_IMG2IMG, "img2img")
+    async with (
+        world(mongo_uri, tmp_path, routing_file=route) as w,
+        w.engine(backends=[two.comfyapi(), two.runcomfy()]) as bot,
+    ):
+        await two.comfy.stack.comfy.go_down()
+        picture = png((20, 20), (200, 10, 10))
+        assert await bot.say("/img2img paint it", images=[BytesAttachment(picture)]) is None
+        run = await bot.last_run()
+        assert (run.backend, run.deployment_id) == ("runcomfy", IMG2IMG_DEPLOYMENT_ID)
+        assert run.backend_run_id is not None
+        sent = two.rc.request(run.backend_run_id)
+        assert sent.overrides["10"]["inputs"]["image"].startswith("data:image/png;base64,")
+        assert sent.submission.media[0].data == picture
+        await two.rc.finish(run.backend_run_id)
+        await bot.settle()
+        assert (await bot.last_run()).status is RunStatus.SUCCESS
+        assert two.comfy.stack.comfy.uploads == [] and two.comfy.stack.comfy.prompts == []
+        assert "image: " in bot.seen()
+
+
+async def test_an_image_run_falls_back_from_runcomfy_to_a_self_hosted_comfyui(
+    mongo_uri: str, tmp_path: Path, two: Two
+) -> None:
+    route = routing(tmp_path, RUNCOMFY_IMG2IMG, "comfyapi:img2img", "img2img")
+    async with world(mongo_uri, tmp_path, routing_file=route) as w:
+        comfyapi = two.comfyapi()
+        async with w.engine(backends=[two.runcomfy(), comfyapi]) as bot:
+            await two.rc.stop()
+            picture = png((16, 16), (0, 0, 250))
+            reply = await bot.say("/img2img make it blue", images=[BytesAttachment(picture)])
+            assert reply is None
+            (upload,) = two.comfy.stack.comfy.uploads  # uploaded where it was tried
+            assert upload.data == picture
+            sent = await two.comfy.stack.comfy.wait_for_prompt()
+            assert sent.graph["10"]["inputs"]["image"] == f"comfybot/{upload.name}"
+            run = await bot.last_run()
+            assert (run.backend, run.deployment_id) == ("comfyapi", "img2img")
+            assert not str(run.inputs["image"]).startswith("data:")  # recorded as it ran
+            await streaming(two.comfy, comfyapi, run)
+            await two.comfy.stack.comfy.finish()
+            await followed(comfyapi, run, lambda f: f.done)
+            await bot.settle()
+            assert (await bot.last_run()).status is RunStatus.SUCCESS
+            assert "image: " in bot.seen()
+
+
 async def test_an_unclear_answer_is_not_sent_to_the_fallback(
     mongo_uri: str, tmp_path: Path, two: Two
 ) -> None:
@@ -160,3 +212,36 @@ async def test_stats_split_by_backend(mongo_uri: str, tmp_path: Path, two: Two) 
             assert "Runs: 2" in stats.text
             assert "  comfyapi: 1 runs, free" in stats.text
             assert f"  runcomfy: 1 runs, ${cost:.4f}" in stats.text
+
+
+async def test_an_image_lost_in_a_restart_before_any_upload_is_not_replaced(
+    mongo_uri: str, tmp_path: Path, two: Two
+) -> None:
+    """The first backend was down when the run was recorded, the run waited, and the bot
+    restarted: the user's image is gone, so the run fails rather than run the graph's own."""
+    route = tmp_path / "routing.yaml"
+    route.write_text(
+        f"routes:\n  txt2img:\n    deployments: [{{id: '{RUNCOMFY_TXT2IMG}'}}]\n"
+        f"  img2img:\n    deployments: [{{id: 'comfyapi:img2img'}}]\n"
+        f"    fallback: ['{RUNCOMFY_IMG2IMG}']\n"
+    )
+    async with world(mongo_uri, tmp_path, routing_file=route, max_running_per_user=1) as w:
+        async with w.engine(backends=[two.comfyapi(), two.runcomfy()]) as first:
+            await first.say("/txt2img a lighthouse")  # takes the user's one slot
+            busy = await first.last_run()
+            assert busy.backend == "runcomfy" and busy.backend_run_id is not None
+            await two.comfy.stack.comfy.go_down()
+            w.clock.advance(1)
+            picture = png((16, 16), (0, 0, 250))
+            await first.say("/img2img make it blue", images=[BytesAttachment(picture)])
+            waiting = await first.last_run()
+            assert waiting.workflow == "img2img" and waiting.status is RunStatus.PENDING
+            assert "image" not in waiting.inputs  # not uploaded anywhere yet
+        async with w.engine(backends=[two.comfyapi(), two.runcomfy()]) as second:
+            await two.rc.finish(busy.backend_run_id)
+            await second.settle()
+            lost = await second.container.runs_store.get(waiting.id)
+            assert lost is not None and lost.status is RunStatus.FAILED
+            assert lost.error == "submit.unreachable"
+        assert len(two.rc.requests.all()) == 1  # the txt2img run only
+        assert two.comfy.stack.comfy.prompts == []

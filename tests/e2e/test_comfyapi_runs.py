@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.e2e.comfyapi_rig import TOKEN, ComfyApiRig, followed, streaming, writ
 from tests.e2e.harness import world
 from tests.fakes.attachments import BytesAttachment, png
 from tests.fakes.comfyui_files import colour_for
+from tests.fakes.comfyui_graphs import txt2img
 from tests.fakes.comfyui_stack import ComfyApiStack
 from tests.fakes.waiting import eventually
 
@@ -222,3 +224,65 @@ async def test_outputs_are_fetched_with_the_token_from_the_api_only(
         size = await backend.download(output.url, tmp_path / "again.png", 10_000_000)
         data = await asyncio.to_thread((tmp_path / "again.png").read_bytes)
         assert size == len(data) and Image.open(io.BytesIO(data)).format == "PNG"
+
+
+async def test_a_catalog_binding_writes_into_the_graph_comfyui_receives(
+    mongo_uri: str, tmp_path: Path, rig: ComfyApiRig
+) -> None:
+    graph = txt2img()
+    graph["12"] = {
+        "class_type": "PrimitiveString",
+        "inputs": {"value": "blurry"},
+        "_meta": {"title": "Negative words"},
+    }
+    graph["7"]["inputs"]["text"] = ["12", 0]  # the negative prompt comes from the primitive
+    (rig.folder / "styled.json").write_text(json.dumps(graph))
+    catalog = tmp_path / "workflows.catalog.yaml"
+    catalog.write_text(
+        "workflows:\n  styled:\n    inputs:\n      avoid:\n        type: text\n"
+        "        bind: [{node_id: '12', field: value}]\n"
+    )
+    backend = rig.backend()
+    async with (
+        world(mongo_uri, tmp_path, catalog_file=catalog) as w,
+        w.engine(backends=[backend]) as bot,
+    ):
+        assert await bot.say("/styled a red fox avoid=grainy") is None
+        sent = await rig.stack.comfy.wait_for_prompt()
+        assert sent.graph["12"]["inputs"]["value"] == "grainy"  # the bound input's value
+        assert sent.graph["7"]["inputs"]["text"] == ["12", 0]  # the link left as it was
+        assert sent.graph["6"]["inputs"]["text"] == "a red fox"
+        assert (await bot.last_run()).inputs["avoid"] == "grainy"
+
+
+@pytest.mark.parametrize("rate", [0.001, None])
+async def test_a_priced_comfy_api_costs_its_rate_per_second(
+    mongo_uri: str, tmp_path: Path, rig: ComfyApiRig, rate: float | None
+) -> None:
+    """COMFY_USD_PER_SECOND=0.001 bills the run's seconds; unset for Comfy's cloud, the cost
+    is unknown and shown so (n/a), never as free."""
+    backend = rig.backend(rate=rate)
+    async with (
+        world(mongo_uri, tmp_path, credits_enabled=False) as w,
+        w.engine(backends=[backend]) as bot,
+    ):
+        assert await bot.say("/txt2img a red fox") is None
+        run = await bot.last_run()
+        await streaming(rig, backend, run)
+        await bot.settle()
+        w.clock.advance(30)
+        await rig.stack.comfy.finish()
+        await followed(backend, run, lambda f: f.done)
+        await bot.settle()
+
+        done = await bot.last_run()
+        assert done.status is RunStatus.SUCCESS and done.rate_usd_per_s == rate
+        assert done.duration_s is not None and done.duration_s >= 30
+        assert "💰 free" not in bot.seen()
+        if rate is None:
+            assert done.cost_usd is None
+            assert "⏱ 30.0s · 💰 n/a" in bot.seen()
+        else:
+            assert done.cost_usd == pytest.approx(rate * done.duration_s, abs=2e-6)
+            assert f"⏱ 30.0s · 💰 ${done.cost_usd:.4f}" in bot.seen()
+            assert "💰 $0.0300" in bot.seen()

@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from pydantic import SecretStr
 
 from adapters.runcomfy import RunComfyBackend, RunComfyClient
+from bot.backends import runcomfy_backends
 from core.models import DeliveryState, RunStatus
 from tests.e2e.harness import Engine, World, world
 from tests.fakes.attachments import BytesAttachment, png
@@ -245,3 +248,61 @@ async def _queued(rig: Rig) -> str:
             return requests[0].id
         await asyncio.sleep(0)
     raise AssertionError("the fake never took the request")
+
+
+async def test_runcomfy_deployments_limits_the_catalog_to_those_deployments(
+    mongo_uri: str, tmp_path: Path, rig: Rig
+) -> None:
+    async with world(mongo_uri, tmp_path) as w:
+        settings = w.settings.model_copy(
+            update={
+                "runcomfy_api_url": rig.rc.base_url,
+                "runcomfy_api_token": SecretStr(rig.rc.api_key),
+                "runcomfy_deployments": (TXT2IMG_DEPLOYMENT_ID,),
+            }
+        )
+        (backend,) = runcomfy_backends(settings)
+        found = await backend.discover()
+        assert [d.id for d in found.deployments] == [TXT2IMG_DEPLOYMENT_ID]
+        async with w.engine(backends=[backend]) as bot:
+            listing = await bot.say("/workflows")
+            assert listing is not None
+            assert "/txt2img" in listing.text and "/img2img" not in listing.text
+            await started(bot, rig, "/txt2img a cabin")
+            assert rig.rc.requests.all()[0].deployment_id == TXT2IMG_DEPLOYMENT_ID
+
+
+@pytest.fixture
+async def picture_host() -> AsyncIterator[str]:
+    """A web server with one picture on it: its URL."""
+    picture = png((18, 18), (240, 120, 0))
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=picture, content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/cat.png", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/cat.png"
+    finally:
+        await runner.cleanup()
+
+
+async def test_an_image_given_as_a_link_is_passed_as_it_is(
+    mongo_uri: str, tmp_path: Path, rig: Rig, picture_host: str
+) -> None:
+    url = picture_host
+    async with world(mongo_uri, tmp_path) as w, w.engine(backends=[rig.backend()]) as bot:
+        rid = await started(bot, rig, f"/img2img paint it image={url}")
+        sent = rig.rc.request(rid)
+        assert sent.overrides["10"]["inputs"]["image"] == url  # no upload, no data URI
+        await rig.rc.finish(rid)
+        await bot.settle()
+        assert (await bot.last_run()).status is RunStatus.SUCCESS
+        assert [f.url for f in rig.rc.fetched] == [url]  # RunComfy fetched it itself
+        assert "image: " in bot.seen()

@@ -9,7 +9,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.simulator import GPU_PRICING, TXT2IMG_DEPLOYMENT_ID, SimulatorServer
+from adapters.simulator import (
+    GPU_PRICING,
+    IMG2IMG_DEPLOYMENT_ID,
+    TXT2IMG_DEPLOYMENT_ID,
+    SimulatorServer,
+)
+from adapters.simulator.faults import Route
 from core.errors import SendFailed
 from core.journal import DeliveryJournal
 from core.models import ChatRef, DeliveryState, ProgressView, RunResult, RunStatus
@@ -40,6 +46,8 @@ async def test_runs_are_routed_to_each_backend_and_costed_by_it(
     routing = tmp_path / "routing.yaml"
     routing.write_text(
         f"routes:\n  txt2img:\n    deployments: [{{id: 'pricey:{TXT2IMG_DEPLOYMENT_ID}'}}]\n"
+        f"  img2img:\n    deployments: [{{id: 'pricey:{IMG2IMG_DEPLOYMENT_ID}'}}]\n"
+        f"    fallback: ['cheap:{IMG2IMG_DEPLOYMENT_ID}']\n"
     )
     async with world(mongo_uri, tmp_path, routing_file=routing) as w:
         backends = [w.simulated(w.sim, "cheap"), w.simulated(second_sim, "pricey")]
@@ -60,11 +68,14 @@ async def test_runs_are_routed_to_each_backend_and_costed_by_it(
             hooks = {urlsplit(a.url).path for a in second_sim.webhooks.attempts if a.ok}
             assert hooks == {"/webhooks/pricey"}  # each backend has its own route
 
-            w.clock.advance(1)  # media is uploaded to, and run on, the first backend listed
+            w.clock.advance(1)  # media goes to the backend each deployment tried is on
+            second_sim.faults.fail_next(Route.UPLOAD, 503, count=20)
             image = BytesAttachment(png((20, 20)))
             assert await bot.say("/img2img make it blue", images=[image]) is None
             own = await bot.last_run()
             assert own.backend == "cheap" and len(w.sim.runs.all()) == 1
+            assert len(second_sim.runs.all()) == 1  # the txt2img run only
+            assert str(own.inputs["input_image"]).startswith(w.sim.root_url)
             await finish(bot, w.sim)
 
             for run_id, prices in ((routed.id, EXPENSIVE), (own.id, GPU_PRICING)):
