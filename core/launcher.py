@@ -18,9 +18,9 @@ from core.costs import CostService
 from core.errors import FileRejected, InvalidInput, UnknownRun, UnknownWorkflow, UserFacingError
 from core.fair_queue import FairQueue
 from core.files import FileManager
-from core.models import ChatRef, OutputKind, Run
+from core.models import ChatRef, Run
 from core.notices import Problem
-from core.output_media import RunOutputImage
+from core.output_media import RunOutputImage, first_image
 from core.policy import RunPolicy
 from core.ports import Clock, RunFollower, RunStore
 from core.requests import Attachment, InputValue, RunRequest
@@ -153,14 +153,7 @@ class RunLauncher:
         as media (`core.output_media`): the backend uploads it as it uploads a user's file."""
         original = await self._visible(run_id, chat, is_admin)
         workflow = self._runnable(target)
-        image = next(
-            (
-                index
-                for index, output in enumerate(original.outputs)
-                if output.kind is OutputKind.IMAGE and output.url
-            ),
-            None,
-        )
+        image = first_image(original)
         if image is None or not workflow.image_inputs:
             raise UserFacingError("no_image_to_use", run=original.id)
         media = {workflow.image_inputs[0].name: RunOutputImage(self._files, original, image)}

@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.files import FileManager, safe_filename
-from core.models import Run
+from core.models import OutputKind, Run
+
+
+def first_image(run: Run) -> int | None:
+    """The index of the first image a run made (the one a follow-up feeds on)."""
+    return next(
+        (i for i, o in enumerate(run.outputs) if o.kind is OutputKind.IMAGE and o.url), None
+    )
 
 
 @dataclass(frozen=True)

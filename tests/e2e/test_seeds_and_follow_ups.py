@@ -4,6 +4,7 @@ picture, ⬆️ Upscale and 🔀 Vary feeding the result into the workflow the c
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -216,3 +217,36 @@ async def comfy_finish(
     await followed(backend, run, lambda f: f.done)
     await engine.settle()
     return await stored(engine, run)
+
+
+async def test_the_console_upscales_and_varies_a_run_named_as_the_image(
+    bot: tuple[World, Engine],
+) -> None:
+    """A terminal has no buttons: the result lists the commands that do what they would, and an
+    image input takes a run (its id, or a prefix of six characters or more)."""
+    w, engine = bot
+    await engine.say("/txt2img a lighthouse width=48 height=32")
+    original = await finish(w, engine, await engine.last_run())
+    run = original.id
+    assert (
+        f"  ↳ /reroll {run} · /rerun {run} · /upscale input_image={run}"
+        f" · /img2img input_image={run} · /recipe {run}"
+    ) in engine.seen()
+
+    w.clock.advance(1)
+    assert await engine.say(f"/upscale input_image={run[:6]}") is None
+    upscale = await finish(w, engine, await engine.last_run())
+    assert upscale.workflow == "upscale" and upscale.status is RunStatus.SUCCESS
+    w.clock.advance(1)
+    assert await engine.say(f"/img2img a stormy sea input_image={run.upper()}") is None
+    vary = await finish(w, engine, await engine.last_run())
+    assert vary.workflow == "img2img" and vary.inputs["prompt"] == "a stormy sea"
+    _, upscaled, _ = saved_images(engine)
+    with Image.open(io.BytesIO(upscaled)) as image:
+        assert image.size == (96, 64)  # the upscaler's default scale is 2
+
+    unknown = await engine.say("/upscale input_image=abcdef")
+    assert unknown is not None and unknown.text == "I know no run abcdef of yours."
+    stranger = CONSOLE_USER.model_copy(update={"user_id": "s", "chat_id": "elsewhere"})
+    hidden = await engine.say(f"/upscale input_image={run}", who=stranger)
+    assert hidden is not None and hidden.text == f"I know no run {run} of yours."
