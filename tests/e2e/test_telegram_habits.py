@@ -227,3 +227,52 @@ async def test_ban_by_reply_and_by_username_and_never_a_ban_that_does_not_hold(
         fake.send_text(GROUP, USER_ID + 1, "/ban", reply_to=spam)
         not_admin = await tg.wait_handled(7)
         assert not_admin is not None and not_admin.text.startswith("Not allowed")
+
+
+async def test_a_ban_by_reply_to_an_admin_is_refused_and_does_not_happen(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    other_admin = ADMIN_ID + 7
+    admins = ADMINS | {f"telegram:{other_admin}"}
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=admins) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(other_admin, "Olga")
+        theirs = fake.send_text(GROUP, other_admin, "/workflows")
+        await tg.wait_handled(1)
+        fake.send_text(GROUP, ADMIN_ID, "/ban", reply_to=theirs)
+        refused = await tg.wait_handled(2)
+        assert refused is not None and refused.text == "Admins cannot be banned."
+        assert not await tg.engine.container.users.is_banned(f"telegram:{other_admin}")
+        fake.send_text(GROUP, other_admin, "/workflows")
+        still = await tg.wait_handled(3)
+        assert still is not None and still.text.startswith("Workflows:")
+
+
+async def test_help_lists_the_admin_commands_to_admins_only(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=ADMINS) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.send_text(ADMIN_ID, ADMIN_ID, "/help")
+        admin_help = await tg.wait_handled(1)
+        assert admin_help is not None
+        admin_part = admin_help.text.split("\n\nAdmin commands:\n", 1)[1]
+        assert admin_part.splitlines()[:2] == [
+            "/refresh — discover the workflows again",
+            "/stats — runs and costs; GPU time and spend by workflow, user and day",
+        ]
+        assert "/ban <user id> — ban a user (or reply to their message)" in admin_part
+        assert (
+            "/grant <user> <credits> (or reply to them with /grant <credits>) — give" in admin_part
+        )
+
+        fake.send_text(USER_ID, USER_ID, "/help")
+        user_help = await tg.wait_handled(2)
+        assert user_help is not None and user_help.text.startswith("Commands:")
+        assert "Admin commands:" not in user_help.text and "/ban" not in user_help.text
