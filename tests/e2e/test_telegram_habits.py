@@ -276,3 +276,23 @@ async def test_help_lists_the_admin_commands_to_admins_only(
         user_help = await tg.wait_handled(2)
         assert user_help is not None and user_help.text.startswith("Commands:")
         assert "Admin commands:" not in user_help.text and "/ban" not in user_help.text
+
+
+async def test_a_language_without_a_catalog_gets_the_default_language(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, default_language="es") as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(USER_ID, "Hans", language_code="de")
+        fake.send_text(USER_ID, USER_ID, "/workflows")
+        await tg.wait_handled(1)
+        listing = await fake.wait_for_call("sendMessage")
+        assert (listing.text or "").startswith("Flujos:\n")
+        command = fake.send_text(USER_ID, USER_ID, "/txt2img ein Fuchs width=32 height=32")
+        await tg.wait_handled(2)
+        run = await tg.run_for(command)
+        status = replies_to(fake, command)[0]
+        assert status.buttons == [("✖ Cancelar", f"cancel:{run.id}")]
