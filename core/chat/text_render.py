@@ -290,8 +290,9 @@ class TextRenderer:
         return self.text(key, **parts)
 
     def cost(self, usd: float | None) -> str:
-        """A cost as users read it; a run that costs nothing is free."""
-        return self.text("cost.free") if usd == 0 else format_cost(usd)
+        """A cost as users read it; a run that costs nothing is free, one not known yet "n/a"
+        in this language."""
+        return self.text("cost.free") if usd == 0 else format_cost(usd, self.text("value.unknown"))
 
     def result_summary(self, run: Run, balance: int | None = None) -> str:
         """The lines under a result: what ran, with what, how long it took, what it cost (and

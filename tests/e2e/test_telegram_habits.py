@@ -296,3 +296,23 @@ async def test_a_language_without_a_catalog_gets_the_default_language(
         run = await tg.run_for(command)
         status = replies_to(fake, command)[0]
         assert status.buttons == [("✖ Cancelar", f"cancel:{run.id}")]
+
+
+async def test_a_cost_not_known_yet_is_said_in_the_users_language(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, credits_enabled=False) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(USER_ID, "Аня", language_code="ru")
+        command = fake.send_text(USER_ID, USER_ID, "/txt2img лиса width=32 height=32")
+        await tg.wait_handled(1)
+        run = await tg.run_for(command)  # under way: no cost yet
+        fake.send_text(USER_ID, USER_ID, "/usage")
+        await tg.wait_handled(2)
+        usage = await fake.wait_for_call("sendMessage", lambda c: "Ваши" in (c.text or ""))
+        assert (usage.text or "").startswith("Ваши последние запуски и их стоимость:")
+        assert (usage.text or "").splitlines()[1].startswith(f"{run.id} · txt2img · ")
+        assert (usage.text or "").splitlines()[1].endswith(" · н/д")
