@@ -32,6 +32,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from core.chat.commands import CONSOLE_RULES, DISCORD_RULES, TELEGRAM_RULES
 from core.chat.menu_report import left_out_line
 from core.chat.presentation import format_cost, format_duration
+from core.chat.run_images import RunImages
 from core.chat.text_render import TextRenderer
 
 log = logging.getLogger("comfybot")
@@ -161,7 +162,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
             await container.start_http()
         await container.start_engine()
         container.start_scheduler()
-        front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, notifier)
+        images = RunImages(container.runs_store, container.finder, container.files)
+        front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, notifier, images)
         session = ConsoleSession(front, notifier, container.runs_store, container.clock, out=out)
         await session.run()
     finally:

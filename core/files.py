@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.backends import BackendRegistry
-from core.errors import BackendError, FileRejected, FileTooLarge
+from core.errors import BackendError, FileRejected, FileTooLarge, MediaUnavailable
 from core.models import Output, OutputKind, ResultFile, Run, UploadedFile
 from core.output_hosts import OutputHosts
 from core.ports import WorkflowBackend
@@ -114,7 +114,7 @@ class FileManager:
         self, backend: WorkflowBackend, output: Output, folder: Path, index: int
     ) -> ResultFile:
         assert output.url is not None
-        name = safe_filename(output.filename or output.url.rsplit("/", 1)[-1], f"output{index}")
+        name = _output_name(output, index)
         mime = _OUTPUT_MIME.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
         link = ResultFile(kind=output.kind, filename=name, mime=mime, size=0, url=output.url)
         path = folder / f"{index:02d}-{name}"
@@ -128,9 +128,42 @@ class FileManager:
             return link
         return link.model_copy(update={"size": size, "path": str(path)})
 
+    async def fetch_output(self, run: Run, index: int, max_bytes: int) -> bytes:
+        """One output's bytes, to feed it into another run: the file saved when its result
+        was delivered, or else fetched again as a delivery fetches it (allowed hosts only,
+        the size cap, the timeout). Raises `FileRejected` past `max_bytes` and
+        `MediaUnavailable` when it cannot be had (a backend's signed link may have expired)."""
+        output = run.outputs[index]
+        path = self._outputs / run.id / f"{index:02d}-{_output_name(output, index)}"
+        if not path.is_file():
+            backend = self._backends.get(run.backend)
+            allowed = OutputHosts((*backend.output_hosts, *self._extra_hosts))
+            if output.url is None or not allowed.allows(output.url):
+                raise MediaUnavailable()
+            try:
+                async with asyncio.timeout(self._fetch_timeout_s):
+                    await backend.download(output.url, path, self._max_output_bytes)
+            except FileTooLarge:
+                raise _too_large(max_bytes) from None
+            except (BackendError, TimeoutError, OSError) as error:
+                log.warning("run %s: could not fetch output %d again: %s", run.id, index, error)
+                raise MediaUnavailable() from None
+        if path.stat().st_size > max_bytes:
+            raise _too_large(max_bytes)
+        return await asyncio.to_thread(path.read_bytes)
+
     async def purge(self, now: datetime, keep: timedelta) -> int:
         """Delete the saved outputs of runs older than `keep`; returns how many runs'."""
         return await asyncio.to_thread(_purge, self._outputs, (now - keep).timestamp())
+
+
+def _output_name(output: Output, index: int) -> str:
+    fallback = f"output{index}"
+    return safe_filename(output.filename or (output.url or "").rsplit("/", 1)[-1], fallback)
+
+
+def _too_large(max_bytes: int) -> FileRejected:
+    return FileRejected("input.image_too_large", limit_mb=f"{max_bytes / 1_000_000:g}")
 
 
 def _purge(folder: Path, before: float) -> int:

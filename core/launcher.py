@@ -26,8 +26,9 @@ from core.errors import (
 from core.fair_queue import FairQueue
 from core.files import FileManager
 from core.media_hold import MediaHold
-from core.models import ChatRef, OutputKind, Run, UploadedFile
+from core.models import ChatRef, Run, UploadedFile
 from core.notices import Problem
+from core.output_media import RunOutputImage, first_image
 from core.policy import RunPolicy
 from core.ports import Clock, RunFollower, RunStore
 from core.requests import Attachment, InputValue, RunRequest
@@ -166,15 +167,15 @@ class RunLauncher:
         self, run_id: str, chat: ChatRef, is_admin: bool, target: str, origin: str | None = None
     ) -> Run:
         """Feed the first image a run made into workflow `target` (its upscaler or variation
-        maker), with the run's prompt when `target` takes one, and a new seed."""
+        maker), with the run's prompt when `target` takes one, and a new seed. The image goes
+        as media (`core.output_media`): the backend uploads it as it uploads a user's file."""
         original = await self._visible(run_id, chat, is_admin)
         workflow = self._runnable(target)
-        image = next(
-            (o.url for o in original.outputs if o.kind is OutputKind.IMAGE and o.url), None
-        )
+        image = first_image(original)
         if image is None or not workflow.image_inputs:
             raise UserFacingError("no_image_to_use", run=original.id)
-        inputs: dict[str, InputValue] = {workflow.image_inputs[0].name: image}
+        media = {workflow.image_inputs[0].name: RunOutputImage(self._files, original, image)}
+        inputs: dict[str, InputValue] = {}
         source = self._catalog.view.get(original.workflow)
         given = source.main_text_input if source is not None else None
         taken = workflow.main_text_input
@@ -184,7 +185,7 @@ class RunLauncher:
             and isinstance(original.inputs.get(given.name), str)
         ):
             inputs[taken.name] = original.inputs[given.name]
-        return await self.start(RunRequest(workflow.name, chat, inputs, origin=origin))
+        return await self.start(RunRequest(workflow.name, chat, inputs, media, origin=origin))
 
     async def _visible(self, run_id: str, chat: ChatRef, is_admin: bool) -> Run:
         """A run this user may run again: theirs, shown in this chat, or any for an admin."""

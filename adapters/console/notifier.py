@@ -19,7 +19,8 @@ TYPED: dict[ActionKind, str] = {
     ActionKind.RERUN: "rerun",
     ActionKind.RECIPE: "recipe",
 }
-"""A terminal has no buttons: the result lists the commands that do what they would."""
+"""A terminal has no buttons: the result lists the commands that do what they would (⬆️ Upscale
+and 🔀 Vary as the workflow they feed, the run as its image: `TextRenderer.follow_up_line`)."""
 
 
 class ConsoleNotifier:
@@ -47,7 +48,13 @@ class ConsoleNotifier:
             where = file.path or words.text("output.not_downloaded", url=file.url)
             lines.append(f"  {words.text(f'output.{file.kind.value}')}: {where}")
         lines += [f"  {words.text('output.text')}: {text}" for text in result.texts]
-        typed = [f"/{TYPED[a.kind]} {a.run_id}" for a in result.actions if a.kind in TYPED]
+        commands = (
+            f"/{TYPED[a.kind]} {a.run_id}"
+            if a.kind in TYPED
+            else words.follow_up_line(result.run, a.kind)
+            for a in result.actions
+        )
+        typed = [command for command in commands if command]
         if typed:
             lines.append("  ↳ " + " · ".join(dict.fromkeys(typed)))
 

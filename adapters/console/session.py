@@ -18,12 +18,14 @@ from adapters.console.files import LocalImage, is_url
 from adapters.console.notifier import PLATFORM, ConsoleNotifier
 from adapters.console.terminal import LineReader, PromptedOutput
 from adapters.console.wording import SYNTAX
-from core.chat.content import Content, RunShown
+from core.chat.content import Content, Message, RunShown
 from core.chat.operations import NotACommand, Operation, RunWorkflow
 from core.chat.reposts import repost_journal, shown_here
+from core.chat.run_images import RunImages, looks_like_run
 from core.chat.service import ChatService
 from core.chat.text_door import TextFrontDoor
 from core.chat.text_render import TextRenderer, TextReply
+from core.errors import UserFacingError
 from core.locales import DEFAULT_LANGUAGE
 from core.models import ChatRef, DeliveryState
 from core.notices import Cmd, Usage
@@ -43,12 +45,17 @@ class ConsoleFront:
     result asked for again is shown by the notifier, as when it was delivered."""
 
     def __init__(
-        self, chat: ChatService, words: TextRenderer, notifier: ConsoleNotifier | None = None
+        self,
+        chat: ChatService,
+        words: TextRenderer,
+        notifier: ConsoleNotifier | None = None,
+        run_images: RunImages | None = None,
     ) -> None:
         self.chat = chat
         self._door = TextFrontDoor(chat.book)
         self.words = words
         self._notifier = notifier
+        self._run_images = run_images
         words.use_book(chat.book)
 
     async def answer(
@@ -58,7 +65,10 @@ class ConsoleFront:
         parsed = self._door.parse(line)
         if parsed is None:
             return await self.chat.execute(NotACommand(), who)
-        operation = self._with_files(parsed.operation)
+        try:
+            operation = await self._with_files(parsed.operation, who)
+        except UserFacingError as refused:
+            return Message(notice=refused.notice)
         if isinstance(operation, RunWorkflow):
             operation = self._door.attach(operation, attachments)
         return await self.chat.execute(operation, who)
@@ -73,7 +83,9 @@ class ConsoleFront:
             return None
         return self.words.for_chat(who).render(content)
 
-    def _with_files(self, operation: Operation) -> Operation:
+    async def _with_files(self, operation: Operation, who: ChatRef) -> Operation:
+        """An image input's value: a URL as it is, a local file, or a run (its id or a prefix
+        of it: the first image it made) when no file has that name."""
         if not isinstance(operation, RunWorkflow):
             return operation
         workflow = self.chat.book.workflow_named(operation.workflow)
@@ -82,10 +94,21 @@ class ConsoleFront:
         media: dict[str, Attachment] = dict(operation.media)
         for name in images & inputs.keys():
             value = inputs[name]
-            if isinstance(value, str) and not is_url(value):
-                media[name] = LocalImage(Path(value).expanduser())
-                del inputs[name]
+            if not isinstance(value, str) or is_url(value):
+                continue
+            path, exists = await asyncio.to_thread(_local_file, value)
+            if self._run_images is not None and looks_like_run(value) and not exists:
+                admin = self.chat.is_admin(who)
+                media[name] = await self._run_images.first_image_of(value, who, admin)
+            else:
+                media[name] = LocalImage(path)
+            del inputs[name]
         return dataclasses.replace(operation, inputs=inputs, media=media)
+
+
+def _local_file(value: str) -> tuple[Path, bool]:
+    path = Path(value).expanduser()
+    return path, path.exists()
 
 
 class ConsoleSession:

@@ -12,7 +12,10 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "attach_image": "give one as {input}=./picture.png",
         "attach_image_short": "a path to an image file",
         "list_needs_image": "needs an image file or URL",
-        "image_help": "Give an image as <input>=./picture.png or <input>=https://… (a URL).",
+        "image_help": (
+            "Give an image as <input>=./picture.png, <input>=https://… (a URL) or "
+            "<input>=<run id> (the first image of that run)."
+        ),
         "options_hint": "use key=value options",
         "options_usage": "[key=value …]",
         "option_forms": "--steps 20, steps = 20, --ar 16:9 and --no <text>",
@@ -27,7 +30,10 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "attach_image": "укажите его как {input}=./picture.png",
         "attach_image_short": "путь к файлу изображения",
         "list_needs_image": "нужен файл изображения или URL",
-        "image_help": "Укажите изображение как <вход>=./picture.png или <вход>=https://… (URL).",
+        "image_help": (
+            "Укажите изображение как <вход>=./picture.png, <вход>=https://… (URL) или "
+            "<вход>=<id запуска> (первое изображение этого запуска)."
+        ),
         "options_hint": "используйте параметры вида ключ=значение",
         "options_usage": "[ключ=значение …]",
         "option_forms": "--steps 20, steps = 20, --ar 16:9 и --no <текст>",
@@ -43,7 +49,8 @@ HINTS: Mapping[str, Mapping[str, str]] = {
         "attach_image_short": "la ruta de un archivo de imagen",
         "list_needs_image": "necesita un archivo de imagen o una URL",
         "image_help": (
-            "Indica una imagen como <entrada>=./imagen.png o <entrada>=https://… (una URL)."
+            "Indica una imagen como <entrada>=./imagen.png, <entrada>=https://… (una URL) o "
+            "<entrada>=<id de ejecución> (la primera imagen de esa ejecución)."
         ),
         "options_hint": "usa opciones clave=valor",
         "options_usage": "[clave=valor …]",

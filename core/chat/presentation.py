@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 
-def format_cost(usd: float | None) -> str:
+def format_cost(usd: float | None, unknown: str = "n/a") -> str:
+    """Dollars (four decimals under $1); `unknown` (the reader's words for it, the catalogs'
+    `value.unknown`) when there is no cost yet."""
     if usd is None:
-        return "n/a"
+        return unknown
     return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
 
 

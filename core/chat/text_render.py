@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.actions import Action
+from core.actions import Action, ActionKind
 from core.chat.commands import CommandSpec
 from core.chat.content import (
     BalanceCard,
@@ -99,6 +99,9 @@ class TextSyntax(Protocol):
         ...
 
 
+_FOLLOW_UPS = frozenset({ActionKind.UPSCALE, ActionKind.VARY})
+
+
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -141,6 +144,21 @@ class TextRenderer:
         """Where workflows and commands are looked up, once the chat layer exists (for every
         language of this platform)."""
         self._family.book = book
+
+    def follow_up_line(self, run: Run, kind: ActionKind) -> str | None:
+        """⬆️ Upscale or 🔀 Vary typed out where there are no buttons: the workflow the catalog
+        names for `run`'s, with the run as its image (`/upscale input_image=<run>`); None for
+        other kinds, or when the book does not know the workflows."""
+        book = self._family.book
+        source = book.workflow_named(run.workflow) if book is not None else None
+        if book is None or source is None or kind not in _FOLLOW_UPS:
+            return None
+        name = source.upscale_with if kind is ActionKind.UPSCALE else source.vary_with
+        target = book.workflow_named(name) if name else None
+        if target is None or not target.image_inputs:
+            return None
+        command = self._syntax.command(book.command_for(target.name))
+        return f"{command} {self._syntax.assignment(target.image_inputs[0].name, run.id)}"
 
     # -- languages -------------------------------------------------------------------------
 
@@ -272,8 +290,9 @@ class TextRenderer:
         return self.text(key, **parts)
 
     def cost(self, usd: float | None) -> str:
-        """A cost as users read it; a run that costs nothing is free."""
-        return self.text("cost.free") if usd == 0 else format_cost(usd)
+        """A cost as users read it; a run that costs nothing is free, one not known yet "n/a"
+        in this language."""
+        return self.text("cost.free") if usd == 0 else format_cost(usd, self.text("value.unknown"))
 
     def result_summary(self, run: Run, balance: int | None = None) -> str:
         """The lines under a result: what ran, with what, how long it took, what it cost (and

@@ -25,6 +25,7 @@ from adapters.simulator import SimulatorServer
 from bot.container import Container, build_container
 from bot.settings import Settings
 from core.chat.commands import CONSOLE_RULES
+from core.chat.run_images import RunImages
 from core.chat.service import ChatService
 from core.chat.text_render import TextReply
 from core.delivery import DeliveryPolicy
@@ -124,7 +125,8 @@ class World:
             if http:
                 await container.start_http()
             await container.start_engine(settle=settle)
-            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, console)
+            images = RunImages(container.runs_store, container.finder, container.files)
+            front = ConsoleFront(container.chat_service(CONSOLE_RULES), words, console, images)
             engine = Engine(container, out, front)
             self.engines.append(engine)
             yield engine

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from adapters.simulator import Route
 from adapters.simulator import app as simulator_app
@@ -36,6 +38,7 @@ BUILTINS = [
     "buy",
 ]
 MENU = [*BUILTINS, "img2img", "txt2img", "upscale"]
+FOLLOW_UPS = "workflows:\n  txt2img:\n    upscale_with: upscale\n    vary_with: img2img\n"
 ADMIN_MENU = ["refresh", "stats", "redeliver", "ban", "unban", "grant", "refund"]
 
 
@@ -148,6 +151,52 @@ async def test_rerun_button_works_after_a_restart(mongo_uri: str, tmp_path: Path
             rerolled = await second.last_run()
             assert rerolled.rerun_of == original.id and rerolled.id != rerun.id
             assert rerolled.inputs["seed"] != original.inputs["seed"] == 3
+
+
+async def test_upscale_and_vary_buttons_work_after_a_restart(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(FOLLOW_UPS)
+    async with FakeTelegram() as fake, world(mongo_uri, tmp_path, catalog_file=catalog) as w:
+        async with telegram_bot(w, fake) as first:
+            command = fake.send_text(5, USER_ID, "/txt2img a heron seed=3 width=32 height=32")
+            await first.wait_handled(1)
+            original = await first.run_for(command)
+            await first.finish(original)
+        photo = fake.sent("sendPhoto", 5)[0]
+        assert photo.buttons == result_buttons(original.id, "upscale", "vary")
+
+        async with telegram_bot(w, fake) as second:
+            w.clock.advance(1)
+            fake.press_button(USER_ID, photo.result, f"upscale:{original.id}")
+            assert await second.wait_handled(1) is None
+            upscaled = await second.last_run()
+            assert upscaled.workflow == "upscale" and upscaled.id != original.id
+            assert "/inputs/" in str(upscaled.inputs["input_image"])  # the image, uploaded
+            await second.finish(upscaled)
+            assert (await second.last_run()).status is RunStatus.SUCCESS
+            big = fake.sent("sendPhoto", 5)[-1]
+            assert big.buttons == [
+                ("🔁 Rerun", f"rerun:{upscaled.id}"),
+                ("📜 Recipe", f"recipe:{upscaled.id}"),
+            ]
+            assert photo_size(big) == (64, 64)  # the upscaler's default scale is 2
+
+            w.clock.advance(1)
+            fake.press_button(USER_ID, photo.result, f"vary:{original.id}")
+            assert await second.wait_handled(2) is None
+            varied = await second.last_run()
+            assert varied.workflow == "img2img" and varied.inputs["prompt"] == "a heron"
+            await second.finish(varied)
+            assert len(fake.sent("sendPhoto", 5)) == 3
+
+
+def photo_size(call: Call) -> tuple[int, int]:
+    upload = call.upload("photo")
+    assert upload is not None
+    with Image.open(io.BytesIO(upload.data)) as image:
+        return image.size
 
 
 async def test_result_reaches_the_chat_across_a_restart(mongo_uri: str, tmp_path: Path) -> None:

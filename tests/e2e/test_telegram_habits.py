@@ -227,3 +227,92 @@ async def test_ban_by_reply_and_by_username_and_never_a_ban_that_does_not_hold(
         fake.send_text(GROUP, USER_ID + 1, "/ban", reply_to=spam)
         not_admin = await tg.wait_handled(7)
         assert not_admin is not None and not_admin.text.startswith("Not allowed")
+
+
+async def test_a_ban_by_reply_to_an_admin_is_refused_and_does_not_happen(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    other_admin = ADMIN_ID + 7
+    admins = ADMINS | {f"telegram:{other_admin}"}
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=admins) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(other_admin, "Olga")
+        theirs = fake.send_text(GROUP, other_admin, "/workflows")
+        await tg.wait_handled(1)
+        fake.send_text(GROUP, ADMIN_ID, "/ban", reply_to=theirs)
+        refused = await tg.wait_handled(2)
+        assert refused is not None and refused.text == "Admins cannot be banned."
+        assert not await tg.engine.container.users.is_banned(f"telegram:{other_admin}")
+        fake.send_text(GROUP, other_admin, "/workflows")
+        still = await tg.wait_handled(3)
+        assert still is not None and still.text.startswith("Workflows:")
+
+
+async def test_help_lists_the_admin_commands_to_admins_only(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, admin_ids=ADMINS) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.send_text(ADMIN_ID, ADMIN_ID, "/help")
+        admin_help = await tg.wait_handled(1)
+        assert admin_help is not None
+        admin_part = admin_help.text.split("\n\nAdmin commands:\n", 1)[1]
+        assert admin_part.splitlines()[:2] == [
+            "/refresh — discover the workflows again",
+            "/stats — runs and costs; GPU time and spend by workflow, user and day",
+        ]
+        assert "/ban <user id> — ban a user (or reply to their message)" in admin_part
+        assert (
+            "/grant <user> <credits> (or reply to them with /grant <credits>) — give" in admin_part
+        )
+
+        fake.send_text(USER_ID, USER_ID, "/help")
+        user_help = await tg.wait_handled(2)
+        assert user_help is not None and user_help.text.startswith("Commands:")
+        assert "Admin commands:" not in user_help.text and "/ban" not in user_help.text
+
+
+async def test_a_language_without_a_catalog_gets_the_default_language(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, default_language="es") as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(USER_ID, "Hans", language_code="de")
+        fake.send_text(USER_ID, USER_ID, "/workflows")
+        await tg.wait_handled(1)
+        listing = await fake.wait_for_call("sendMessage")
+        assert (listing.text or "").startswith("Flujos:\n")
+        command = fake.send_text(USER_ID, USER_ID, "/txt2img ein Fuchs width=32 height=32")
+        await tg.wait_handled(2)
+        run = await tg.run_for(command)
+        status = replies_to(fake, command)[0]
+        assert status.buttons == [("✖ Cancelar", f"cancel:{run.id}")]
+
+
+async def test_a_cost_not_known_yet_is_said_in_the_users_language(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    async with (
+        FakeTelegram() as fake,
+        world(mongo_uri, tmp_path, credits_enabled=False) as w,
+        telegram_bot(w, fake) as tg,
+    ):
+        fake.add_user(USER_ID, "Аня", language_code="ru")
+        command = fake.send_text(USER_ID, USER_ID, "/txt2img лиса width=32 height=32")
+        await tg.wait_handled(1)
+        run = await tg.run_for(command)  # under way: no cost yet
+        fake.send_text(USER_ID, USER_ID, "/usage")
+        await tg.wait_handled(2)
+        usage = await fake.wait_for_call("sendMessage", lambda c: "Ваши" in (c.text or ""))
+        assert (usage.text or "").startswith("Ваши последние запуски и их стоимость:")
+        assert (usage.text or "").splitlines()[1].startswith(f"{run.id} · txt2img · ")
+        assert (usage.text or "").splitlines()[1].endswith(" · н/д")
