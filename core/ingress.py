@@ -16,7 +16,7 @@ from cachetools import TTLCache
 
 from core.dispatch import Dispatcher
 from core.metrics import Metrics
-from core.models import Run, RunEvent
+from core.models import Run, RunEvent, run_stage
 from core.ports import Clock, RunStore
 from core.tracker import RunTracker
 from core.webhook_tokens import WebhookSigner
@@ -135,7 +135,16 @@ class WebhookIngress:
             outcome = Outcome.EARLY
         elif run.backend_run_id != event.backend_run_id:
             outcome = Outcome.MISMATCH
+        elif _stage(run) < run_stage(event.status, event.progress, event.queue_position):
+            # Recorded between the first try and the read: a stream's first event may come
+            # while the submit's answer is being recorded. It moves the run forward after all.
+            applied = await self._tracker.apply(run_id, event)
+            return Outcome.APPLIED if applied else Outcome.UNCHANGED
         else:
             return Outcome.UNCHANGED
         self.refused(outcome)
         return outcome
+
+
+def _stage(run: Run) -> int:
+    return run_stage(run.status, run.progress, run.queue_position)
