@@ -19,6 +19,7 @@ from tests.fakes.attachments import BytesAttachment, png
 from tests.fakes.comfyui_stack import ComfyApiStack
 from tests.fakes.runcomfy_api import FakeRunComfy
 from tests.fakes.runcomfy_catalog import IMG2IMG_DEPLOYMENT_ID, TXT2IMG_DEPLOYMENT_ID
+from tests.fakes.waiting import eventually
 
 RUNCOMFY_TXT2IMG = f"runcomfy:{TXT2IMG_DEPLOYMENT_ID}"
 RUNCOMFY_IMG2IMG = f"runcomfy:{IMG2IMG_DEPLOYMENT_ID}"
@@ -239,6 +240,12 @@ async def test_an_image_lost_in_a_restart_before_any_upload_is_not_replaced(
             assert "image" not in waiting.inputs  # not uploaded anywhere yet
         async with w.engine(backends=[two.comfyapi(), two.runcomfy()]) as second:
             await two.rc.finish(busy.backend_run_id)
+
+            async def waited_no_more() -> bool:  # the freed slot goes to it on its own task
+                run = await second.container.runs_store.get(waiting.id)
+                return run is not None and run.status is not RunStatus.PENDING
+
+            await eventually(waited_no_more)
             await second.settle()
             lost = await second.container.runs_store.get(waiting.id)
             assert lost is not None and lost.status is RunStatus.FAILED
