@@ -84,7 +84,12 @@ async def test_a_process_gone_between_result_and_final_edit_leaves_the_edit_to_a
             async with w.engine(notifiers=[stuck]) as a:
                 run = await start(a, "a process that stops")
                 await finish(w, run)
-                await stuck.ending.wait()  # the result is out, then a hangs
+
+                async def result_out() -> bool:  # then a hangs in its final edit (a late
+                    # progress edit that finds the run ended may begin one before the result)
+                    return stuck.ending.is_set() and stuck.messages_of(run.id) == list(PARTS)
+
+                await eventually(result_out)
                 assert await b.container.delivery.deliver_due() == 1
                 await b.settle()
                 await a.container.delivery.stop(0)  # and is stopped, its edit never made
