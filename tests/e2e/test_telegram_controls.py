@@ -72,7 +72,9 @@ async def test_cancel_button_stops_the_run(mongo_uri: str, tmp_path: Path) -> No
         assert answer.params["text"] == f"Run {run.id}: 🚫 Cancelled."
         stored = await tg.run_for(command)
         assert stored.status is RunStatus.CANCELLED
-        # Announced once: the status message becomes the notice, with its buttons.
+        # Announced once: the status message becomes the notice, with its buttons (the edit
+        # is the delivery's, after the button's answer).
+        await fake.wait_for_call("editMessageText", lambda c: "Cancelled by" in str(c.params))
         assert fake.sent("sendMessage", 5) == [status]
         notice = fake.history(5, status.result["message_id"]).final
         assert "🚫 Cancelled" in (notice.text or "") and "Cancelled by Ann" in (notice.text or "")
