@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_STREAMS = 6
 """Streams open at once per backend (comfy-api-proxy refuses a ninth with 429)."""
+CANCEL_AGAIN_AFTER_S = 0.5
+"""How long `close` waits for a cancelled stream before it cancels it again."""
 
 Opener = Callable[[str], AbstractAsyncContextManager[aiohttp.ClientResponse]]
 Reader = Callable[[str], Awaitable[RunEvent]]
@@ -91,10 +93,14 @@ class RunStreams:
         return self.followed[job_id]
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Stop every stream. A cancel that lands in a call which swallows it (a database call
+        cut off mid-read) is sent again until the task ends: a task left reading its stream
+        would hold the shutdown up for good."""
+        pending = set(self._tasks.values())
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_AFTER_S)
 
     async def _follow(self, run: Followed) -> None:
         try:
