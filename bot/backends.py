@@ -12,8 +12,10 @@ from adapters.comfydeploy import ComfyDeployBackend, ComfyDeployClient
 from adapters.runcomfy import RunComfyBackend, RunComfyClient, TierPrices
 from bot.settings import COMFY_CLOUD_URL, Settings
 from core.ports import WorkflowBackend
+from core.previews import PreviewBoard
 
-BackendFactory = Callable[[Settings], list[WorkflowBackend]]
+BackendFactory = Callable[[Settings, PreviewBoard | None], list[WorkflowBackend]]
+"""Settings and the process's preview board (for backends that stream previews)."""
 
 
 NO_BACKEND = (
@@ -24,7 +26,9 @@ COMFY_HOSTED = ("cloud.comfy.org", ".comfy.app")
 """Hosts of Comfy's own services (Comfy Cloud, Comfy API deployments), which are not free."""
 
 
-def comfydeploy_backends(settings: Settings) -> list[WorkflowBackend]:
+def comfydeploy_backends(
+    settings: Settings, previews: PreviewBoard | None
+) -> list[WorkflowBackend]:
     """Configured by its API key."""
     key = settings.comfydeploy_api_key
     if key is None:
@@ -37,7 +41,7 @@ def comfydeploy_backends(settings: Settings) -> list[WorkflowBackend]:
     return [ComfyDeployBackend(client)]
 
 
-def runcomfy_backends(settings: Settings) -> list[WorkflowBackend]:
+def runcomfy_backends(settings: Settings, previews: PreviewBoard | None) -> list[WorkflowBackend]:
     """Configured by its API token."""
     token = settings.runcomfy_api_token
     if token is None:
@@ -64,8 +68,8 @@ def comfy_usd_per_second(settings: Settings) -> float | None:
     return None if hosted else 0.0
 
 
-def comfyapi_backends(settings: Settings) -> list[WorkflowBackend]:
-    """Configured by its URL, or by its key alone (Comfy Cloud)."""
+def comfyapi_backends(settings: Settings, previews: PreviewBoard | None) -> list[WorkflowBackend]:
+    """Configured by its URL, or by its key alone (Comfy Cloud); its previews go on `previews`."""
     if settings.comfy_api_url is None and settings.comfy_api_key is None:
         return []
     key = settings.comfy_api_key
@@ -74,7 +78,8 @@ def comfyapi_backends(settings: Settings) -> list[WorkflowBackend]:
         key.get_secret_value() if key else "",
         timeout_s=settings.comfy_timeout_seconds,
     )
-    return [ComfyApiBackend(client, settings.comfy_workflows_dir, comfy_usd_per_second(settings))]
+    rate = comfy_usd_per_second(settings)
+    return [ComfyApiBackend(client, settings.comfy_workflows_dir, rate, previews=previews)]
 
 
 BACKEND_FACTORIES: list[BackendFactory] = [
@@ -85,6 +90,8 @@ BACKEND_FACTORIES: list[BackendFactory] = [
 
 
 def build_backends(
-    settings: Settings, factories: list[BackendFactory] = BACKEND_FACTORIES
+    settings: Settings,
+    factories: list[BackendFactory] = BACKEND_FACTORIES,
+    previews: PreviewBoard | None = None,
 ) -> list[WorkflowBackend]:
-    return [backend for factory in factories for backend in factory(settings)]
+    return [backend for factory in factories for backend in factory(settings, previews)]

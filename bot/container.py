@@ -67,6 +67,7 @@ from core.models import Run
 from core.payments import PaymentGateway
 from core.policy import RunPolicy
 from core.ports import ChatNotifier, Clock, LeaseStore, WorkflowBackend
+from core.previews import PreviewBoard
 from core.price_list import PriceList
 from core.quotes import Quoter
 from core.rate_limit import Pacer
@@ -138,6 +139,8 @@ class Container:
     lease_timing: LeaseTiming
     update_intake: UpdateIntake
     readiness: Readiness = field(default_factory=Readiness)
+    previews: PreviewBoard = field(default_factory=PreviewBoard)
+    """Runs' latest preview images: backends put them, the HTTP run API's streams send them."""
     embedded: EmbeddedMongo | None = None
     http: HttpServer | None = None
     scheduler: Scheduler | None = None
@@ -378,15 +381,24 @@ async def build_container(
     notifiers: Iterable[ChatNotifier] = (),
     delivery_policy: DeliveryPolicy | None = None,
     shared_database: bool = False,
+    previews: PreviewBoard | None = None,
 ) -> Container:
     """Start the database (embedded when MONGODB_URI is unset) and wire every service.
     `backends` replaces the configured ones (tests); the container closes them either way.
     `shared_database`: a short-lived command; an embedded database then uses the running
-    bot's server if there is one (see `EmbeddedMongo`)."""
+    bot's server if there is one (see `EmbeddedMongo`). `previews`: the preview board
+    (tests give the one their own backends put previews on)."""
     stack = contextlib.AsyncExitStack()
     try:
         return await _build(
-            settings, stack, backends, clock, notifiers, delivery_policy, shared_database
+            settings,
+            stack,
+            backends,
+            clock,
+            notifiers,
+            delivery_policy,
+            shared_database,
+            previews or PreviewBoard(),
         )
     except BaseException:
         await stack.aclose()
@@ -401,8 +413,10 @@ async def _build(
     notifiers: Iterable[ChatNotifier],
     delivery_policy: DeliveryPolicy | None,
     shared_database: bool = False,
+    previews: PreviewBoard | None = None,
 ) -> Container:
     clock = clock or SystemClock()
+    previews = previews or PreviewBoard()
     require(*missing_files(settings), data_dir_problem(settings))
     catalog_file = load_catalog_file(settings.catalog_file)
     routing_file = load_routing_file(settings.routing_file)
@@ -422,7 +436,9 @@ async def _build(
         where = "the embedded database" if embedded else "MONGODB_URI"
         raise SettingsError(f"{where}: no MongoDB answers ({type(error).__name__})") from None
     stack.push_async_callback(client.close)
-    chosen = list(backends) if backends is not None else build_backends(settings)
+    chosen = (
+        list(backends) if backends is not None else build_backends(settings, previews=previews)
+    )
     if not chosen:
         raise SettingsError(NO_BACKEND)
     registry = BackendRegistry(chosen)
@@ -606,6 +622,7 @@ async def _build(
         lease_timing=lease_timing,
         update_intake=UpdateIntake(MongoUpdateLog(db), instance_id, clock, lease_timing),
         embedded=embedded,
+        previews=previews,
         _closers=[stack],
     )
 

@@ -120,6 +120,7 @@ def api_platform(container: Container, callback_sleep: Sleep = asyncio.sleep) ->
         line=container.queue.place_of,
         clock=container.clock,
         config=api_config(settings, container.files.outputs_dir),
+        previews=container.previews,
         callback_sleep=callback_sleep,
     )
 

@@ -95,7 +95,11 @@ def build_openapi(view: CatalogView, base: str, max_prompt_chars: int) -> dict[s
                 "parameters": [RUN_ID],
                 "responses": {
                     "200": {
-                        "description": "`event: status` (data: a Run) until `event: result`",
+                        "description": (
+                            "`event: status` (data: a Run) until `event: result`; while the run"
+                            " is unfinished, also `event: preview` (data: `{mime, data}`, data"
+                            " a base64 image), the newest at most once a second"
+                        ),
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
                     "401": {"$ref": "#/components/responses/E401"},

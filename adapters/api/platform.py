@@ -31,6 +31,7 @@ from core.catalog import Catalog
 from core.chat.service import ChatService
 from core.chat.text_render import TextRenderer
 from core.ports import Clock, RunFinder, RunStore, UserStore
+from core.previews import PreviewBoard
 from core.price_list import PriceList
 from core.retrying import Sleep
 from core.uploads import UploadStore
@@ -58,8 +59,10 @@ class ApiPlatform:
         clock: Clock,
         config: ApiConfig,
         callback_sleep: Sleep = asyncio.sleep,
+        previews: PreviewBoard | None = None,
     ) -> None:
-        """Build inside the event loop (the resolvers take it)."""
+        """Build inside the event loop (the resolvers take it). `previews`: runs' preview
+        images, sent on their event streams (none: no previews)."""
         words = TextRenderer(SYNTAX, chat.book, chat.default_language)
         self.signals = RunSignals()
         views = RunViews(words)
@@ -99,7 +102,9 @@ class ApiPlatform:
         self._routes = [
             *CatalogRoutes(keys, catalog, prices, config).routes(PREFIX),
             *RunRoutes(deps).routes(PREFIX),
-            *EventRoutes(keys, access, views, self.signals, config).routes(PREFIX),
+            *EventRoutes(
+                keys, access, views, self.signals, config, previews or PreviewBoard(), clock
+            ).routes(PREFIX),
             *UploadRoutes(keys, stores.uploads, words, clock, config).routes(PREFIX),
             web.route("*", f"{PREFIX}/{{tail:.*}}", no_such_endpoint),
         ]

@@ -29,6 +29,7 @@ from core.graph_values import place_values
 from core.ingress import WebhookIngress
 from core.models import EventSource, RunEvent, UploadedFile
 from core.ports import Job, RunAddress
+from core.previews import PreviewBoard
 from core.workflow import Deployment, Discovery, InputType
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,16 @@ class ComfyApiBackend:
         *,
         max_streams: int = MAX_STREAMS,
         draw: Callable[[int], int] = secrets.randbelow,
+        previews: PreviewBoard | None = None,
     ) -> None:
+        """`previews`: where the runs' preview images go (none: they are ignored)."""
         self.client = client
         self._folder = workflows_dir
         self._rate = usd_per_second
         self._name = name
         self._draw = draw
         self._graphs: dict[str, GraphFile] = {}
-        self.streams = RunStreams(client.events, self._stream_read, name, max_streams)
+        self.streams = RunStreams(client.events, self._stream_read, name, max_streams, previews)
 
     @property
     def name(self) -> str:

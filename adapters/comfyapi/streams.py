@@ -7,12 +7,16 @@ only a hint: it has no event ids to resume from, comfy-api-proxy ends it at the 
 and sends outputs that were not sent yet after that, and it may report `expired` by mistake.
 So a terminal status, or the stream's end, is answered by reading the job itself (the source
 of truth), and that is what is applied. A refused (429 `too_many_streams`), lost or silent
-stream is simply let go: the engine polls quiet runs.
+stream is simply let go: the engine polls quiet runs. `preview` events (base64 images,
+about two a second) go on the preview board when there is one; bad or oversized ones are
+ignored, and a run's preview is dropped when its stream ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -25,6 +29,7 @@ from adapters.comfyapi.sse import read_frames
 from core.errors import BackendError
 from core.ingress import WebhookIngress
 from core.models import EventSource, RunEvent, RunStatus
+from core.previews import PreviewBoard
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +60,15 @@ class RunStreams:
         reader: Reader,
         backend: str,
         max_streams: int = MAX_STREAMS,
+        previews: PreviewBoard | None = None,
     ) -> None:
-        """`backend`: the name of the backend whose runs these are."""
+        """`backend`: the name of the backend whose runs these are; `previews`: where preview
+        images go (none: they are ignored)."""
         self._open = opener
         self._read = reader
         self._backend = backend
         self._max = max_streams
+        self._previews = previews
         self._ingress: WebhookIngress | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.followed: dict[str, Followed] = {}
@@ -115,6 +123,8 @@ class RunStreams:
         except Exception:
             log.exception("comfyapi job %s: following its stream failed", run.job_id)
         finally:
+            if self._previews is not None:
+                self._previews.drop(run.run_id)
             run.done = True
             await self._notify()
 
@@ -131,10 +141,27 @@ class RunStreams:
                     event = _status_event(run.job_id, status, frame.data.get("queue_position"))
                 elif frame.event == "progress":
                     event = _progress_event(run.job_id, frame.data)
-                else:  # output, preview, log: the job itself is read at the end
+                elif frame.event == "preview":
+                    self._preview(run, frame.data)
+                    continue
+                else:  # output, log: the job itself is read at the end
                     continue
                 if event is not None:
                     await self._hand(run, event)
+
+    def _preview(self, run: Followed, data: dict[str, object]) -> None:
+        """Put a preview (`data_base64`) on the board; one that is not an image is ignored."""
+        if self._previews is None:
+            return
+        encoded = data.get("data_base64")
+        if not isinstance(encoded, str) or len(encoded) > self._previews.max_bytes * 4 // 3 + 4:
+            return
+        try:
+            image = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return
+        if self._previews.put(run.run_id, image) is None:
+            log.debug("comfyapi job %s: a preview that is no image, or too big", run.job_id)
 
     async def _hand(self, run: Followed, event: RunEvent) -> None:
         """Give the event to the engine. One that comes before the run's submit is recorded

@@ -26,6 +26,7 @@ from core.api_keys import IssuedKey
 from core.delivery import DeliveryPolicy
 from core.models import Run
 from core.ports import WorkflowBackend
+from core.previews import PreviewBoard
 from tests.e2e.harness import World, world
 
 
@@ -135,8 +136,10 @@ async def api_bot(
     mongo_uri: str,
     tmp_path: Path,
     extra_backends: Sequence[WorkflowBackend] = (),
+    previews: PreviewBoard | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Api]:
+    """`previews`: the preview board the extra backends put previews on."""
     receiver = Receiver()
     receiving = web.Application()
     receiving.router.add_post("/{tail:.*}", receiver.handle)
@@ -157,6 +160,7 @@ async def api_bot(
                 backends=[w.simulated(w.sim), *extra_backends],
                 clock=w.clock,
                 delivery_policy=DeliveryPolicy(progress_interval_s=0),
+                previews=previews,
             )
             try:
                 platform = api_platform(container, callback_sleep=record_wait)
