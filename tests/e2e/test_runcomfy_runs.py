@@ -261,7 +261,7 @@ async def test_runcomfy_deployments_limits_the_catalog_to_those_deployments(
                 "runcomfy_deployments": (TXT2IMG_DEPLOYMENT_ID,),
             }
         )
-        (backend,) = runcomfy_backends(settings)
+        (backend,) = runcomfy_backends(settings, None)
         found = await backend.discover()
         assert [d.id for d in found.deployments] == [TXT2IMG_DEPLOYMENT_ID]
         async with w.engine(backends=[backend]) as bot:
