@@ -220,14 +220,7 @@ async def test_status_and_cancel_by_run_id_on_a_running_run(
     async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
         lab = Lab.build(fake)
         async with discord_bot(w, fake) as dc:
-            record = fake.slash_command(
-                "txt2img",
-                {"prompt": "a heron", "width": 32, "height": 32},
-                channel=lab.channel,
-                user=lab.ann,
-            )
-            await dc.wait_handled(1)
-            run = await dc.run_for(record)
+            record, run = await dc.start_txt2img("a heron", lab.channel, lab.ann)
             for _ in range(3):  # queued, started, running 20 %
                 await dc.advance(run)
 

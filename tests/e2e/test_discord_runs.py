@@ -192,14 +192,7 @@ async def test_a_result_shows_its_run_time_price_and_the_balance_left(
     ):
         lab = Lab.build(fake)
         async with discord_bot(w, fake) as dc:
-            record = fake.slash_command(
-                "txt2img",
-                {"prompt": "a fox", "width": 32, "height": 32},
-                channel=lab.channel,
-                user=lab.ann,
-            )
-            await dc.wait_handled(1)
-            run = await dc.run_for(record)
+            record, run = await dc.start_txt2img("a fox", lab.channel, lab.ann)
             assert run.backend_run_id is not None
             await dc.advance(run)
             w.clock.advance(40)
@@ -222,14 +215,7 @@ async def test_a_failed_run_is_announced_once_in_the_backends_words(
     async with world(mongo_uri, tmp_path) as w, FakeDiscord(clock=w.clock) as fake:
         lab = Lab.build(fake)
         async with discord_bot(w, fake) as dc:
-            record = fake.slash_command(
-                "txt2img",
-                {"prompt": "a fox", "width": 32, "height": 32},
-                channel=lab.channel,
-                user=lab.ann,
-            )
-            await dc.wait_handled(1)
-            run = await dc.run_for(record)
+            record, run = await dc.start_txt2img("a fox", lab.channel, lab.ann)
             assert run.backend_run_id is not None
             error = "Error executing KSampler: CUDA out of memory (tried to allocate 2 GiB)"
             failed = RunEvent(

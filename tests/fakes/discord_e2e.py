@@ -91,6 +91,20 @@ class DiscordBot:
         response = await self.fake.wait_for(lambda: _answered(self.fake, record))
         return response
 
+    async def start_txt2img(
+        self, prompt: str, channel: Channel, user: User, handled: int = 1
+    ) -> tuple[InteractionRecord, Run]:
+        """`/txt2img` with a small picture, once the bot has handled it (its `handled`-th
+        interaction), and the run it started."""
+        record = self.fake.slash_command(
+            "txt2img",
+            {"prompt": prompt, "width": 32, "height": 32},
+            channel=channel,
+            user=user,
+        )
+        await self.wait_handled(handled)
+        return record, await self.run_for(record)
+
     async def run_for(self, record: InteractionRecord) -> Run:
         """The run an interaction started (runs remember the interaction)."""
         runs = await self.engine.container.runs_store.recent(100)
