@@ -152,12 +152,19 @@ class ProgressBoard:
             async with queue.lock:
                 if run_id in queue.finished:
                     continue
-                retry_after = await self._edit(notifier, view.model_copy(update={"run": run}))
+                edited, retry_after = await self._edit(
+                    notifier, view.model_copy(update={"run": run})
+                )
+            if edited and run_id not in queue.finished:
+                # Outside the chat's lock: a result posted meanwhile does not wait for it, and
+                # a delivery holding the run here ends its status message itself.
+                await self._end_if_finished(notifier, run)
             queue.next_at = loop.time() + max(self._interval_s, retry_after or 0.0)
         queue.sender = None  # done: the task is not kept with the queue
         self._forget_if_idle(key, queue)
 
-    async def _edit(self, notifier: ChatNotifier, view: ProgressView) -> float | None:
+    async def _edit(self, notifier: ChatNotifier, view: ProgressView) -> tuple[bool, float | None]:
+        """The edit: whether it was made, and a flood wait's seconds when refused for one."""
         run = view.run
         try:
             created = await notifier.show_progress(view)
@@ -165,27 +172,29 @@ class ProgressBoard:
             # A flood wait (Telegram's, or the pacer keeping room for results) is routine.
             level = logging.DEBUG if error.retry_after else logging.INFO
             log.log(level, "run %s: progress edit failed: %s", run.id, error)
-            return error.retry_after
+            return False, error.retry_after
         except Exception:
             log.exception("run %s: progress edit failed", run.id)
-            return None
+            return False, None
         if created and created != run.progress_message_id:
             self._message_ids[run.id] = created
             await self._store.set_progress_message(run.id, created)
-        if await self._store.is_finished(run.id):
-            # Delivered meanwhile, here or by another process: this process is done with the
-            # run, and the status message goes back to its final state.
-            self._message_ids.pop(run.id, None)
-            ended = await self._store.get(run.id)
-            if ended is not None:
-                final = ended.model_copy(
-                    update={"progress_message_id": created or run.progress_message_id}
-                )
-                try:
-                    await notifier.end_status(self._final_view(final))
-                except SendFailed as error:
-                    log.info("run %s: final status edit failed: %s", run.id, error)
-        return None
+        return True, None
+
+    async def _end_if_finished(self, notifier: ChatNotifier, run: Run) -> None:
+        """After an edit: if the run ended meanwhile (delivered by another process, or about
+        to be here), its status message goes back to its final state."""
+        if not await self._store.is_finished(run.id):
+            return
+        known = self._message_ids.pop(run.id, None) or run.progress_message_id
+        ended = await self._store.get(run.id)
+        if ended is None:
+            return
+        final = ended.model_copy(update={"progress_message_id": known})
+        try:
+            await notifier.end_status(self._final_view(final))
+        except SendFailed as error:
+            log.info("run %s: final status edit failed: %s", run.id, error)
 
     @property
     def remembered(self) -> int:

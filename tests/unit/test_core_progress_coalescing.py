@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -120,4 +121,38 @@ async def test_a_run_delivered_by_another_process_is_put_right_and_forgotten() -
     await board.drain()
     assert sorted(notifier.ended) == ["r0", "r1", "r2"]  # back in their final state
     assert board.remembered == 0  # no status message id kept for runs delivered elsewhere
+    await board.close()
+
+
+class SlowToEnd(ShownProgress):
+    """Its final status edits wait for a gate (a slow or flood-limited edit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def end_status(self, ending: RunResult) -> None:
+        self.ending.set()
+        await self.gate.wait()
+
+
+async def test_a_slow_final_edit_after_a_progress_edit_does_not_hold_back_a_result() -> None:
+    """A progress edit finds its run ended and puts the status message right; a result being
+    posted in that chat meanwhile does not wait for that edit."""
+    notifier = SlowToEnd()
+    board = ProgressBoard(
+        EndedElsewhere(),  # type: ignore[arg-type]
+        {"test": notifier},
+        lambda r: RunResult(run=r),
+        0,
+    )
+    await board.show(run("r1", 0.5))
+    await notifier.ending.wait()
+    async with asyncio.timeout(10):  # a guard against a deadlock, not a measure of speed
+        async with board.posting(run("r2", 0.5)):
+            posted = True
+    assert posted and notifier.shown == [("r1", 0.5)]
+    notifier.gate.set()
+    await board.drain()
     await board.close()

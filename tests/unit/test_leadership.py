@@ -98,12 +98,16 @@ async def test_the_heartbeat_runs_by_itself_until_released(mongo_db: Database) -
     clock = FakeClock()
     a, b = keepers(mongo_db, clock, "a", "b")
     roles_b = Roles(b)
-    a.start()
-    b.start()
+
+    async def a_waiting() -> bool:
+        return a.held and clock.sleepers == 1
 
     async def both_waiting() -> bool:
         return a.held and clock.sleepers == 2
 
+    a.start()  # alone first: started together, either might take the lease
+    await eventually(a_waiting)
+    b.start()
     await eventually(both_waiting)
     for _ in range(8):  # two lease lengths of renewals: a keeps it
         clock.advance(TIMING.renew_every_s)
